@@ -1,0 +1,42 @@
+//! proxy-core: the pure translator of codex-claude-proxy.
+//!
+//! Anthropic Messages ⇄ Codex Responses (and, later, Chat Completions), with no IO, no clock
+//! and no global state: time and randomness come in as arguments, so the same input gives the
+//! same bytes on every target (x86_64, wasm32-unknown-unknown, wasm32-wasip1).
+//!
+//! Entry points:
+//! - [`convert_request`]: an Anthropic request → a Codex body, plus degradations.
+//! - [`ResponsesTranslator`]: Codex SSE bytes → Anthropic [`StreamEvent`]s (push/poll).
+//! - [`Aggregator`]: stream events → one non-streaming Message.
+//! - [`map_upstream_error`], [`RateLimits`]: failures and quota headers.
+//! - [`RoutingTable`]: model ids → lanes.
+//! - [`oauth`]: PKCE, authorize URL, token bodies, JWT claims.
+//!
+//! The map of modules and their invariants is `docs/ARCHITECTURE.md`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod aggregate;
+mod degrade;
+mod error;
+pub mod oauth;
+mod routing;
+pub mod sse;
+pub mod translate;
+mod upstream_error;
+pub mod wire;
+
+pub use aggregate::Aggregator;
+pub use degrade::{Converted, Degradation, DegradationKind};
+pub use error::{ErrorType, RequestError, error_body};
+pub use routing::{Lane, Route, RoutingTable, Rule};
+pub use translate::names::{ToolNames, wire_call_id, wire_tool_name};
+pub use translate::request::{
+    CodexRequest, RequestOptions, convert_request, convert_request_value,
+};
+pub use translate::stream::{
+    ResponsesTranslator, StreamOptions, convert_usage, error_type_for_code,
+};
+pub use upstream_error::{Action, RateLimits, UpstreamError, Window, map_upstream_error};
+pub use wire::anthropic::{BlockStart, Delta, ErrorBody, StopReason, StreamEvent, Usage};

@@ -1,0 +1,167 @@
+//! Model routing: the id a client asks for → lane, upstream model and default effort
+//! (docs/CONVERSION.md §5). Route by family and pattern, never by a fixed list of ids:
+//! Claude Code sends ids no table has seen yet (`claude-opus-5-5`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which upstream family serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// The ChatGPT Codex backend (needs an account).
+    Codex,
+    /// An OpenAI-compatible Chat Completions provider.
+    Chat,
+}
+
+/// One routing rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Glob on the lowercased id (`*` = any run of characters).
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// The lane.
+    pub lane: Lane,
+    /// Chat provider name (chat lane only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Upstream model; `*` means the id as sent.
+    pub model: String,
+    /// Default reasoning effort.
+    #[serde(default = "default_effort")]
+    pub effort: String,
+}
+
+fn default_effort() -> String {
+    "medium".into()
+}
+
+/// An ordered rule list with a fallback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingTable {
+    /// Rules, first match wins.
+    pub rules: Vec<Rule>,
+    /// Used when no rule matches.
+    pub fallback: Rule,
+}
+
+/// Where one request goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// The lane.
+    pub lane: Lane,
+    /// Chat provider name.
+    pub provider: Option<String>,
+    /// Upstream model.
+    pub model: String,
+    /// Default effort.
+    pub effort: String,
+    /// The client asked for the long context window (`[1m]`).
+    pub long_context: bool,
+}
+
+fn rule(pattern: &str, lane: Lane, provider: Option<&str>, model: &str, effort: &str) -> Rule {
+    Rule {
+        pattern: pattern.into(),
+        lane,
+        provider: provider.map(Into::into),
+        model: model.into(),
+        effort: effort.into(),
+    }
+}
+
+impl Default for RoutingTable {
+    fn default() -> Self {
+        use Lane::{Chat, Codex};
+        let kilo = Some("kilo");
+        Self {
+            rules: vec![
+                rule("*haiku*", Chat, kilo, "kilo-auto/free", "medium"),
+                rule("*opus*", Codex, None, "gpt-5.5", "high"),
+                rule("*sonnet*", Codex, None, "gpt-5.5", "medium"),
+                rule("gpt-*", Codex, None, "*", "medium"),
+                rule("*codex*", Codex, None, "*", "medium"),
+                rule("*/*", Chat, kilo, "*", "medium"),
+                rule("*:free", Chat, kilo, "*", "medium"),
+            ],
+            fallback: rule("*", Codex, None, "gpt-5.5", "medium"),
+        }
+    }
+}
+
+/// Glob match with `*` only, on bytes.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] != b'*' && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+impl RoutingTable {
+    /// Route a requested model id.
+    pub fn route(&self, requested: &str) -> Route {
+        let mut id = requested.trim();
+        let mut long_context = false;
+        if id.len() >= 4 && id[id.len() - 4..].eq_ignore_ascii_case("[1m]") {
+            id = id[..id.len() - 4].trim_end();
+            long_context = true;
+        }
+        let lower = id.to_ascii_lowercase();
+        let r = self
+            .rules
+            .iter()
+            .find(|r| glob(r.pattern.to_ascii_lowercase().as_bytes(), lower.as_bytes()))
+            .unwrap_or(&self.fallback);
+        Route {
+            lane: r.lane,
+            provider: r.provider.clone(),
+            model: if r.model == "*" {
+                id.to_owned()
+            } else {
+                r.model.clone()
+            },
+            effort: r.effort.clone(),
+            long_context,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob(b"*opus*", b"claude-opus-4-5"));
+        assert!(glob(b"gpt-*", b"gpt-5.5"));
+        assert!(!glob(b"gpt-*", b"xgpt-5"));
+        assert!(glob(b"*:free", b"a/b:free"));
+        assert!(glob(b"*", b""));
+        assert!(!glob(b"*/*", b"claude"));
+    }
+
+    #[test]
+    fn families() {
+        let t = RoutingTable::default();
+        assert_eq!(t.route("claude-opus-5-5").model, "gpt-5.5");
+        assert_eq!(t.route("haiku").lane, Lane::Chat);
+        let r = t.route("claude-sonnet-4-5[1m]");
+        assert!(r.long_context);
+        assert_eq!(t.route("GPT-5.4-mini").model, "GPT-5.4-mini");
+    }
+}

@@ -1,0 +1,1116 @@
+//! Anthropic Messages request → Codex Responses request body (docs/CONVERSION.md §1).
+//!
+//! The request is walked as a `serde_json::Value` that is consumed as it goes: strings move
+//! from the input tree into the output tree without copies, so a 400 KB Claude Code request
+//! costs about what parsing and re-serializing it costs. Every lossy branch records a
+//! degradation; only a structurally unusable request is an error.
+
+use super::names::{ToolNames, wire_call_id, wire_tool_name};
+use super::signature;
+use crate::degrade::{Converted, DegradationKind as K, Degradations};
+use crate::error::RequestError;
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+/// Efforts in increasing order, for clamping into what a model accepts.
+const EFFORT_ORDER: [&str; 8] = [
+    "none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra",
+];
+
+/// What the conversion needs besides the request.
+#[derive(Debug, Clone)]
+pub struct RequestOptions {
+    /// The routed Codex model slug.
+    pub upstream_model: String,
+    /// The route's default reasoning effort.
+    pub effort: String,
+    /// Efforts the model accepts, lowest first.
+    pub efforts: Vec<String>,
+    /// The client's session id header (`x-claude-code-session-id`), if any.
+    pub session_id: Option<String>,
+    /// A short, non-secret tag of the account the request will use.
+    pub account_tag: Option<String>,
+}
+
+impl RequestOptions {
+    /// Options with the documented defaults for `upstream_model`.
+    pub fn new(upstream_model: impl Into<String>) -> Self {
+        Self {
+            upstream_model: upstream_model.into(),
+            effort: "medium".into(),
+            efforts: ["low", "medium", "high", "xhigh"]
+                .map(String::from)
+                .to_vec(),
+            session_id: None,
+            account_tag: None,
+        }
+    }
+}
+
+/// A converted request: the body and what the rest of the exchange needs to know about it.
+#[derive(Debug, Clone)]
+pub struct CodexRequest {
+    /// The JSON body for `POST …/codex/responses`.
+    pub body: Map<String, Value>,
+    /// The prompt cache key; the host sends it as the `session_id` header too.
+    pub prompt_cache_key: Option<String>,
+    /// Wire tool names back to the client's.
+    pub tool_names: ToolNames,
+    /// Whether the client gets thinking blocks.
+    pub thinking: bool,
+}
+
+impl CodexRequest {
+    /// The body as bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
+    }
+
+    /// Remove replayed reasoning items (the retry after a 400 `invalid_encrypted_content`).
+    /// Returns how many were removed.
+    pub fn strip_reasoning(&mut self) -> usize {
+        let Some(Value::Array(input)) = self.body.get_mut("input") else {
+            return 0;
+        };
+        let before = input.len();
+        input.retain(|item| item.get("type").and_then(Value::as_str) != Some("reasoning"));
+        before - input.len()
+    }
+}
+
+/// Convert request bytes.
+pub fn convert_request(
+    body: &[u8],
+    opts: &RequestOptions,
+) -> Result<Converted<CodexRequest>, RequestError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
+    convert_request_value(value, opts)
+}
+
+/// Convert an already parsed request.
+pub fn convert_request_value(
+    value: Value,
+    opts: &RequestOptions,
+) -> Result<Converted<CodexRequest>, RequestError> {
+    let Value::Object(mut req) = value else {
+        return Err(RequestError::invalid("body", "must be a JSON object"));
+    };
+    let mut deg = Degradations::default();
+
+    let messages = match req.shift_remove("messages") {
+        Some(Value::Array(m)) => m,
+        Some(_) => return Err(RequestError::invalid("messages", "must be an array")),
+        None => return Err(RequestError::invalid("messages", "field required")),
+    };
+    let instructions = instructions(req.shift_remove("system"), &mut deg)?;
+    let (tools, tool_names) = tools(req.shift_remove("tools"), &mut deg)?;
+    let mut input = Vec::with_capacity(messages.len() * 2);
+    let mut origins = Vec::with_capacity(messages.len() * 2);
+    {
+        let mut w = Walker {
+            items: &mut input,
+            origins: &mut origins,
+            deg: &mut deg,
+            opts,
+        };
+        for (i, m) in messages.into_iter().enumerate() {
+            w.message(i, m)?;
+        }
+    }
+    repair_pairs(&mut input, &origins, &mut deg);
+
+    let (tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
+    let thinking = req.shift_remove("thinking");
+    let output_config = req.shift_remove("output_config");
+    let (reasoning, include, thinking_on, text) =
+        reasoning(thinking.as_ref(), output_config, opts, &mut deg);
+    let metadata = req.shift_remove("metadata");
+    let prompt_cache_key = opts
+        .session_id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| session_from_metadata(metadata.as_ref()));
+
+    let mut service_tier = None;
+    for (key, v) in req {
+        if v.is_null() {
+            continue;
+        }
+        match key.as_str() {
+            "model" | "stream" | "cache_control" => {}
+            "max_tokens" => deg.push(key, K::Dropped, "the backend has no output token cap"),
+            "stop_sequences" => {
+                if v.as_array().is_some_and(|a| !a.is_empty()) {
+                    deg.push(key, K::Unsupported, "the backend has no stop sequences")
+                }
+            }
+            "temperature" | "top_p" | "top_k" => deg.push(
+                key,
+                K::Dropped,
+                "sampling parameters are rejected by the backend",
+            ),
+            "context_management" => deg.push(
+                key,
+                K::Dropped,
+                "context edits are not performed by the backend",
+            ),
+            "speed" => {
+                if v.as_str() == Some("fast") {
+                    service_tier = Some("priority");
+                }
+            }
+            _ => deg.push(key, K::Dropped, "not supported by the backend"),
+        }
+    }
+
+    let mut body = Map::new();
+    body.insert("model".into(), Value::String(opts.upstream_model.clone()));
+    body.insert("instructions".into(), Value::String(instructions));
+    body.insert("input".into(), Value::Array(input));
+    body.insert("tools".into(), Value::Array(tools));
+    body.insert("tool_choice".into(), tool_choice);
+    body.insert("parallel_tool_calls".into(), Value::Bool(parallel));
+    body.insert("reasoning".into(), reasoning);
+    body.insert("store".into(), Value::Bool(false));
+    body.insert("stream".into(), Value::Bool(true));
+    body.insert("include".into(), include);
+    if let Some(k) = &prompt_cache_key {
+        body.insert("prompt_cache_key".into(), Value::String(k.clone()));
+    }
+    if let Some(t) = service_tier {
+        body.insert("service_tier".into(), Value::String(t.into()));
+    }
+    if let Some(t) = text {
+        body.insert("text".into(), t);
+    }
+    Ok(Converted {
+        value: CodexRequest {
+            body,
+            prompt_cache_key,
+            tool_names,
+            thinking: thinking_on,
+        },
+        degradations: deg.0,
+    })
+}
+
+fn take_str(obj: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match obj.shift_remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn block_type(b: &Map<String, Value>) -> Option<&str> {
+    b.get("type").and_then(Value::as_str)
+}
+
+fn input_text(text: String) -> Value {
+    json!({"type": "input_text", "text": text})
+}
+
+fn instructions(system: Option<Value>, deg: &mut Degradations) -> Result<String, RequestError> {
+    match system {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Array(blocks)) => {
+            let mut parts: Vec<String> = Vec::with_capacity(blocks.len());
+            for (i, b) in blocks.into_iter().enumerate() {
+                let Value::Object(mut b) = b else {
+                    return Err(RequestError::invalid(
+                        format!("system.{i}"),
+                        "must be an object",
+                    ));
+                };
+                if block_type(&b) != Some("text") {
+                    deg.push(
+                        format!("system[{i}]"),
+                        K::Unsupported,
+                        "only text blocks can be instructions",
+                    );
+                    continue;
+                }
+                let text = take_str(&mut b, "text").ok_or_else(|| {
+                    RequestError::invalid(format!("system.{i}.text"), "field required")
+                })?;
+                if text.starts_with("x-anthropic-billing-header:") {
+                    deg.push(
+                        format!("system[{i}]"),
+                        K::Dropped,
+                        "per-conversation attribution line; kept out of the upstream cache prefix",
+                    );
+                    continue;
+                }
+                parts.push(text);
+            }
+            Ok(parts.join("\n\n"))
+        }
+        Some(_) => Err(RequestError::invalid(
+            "system",
+            "must be a string or an array of text blocks",
+        )),
+    }
+}
+
+fn empty_schema() -> Value {
+    json!({"type": "object", "properties": {}})
+}
+
+fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradations) -> Value {
+    match schema {
+        Some(Value::Object(mut s)) => {
+            s.shift_remove("$schema");
+            if !s.contains_key("type") {
+                s.insert("type".into(), Value::String("object".into()));
+            }
+            if s.get("type").and_then(Value::as_str) == Some("object")
+                && !s.contains_key("properties")
+            {
+                s.insert("properties".into(), Value::Object(Map::new()));
+            }
+            Value::Object(s)
+        }
+        None | Some(Value::Null) => empty_schema(),
+        Some(_) => {
+            deg.push(
+                format!("{path}.input_schema"),
+                K::Defaulted,
+                "not an object schema; an empty object schema was sent",
+            );
+            empty_schema()
+        }
+    }
+}
+
+fn tools(
+    tools: Option<Value>,
+    deg: &mut Degradations,
+) -> Result<(Vec<Value>, ToolNames), RequestError> {
+    let list = match tools {
+        None | Some(Value::Null) => return Ok((Vec::new(), ToolNames::default())),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(RequestError::invalid("tools", "must be an array")),
+    };
+    let mut out = Vec::with_capacity(list.len());
+    let mut names: Vec<String> = Vec::new();
+    for (i, t) in list.into_iter().enumerate() {
+        let path = format!("tools[{i}]");
+        let Value::Object(mut t) = t else {
+            return Err(RequestError::invalid(
+                format!("tools.{i}"),
+                "must be an object",
+            ));
+        };
+        match t.get("type").and_then(Value::as_str) {
+            None | Some("custom") => {
+                let name = take_str(&mut t, "name").ok_or_else(|| {
+                    RequestError::invalid(format!("tools.{i}.name"), "field required")
+                })?;
+                let description = take_str(&mut t, "description").unwrap_or_default();
+                let parameters = clean_schema(t.shift_remove("input_schema"), &path, deg);
+                if t.get("strict").and_then(Value::as_bool) == Some(true) {
+                    deg.push(
+                        format!("{path}.strict"),
+                        K::Approximated,
+                        "sent with strict:false; Claude schemas are rarely strict-compatible",
+                    );
+                }
+                if t.get("defer_loading").and_then(Value::as_bool) == Some(true) {
+                    deg.push(
+                        format!("{path}.defer_loading"),
+                        K::Approximated,
+                        "deferred loading is not available; the tool is sent eagerly",
+                    );
+                }
+                if t.get("input_examples").is_some_and(|v| !v.is_null()) {
+                    deg.push(
+                        format!("{path}.input_examples"),
+                        K::Dropped,
+                        "the backend has no input examples",
+                    );
+                }
+                out.push(json!({
+                    "type": "function",
+                    "name": wire_tool_name(&name),
+                    "description": description,
+                    "strict": false,
+                    "parameters": parameters,
+                }));
+                names.push(name);
+            }
+            Some(ty) if ty.starts_with("web_search_") => {
+                let mut ws = Map::new();
+                ws.insert("type".into(), Value::String("web_search".into()));
+                if let Some(Value::Array(domains)) = t.shift_remove("allowed_domains")
+                    && !domains.is_empty()
+                {
+                    ws.insert(
+                        "filters".into(),
+                        json!({"allowed_domains": Value::Array(domains)}),
+                    );
+                }
+                if let Some(Value::Object(mut loc)) = t.shift_remove("user_location") {
+                    let mut l = Map::new();
+                    l.insert("type".into(), Value::String("approximate".into()));
+                    for k in ["city", "region", "country", "timezone"] {
+                        if let Some(v) = loc.shift_remove(k).filter(|v| !v.is_null()) {
+                            l.insert(k.into(), v);
+                        }
+                    }
+                    ws.insert("user_location".into(), Value::Object(l));
+                }
+                for k in ["max_uses", "blocked_domains"] {
+                    if t.get(k).is_some_and(|v| !v.is_null()) {
+                        deg.push(
+                            format!("{path}.{k}"),
+                            K::Dropped,
+                            "the backend's web search has no such setting",
+                        );
+                    }
+                }
+                out.push(Value::Object(ws));
+            }
+            Some(ty) => deg.push(
+                path,
+                K::Unsupported,
+                format!("server tool `{ty}` cannot run on the backend"),
+            ),
+        }
+    }
+    let tool_names = ToolNames::new(names.iter().map(String::as_str));
+    Ok((out, tool_names))
+}
+
+fn tool_choice(choice: Option<Value>, deg: &mut Degradations) -> (Value, bool) {
+    let Some(Value::Object(c)) = choice else {
+        return (Value::String("auto".into()), true);
+    };
+    let parallel = c.get("disable_parallel_tool_use").and_then(Value::as_bool) != Some(true);
+    let v = match c.get("type").and_then(Value::as_str) {
+        Some("any") => Value::String("required".into()),
+        Some("none") => Value::String("none".into()),
+        Some("tool") => match c.get("name").and_then(Value::as_str) {
+            Some(name) => json!({"type": "function", "name": wire_tool_name(name)}),
+            None => {
+                deg.push(
+                    "tool_choice.name",
+                    K::Defaulted,
+                    "tool choice without a name; auto used",
+                );
+                Value::String("auto".into())
+            }
+        },
+        Some("auto") | None => Value::String("auto".into()),
+        Some(_) => {
+            deg.push(
+                "tool_choice.type",
+                K::Defaulted,
+                "unknown tool choice; auto used",
+            );
+            Value::String("auto".into())
+        }
+    };
+    (v, parallel)
+}
+
+fn effort_rank(e: &str) -> Option<usize> {
+    EFFORT_ORDER.iter().position(|x| *x == e)
+}
+
+/// Clamp `effort` into `allowed` (lowest first).
+fn clamp_effort<'a>(effort: &'a str, allowed: &'a [String]) -> &'a str {
+    if allowed.is_empty() || allowed.iter().any(|a| a == effort) {
+        return effort;
+    }
+    let highest = &allowed[allowed.len() - 1];
+    match (effort_rank(effort), effort_rank(highest)) {
+        (Some(r), Some(h)) if r > h => highest,
+        (Some(r), _) => allowed
+            .iter()
+            .rev()
+            .find(|a| effort_rank(a).is_some_and(|ar| ar <= r))
+            .unwrap_or(&allowed[0]),
+        _ => &allowed[0],
+    }
+}
+
+type Reasoning = (Value, Value, bool, Option<Value>);
+
+fn reasoning(
+    thinking: Option<&Value>,
+    output_config: Option<Value>,
+    opts: &RequestOptions,
+    deg: &mut Degradations,
+) -> Reasoning {
+    let thinking_type = thinking.and_then(|t| t.get("type")).and_then(Value::as_str);
+    let mut oc = match output_config {
+        Some(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    let oc_effort = take_str(&mut oc, "effort");
+    let (requested, source): (String, Option<&str>) = if let Some(e) = oc_effort {
+        (e, Some("output_config.effort"))
+    } else if thinking_type == Some("enabled") {
+        let budget = thinking
+            .and_then(|t| t.get("budget_tokens"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let e = match budget {
+            0..4000 => "low",
+            4000..16000 => "medium",
+            16000..32000 => "high",
+            _ => "xhigh",
+        };
+        (e.to_owned(), Some("thinking.budget_tokens"))
+    } else if thinking_type == Some("disabled") {
+        deg.push(
+            "thinking",
+            K::Approximated,
+            "the backend's models always reason; the lowest effort is used",
+        );
+        (
+            opts.efforts
+                .first()
+                .cloned()
+                .unwrap_or_else(|| opts.effort.clone()),
+            None,
+        )
+    } else {
+        (opts.effort.clone(), None)
+    };
+    let effort = clamp_effort(&requested, &opts.efforts).to_owned();
+    if effort != requested
+        && let Some(src) = source
+    {
+        deg.push(
+            src,
+            K::Approximated,
+            format!("effort `{requested}` is not accepted by the model; `{effort}` used"),
+        );
+    }
+
+    let thinking_on = matches!(thinking_type, Some("enabled" | "adaptive"));
+    let omitted = thinking
+        .and_then(|t| t.get("display"))
+        .and_then(Value::as_str)
+        == Some("omitted");
+    let mut r = Map::new();
+    r.insert("effort".into(), Value::String(effort));
+    if thinking_on && !omitted {
+        r.insert("summary".into(), Value::String("auto".into()));
+    }
+    let include = if thinking_on {
+        json!(["reasoning.encrypted_content"])
+    } else {
+        json!([])
+    };
+
+    let mut text = None;
+    for (k, v) in oc {
+        if v.is_null() {
+            continue;
+        }
+        match k.as_str() {
+            "format" if v.get("type").and_then(Value::as_str) == Some("json_schema") => {
+                let schema = v.get("schema").cloned().unwrap_or_else(empty_schema);
+                text = Some(json!({"format": {
+                    "type": "json_schema", "name": "output", "schema": schema, "strict": false,
+                }}));
+                deg.push(
+                    "output_config.format",
+                    K::Approximated,
+                    "structured output is requested non-strictly",
+                );
+            }
+            _ => deg.push(
+                format!("output_config.{k}"),
+                K::Dropped,
+                "not supported by the backend",
+            ),
+        }
+    }
+    (Value::Object(r), include, thinking_on, text)
+}
+
+fn session_from_metadata(metadata: Option<&Value>) -> Option<String> {
+    let uid = metadata?.get("user_id")?.as_str()?;
+    if uid.trim_start().starts_with('{') {
+        let v: Value = serde_json::from_str(uid).ok()?;
+        return v
+            .get("session_id")?
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+    }
+    let pos = uid.rfind("_session_")?;
+    Some(&uid[pos + "_session_".len()..])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Where an input item came from, for degradations found after the walk.
+#[derive(Debug, Clone)]
+enum Origin {
+    None,
+    Block(String),
+}
+
+struct Walker<'a> {
+    items: &'a mut Vec<Value>,
+    origins: &'a mut Vec<Origin>,
+    deg: &'a mut Degradations,
+    opts: &'a RequestOptions,
+}
+
+impl Walker<'_> {
+    fn push(&mut self, item: Value, origin: Origin) {
+        self.items.push(item);
+        self.origins.push(origin);
+    }
+
+    fn flush(&mut self, role: &str, parts: &mut Vec<Value>) {
+        if !parts.is_empty() {
+            let content = Value::Array(std::mem::take(parts));
+            self.push(
+                json!({"type": "message", "role": role, "content": content}),
+                Origin::None,
+            );
+        }
+    }
+
+    fn message(&mut self, i: usize, m: Value) -> Result<(), RequestError> {
+        let Value::Object(mut m) = m else {
+            return Err(RequestError::invalid(
+                format!("messages.{i}"),
+                "must be an object",
+            ));
+        };
+        let role = take_str(&mut m, "role").unwrap_or_default();
+        let content = m.shift_remove("content");
+        let blocks = match content {
+            Some(Value::String(s)) => {
+                if role_ok(&role) && !s.is_empty() {
+                    let part = if role == "assistant" {
+                        json!({"type": "output_text", "text": s})
+                    } else {
+                        input_text(s)
+                    };
+                    let role = if role == "system" { "developer" } else { &role };
+                    self.flush(role, &mut vec![part]);
+                }
+                if !role_ok(&role) {
+                    return Err(bad_role(i));
+                }
+                return Ok(());
+            }
+            Some(Value::Array(b)) => b,
+            Some(Value::Null) | None => {
+                return Err(RequestError::invalid(
+                    format!("messages.{i}.content"),
+                    "field required",
+                ));
+            }
+            Some(_) => {
+                return Err(RequestError::invalid(
+                    format!("messages.{i}.content"),
+                    "must be a string or an array of content blocks",
+                ));
+            }
+        };
+        match role.as_str() {
+            "user" => self.user(i, blocks),
+            "assistant" => self.assistant(i, blocks),
+            "system" => self.system(i, blocks),
+            _ => Err(bad_role(i)),
+        }
+    }
+
+    fn system(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), RequestError> {
+        let mut parts = Vec::new();
+        for (j, b) in blocks.into_iter().enumerate() {
+            let mut b = as_block(b, i, j)?;
+            if block_type(&b) == Some("text") {
+                parts.push(input_text(text_of(&mut b, i, j)?));
+            } else {
+                self.deg.push(
+                    format!("messages[{i}].content[{j}]"),
+                    K::Unsupported,
+                    "only text is carried in a system message",
+                );
+            }
+        }
+        self.flush("developer", &mut parts);
+        Ok(())
+    }
+
+    fn user(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), RequestError> {
+        let mut parts = Vec::new();
+        for (j, b) in blocks.into_iter().enumerate() {
+            let mut b = as_block(b, i, j)?;
+            let path = format!("messages[{i}].content[{j}]");
+            let ty = block_type(&b).unwrap_or_default().to_owned();
+            match ty.as_str() {
+                "text" => parts.push(input_text(text_of(&mut b, i, j)?)),
+                "image" => match image_part(&mut b) {
+                    Some(p) => parts.push(p),
+                    None => self.deg.push(
+                        path,
+                        K::Unsupported,
+                        "image source not supported (only base64 and url)",
+                    ),
+                },
+                "document" => {
+                    if !document_parts(b, &mut parts) {
+                        self.deg
+                            .push(path, K::Unsupported, "document source not supported");
+                    }
+                }
+                "search_result" => parts.push(input_text(search_result_text(&mut b))),
+                "tool_result" => {
+                    self.flush("user", &mut parts);
+                    let id = take_str(&mut b, "tool_use_id").ok_or_else(|| {
+                        RequestError::invalid(
+                            format!("messages.{i}.content.{j}.tool_use_id"),
+                            "field required",
+                        )
+                    })?;
+                    let is_error = b.get("is_error").and_then(Value::as_bool) == Some(true);
+                    let output = self.tool_output(b.shift_remove("content"), is_error, &path);
+                    self.push(
+                        json!({
+                            "type": "function_call_output",
+                            "call_id": wire_call_id(&id),
+                            "output": output,
+                        }),
+                        Origin::Block(path),
+                    );
+                }
+                "thinking" | "redacted_thinking" => self.deg.push(
+                    path,
+                    K::Dropped,
+                    "thinking in a user turn has no upstream form",
+                ),
+                other => self.deg.push(
+                    path,
+                    K::Unsupported,
+                    format!("content block `{other}` is not supported"),
+                ),
+            }
+        }
+        self.flush("user", &mut parts);
+        Ok(())
+    }
+
+    fn tool_output(&mut self, content: Option<Value>, is_error: bool, path: &str) -> Value {
+        let out = match content {
+            None | Some(Value::Null) => Value::String(String::new()),
+            Some(Value::String(s)) => Value::String(s),
+            Some(Value::Array(blocks)) => {
+                let mut parts = Vec::with_capacity(blocks.len());
+                let mut has_image = false;
+                for (k, b) in blocks.into_iter().enumerate() {
+                    let Value::Object(mut b) = b else {
+                        self.deg.push(
+                            format!("{path}.content[{k}]"),
+                            K::Unsupported,
+                            "not a content block",
+                        );
+                        continue;
+                    };
+                    match block_type(&b) {
+                        Some("text") => {
+                            parts.push(input_text(take_str(&mut b, "text").unwrap_or_default()))
+                        }
+                        Some("tool_reference") => {
+                            let name = b.get("tool_name").and_then(Value::as_str).unwrap_or("");
+                            parts.push(input_text(format!("Tool {name} loaded.")));
+                        }
+                        Some("image") => match image_part(&mut b) {
+                            Some(p) => {
+                                has_image = true;
+                                parts.push(p);
+                            }
+                            None => self.deg.push(
+                                format!("{path}.content[{k}]"),
+                                K::Unsupported,
+                                "image source not supported",
+                            ),
+                        },
+                        other => self.deg.push(
+                            format!("{path}.content[{k}]"),
+                            K::Unsupported,
+                            format!(
+                                "`{}` in a tool result is not supported",
+                                other.unwrap_or("?")
+                            ),
+                        ),
+                    }
+                }
+                if has_image {
+                    Value::Array(parts)
+                } else {
+                    let texts: Vec<String> = parts
+                        .into_iter()
+                        .filter_map(|mut p| match p.get_mut("text").map(Value::take) {
+                            Some(Value::String(s)) => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    Value::String(texts.join("\n"))
+                }
+            }
+            Some(_) => {
+                self.deg.push(
+                    format!("{path}.content"),
+                    K::Unsupported,
+                    "tool result content must be a string or blocks",
+                );
+                Value::String(String::new())
+            }
+        };
+        if !is_error {
+            return out;
+        }
+        self.deg.push(
+            format!("{path}.is_error"),
+            K::Approximated,
+            "the backend has no error flag; the output is prefixed with `Error`",
+        );
+        match out {
+            Value::String(s) if s.is_empty() => Value::String("Error".into()),
+            Value::String(s) => Value::String(format!("Error: {s}")),
+            Value::Array(mut parts) => {
+                parts.insert(0, input_text("Error:".into()));
+                Value::Array(parts)
+            }
+            other => other,
+        }
+    }
+
+    fn assistant(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), RequestError> {
+        let mut parts = Vec::new();
+        for (j, b) in blocks.into_iter().enumerate() {
+            let mut b = as_block(b, i, j)?;
+            let path = format!("messages[{i}].content[{j}]");
+            let ty = block_type(&b).unwrap_or_default().to_owned();
+            match ty.as_str() {
+                "text" => {
+                    let text = text_of(&mut b, i, j)?;
+                    if !text.is_empty() {
+                        parts.push(json!({"type": "output_text", "text": text}));
+                    }
+                }
+                "tool_use" => {
+                    self.flush("assistant", &mut parts);
+                    let field = |k: &str| format!("messages.{i}.content.{j}.{k}");
+                    let id = take_str(&mut b, "id")
+                        .ok_or_else(|| RequestError::invalid(field("id"), "field required"))?;
+                    let name = take_str(&mut b, "name")
+                        .ok_or_else(|| RequestError::invalid(field("name"), "field required"))?;
+                    let arguments = match b.get("input") {
+                        None | Some(Value::Null) => "{}".to_owned(),
+                        Some(v) => serde_json::to_string(v).unwrap_or_else(|_| "{}".into()),
+                    };
+                    self.push(
+                        json!({
+                            "type": "function_call",
+                            "name": wire_tool_name(&name),
+                            "arguments": arguments,
+                            "call_id": wire_call_id(&id),
+                        }),
+                        Origin::Block(path),
+                    );
+                }
+                "thinking" => {
+                    self.flush("assistant", &mut parts);
+                    match self.replay_reasoning(&mut b) {
+                        Ok(item) => self.push(item, Origin::None),
+                        Err(why) => self.deg.push(path, K::Dropped, why),
+                    }
+                }
+                "redacted_thinking" => self.deg.push(
+                    path,
+                    K::Dropped,
+                    "redacted thinking can only be read by Anthropic",
+                ),
+                t if t == "server_tool_use" || t.ends_with("_tool_result") => self.deg.push(
+                    path,
+                    K::Dropped,
+                    "server tool history cannot be replayed to the backend",
+                ),
+                other => self.deg.push(
+                    path,
+                    K::Unsupported,
+                    format!("content block `{other}` is not supported"),
+                ),
+            }
+        }
+        self.flush("assistant", &mut parts);
+        Ok(())
+    }
+
+    fn replay_reasoning(&self, b: &mut Map<String, Value>) -> Result<Value, &'static str> {
+        let sig = b.get("signature").and_then(Value::as_str).unwrap_or("");
+        let env = signature::decode(sig).ok_or("signature is not one of this proxy's")?;
+        if env.m != self.opts.upstream_model {
+            return Err("reasoning came from another model");
+        }
+        if let (Some(a), Some(b)) = (&env.a, &self.opts.account_tag)
+            && a != b
+        {
+            return Err("reasoning came from another account");
+        }
+        let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
+        let parts: Vec<&str> = if text.is_empty() {
+            Vec::new()
+        } else {
+            signature::split_parts(text, &env.p).unwrap_or_else(|| vec![text])
+        };
+        let summary: Vec<Value> = parts
+            .into_iter()
+            .map(|p| json!({"type": "summary_text", "text": p}))
+            .collect();
+        Ok(json!({"type": "reasoning", "summary": summary, "encrypted_content": env.e}))
+    }
+}
+
+fn role_ok(role: &str) -> bool {
+    matches!(role, "user" | "assistant" | "system")
+}
+
+fn bad_role(i: usize) -> RequestError {
+    RequestError::invalid(
+        format!("messages.{i}.role"),
+        "must be \"user\", \"assistant\" or \"system\"",
+    )
+}
+
+fn as_block(b: Value, i: usize, j: usize) -> Result<Map<String, Value>, RequestError> {
+    match b {
+        Value::Object(b) if b.get("type").is_some_and(Value::is_string) => Ok(b),
+        Value::Object(_) => Err(RequestError::invalid(
+            format!("messages.{i}.content.{j}.type"),
+            "field required",
+        )),
+        _ => Err(RequestError::invalid(
+            format!("messages.{i}.content.{j}"),
+            "must be an object",
+        )),
+    }
+}
+
+fn text_of(b: &mut Map<String, Value>, i: usize, j: usize) -> Result<String, RequestError> {
+    take_str(b, "text").ok_or_else(|| {
+        RequestError::invalid(format!("messages.{i}.content.{j}.text"), "field required")
+    })
+}
+
+fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
+    let Some(Value::Object(mut src)) = b.shift_remove("source") else {
+        return None;
+    };
+    let url = match src.get("type").and_then(Value::as_str)? {
+        "base64" => {
+            let media = take_str(&mut src, "media_type")?;
+            let data = take_str(&mut src, "data")?;
+            format!("data:{media};base64,{data}")
+        }
+        "url" => take_str(&mut src, "url")?,
+        _ => return None,
+    };
+    Some(json!({"type": "input_image", "image_url": url}))
+}
+
+/// Appends a document's parts; false if its source is not supported.
+fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) -> bool {
+    let title = take_str(&mut b, "title");
+    let Some(Value::Object(mut src)) = b.shift_remove("source") else {
+        return false;
+    };
+    match src.get("type").and_then(Value::as_str).unwrap_or("") {
+        "base64" => {
+            let media =
+                take_str(&mut src, "media_type").unwrap_or_else(|| "application/pdf".into());
+            let Some(data) = take_str(&mut src, "data") else {
+                return false;
+            };
+            parts.push(json!({
+                "type": "input_file",
+                "file_data": format!("data:{media};base64,{data}"),
+                "filename": title.unwrap_or_else(|| "document.pdf".into()),
+            }));
+        }
+        "url" => {
+            let Some(url) = take_str(&mut src, "url") else {
+                return false;
+            };
+            parts.push(json!({"type": "input_file", "file_url": url}));
+        }
+        "text" => {
+            let data = take_str(&mut src, "data").unwrap_or_default();
+            let text = match title {
+                Some(t) => format!("{t}\n\n{data}"),
+                None => data,
+            };
+            parts.push(input_text(text));
+        }
+        "content" => match src.shift_remove("content") {
+            Some(Value::String(s)) => parts.push(input_text(s)),
+            Some(Value::Array(blocks)) => {
+                for b in blocks {
+                    let Value::Object(mut b) = b else { continue };
+                    match block_type(&b) {
+                        Some("text") => {
+                            parts.push(input_text(take_str(&mut b, "text").unwrap_or_default()))
+                        }
+                        Some("image") => {
+                            if let Some(p) = image_part(&mut b) {
+                                parts.push(p);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
+fn search_result_text(b: &mut Map<String, Value>) -> String {
+    let title = take_str(b, "title").unwrap_or_default();
+    let source = take_str(b, "source").unwrap_or_default();
+    let texts: Vec<String> = match b.shift_remove("content") {
+        Some(Value::Array(blocks)) => blocks
+            .into_iter()
+            .filter_map(|mut c| match c.get_mut("text").map(Value::take) {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    format!("{title}\n{source}\n\n{}", texts.join("\n"))
+}
+
+fn item_type(v: &Value) -> &str {
+    v.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+fn call_id(v: &Value) -> &str {
+    v.get("call_id").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Every function_call needs its output and every output its call (docs/CONVERSION.md §1.4).
+fn repair_pairs(items: &mut Vec<Value>, origins: &[Origin], deg: &mut Degradations) {
+    let calls: HashSet<&str> = items
+        .iter()
+        .filter(|v| item_type(v) == "function_call")
+        .map(call_id)
+        .collect();
+    let outputs: HashSet<&str> = items
+        .iter()
+        .filter(|v| item_type(v) == "function_call_output")
+        .map(call_id)
+        .collect();
+    let unanswered: HashSet<String> = calls
+        .difference(&outputs)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let orphans: HashSet<String> = outputs
+        .difference(&calls)
+        .map(|s| (*s).to_owned())
+        .collect();
+    if unanswered.is_empty() && orphans.is_empty() {
+        return;
+    }
+    let old = std::mem::take(items);
+    let mut pending: Vec<String> = Vec::new();
+    let flush_pending = |pending: &mut Vec<String>, out: &mut Vec<Value>| {
+        for id in pending.drain(..) {
+            out.push(json!({
+                "type": "function_call_output",
+                "call_id": id,
+                "output": "No result: the tool call was interrupted.",
+            }));
+        }
+    };
+    for (item, origin) in old.into_iter().zip(origins) {
+        let ty = item_type(&item);
+        let is_turn_start = ty == "message"
+            && matches!(
+                item.get("role").and_then(Value::as_str),
+                Some("user" | "developer")
+            );
+        if is_turn_start {
+            flush_pending(&mut pending, items);
+        }
+        let path = match origin {
+            Origin::Block(p) => p.as_str(),
+            Origin::None => "",
+        };
+        if ty == "function_call" && unanswered.contains(call_id(&item)) {
+            deg.push(
+                path,
+                K::Defaulted,
+                "tool call without a result; a placeholder result was sent",
+            );
+            pending.push(call_id(&item).to_owned());
+            items.push(item);
+        } else if ty == "function_call_output" && orphans.contains(call_id(&item)) {
+            deg.push(
+                path,
+                K::Approximated,
+                "tool result without its call; sent as a user message",
+            );
+            items.push(orphan_as_message(item));
+        } else {
+            items.push(item);
+        }
+    }
+    flush_pending(&mut pending, items);
+}
+
+fn orphan_as_message(mut item: Value) -> Value {
+    let id = call_id(&item).to_owned();
+    let mut texts = Vec::new();
+    let mut images = Vec::new();
+    match item.get_mut("output").map(Value::take) {
+        Some(Value::String(s)) => texts.push(s),
+        Some(Value::Array(parts)) => {
+            for mut p in parts {
+                if item_type(&p) == "input_image" {
+                    images.push(p);
+                } else if let Some(Value::String(s)) = p.get_mut("text").map(Value::take) {
+                    texts.push(s);
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut content = vec![input_text(format!(
+        "Result of tool call {id}:\n{}",
+        texts.join("\n")
+    ))];
+    content.extend(images);
+    json!({"type": "message", "role": "user", "content": content})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamp() {
+        let allowed: Vec<String> = ["low", "medium", "high", "xhigh"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(clamp_effort("max", &allowed), "xhigh");
+        assert_eq!(clamp_effort("minimal", &allowed), "low");
+        assert_eq!(clamp_effort("high", &allowed), "high");
+        assert_eq!(clamp_effort("weird", &allowed), "low");
+    }
+}

@@ -1,0 +1,636 @@
+//! Codex Responses SSE → Anthropic stream events (docs/CONVERSION.md §2).
+//!
+//! A push state machine in the quinn-proto style: [`ResponsesTranslator::push`] bytes in any
+//! chunking, drain [`ResponsesTranslator::poll_event`] until `None`, call
+//! [`ResponsesTranslator::finish`] at the end of input and drain again. Output never depends
+//! on chunk boundaries; memory is bounded by the largest single upstream event. Every started
+//! block is stopped, indices go 0,1,2… and exactly one block is open at a time. After a
+//! terminal event (message_stop or error) nothing more is emitted.
+
+use super::names::ToolNames;
+use super::signature;
+use crate::degrade::{Degradation, DegradationKind as K, Degradations};
+use crate::error::ErrorType;
+use crate::sse::{SseDecoder, SseItem};
+use crate::wire::anthropic::{
+    BlockStart, Delta, ErrorBody, MessageDeltaBody, StopReason, StreamEvent, Usage,
+};
+use crate::wire::responses::{ErrorObj, Item, UpEvent, UsageIn};
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, VecDeque};
+
+/// What the translator needs to know about the exchange.
+#[derive(Debug, Clone, Default)]
+pub struct StreamOptions {
+    /// The model id the client asked for (echoed back).
+    pub model: String,
+    /// Whether the client gets thinking blocks.
+    pub thinking: bool,
+    /// Wire tool names back to the client's.
+    pub tool_names: ToolNames,
+    /// The upstream model (goes into signatures).
+    pub upstream_model: String,
+    /// Account tag (goes into signatures).
+    pub account_tag: Option<String>,
+    /// Source of ids the upstream does not give.
+    pub seed: u64,
+}
+
+/// Message the client sees when the upstream stream ends without a terminal event.
+pub const EARLY_EOF_MESSAGE: &str = "upstream stream ended before the response completed";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Thinking,
+    ToolUse,
+}
+
+#[derive(Debug)]
+struct Open {
+    index: usize,
+    kind: Kind,
+    item_id: Option<String>,
+    /// A delta was emitted for this block.
+    streamed: bool,
+}
+
+/// Anthropic error type for an upstream error code or type.
+pub fn error_type_for_code(code: &str) -> ErrorType {
+    match code {
+        "context_length_exceeded" => ErrorType::InvalidRequestError,
+        "rate_limit_exceeded" | "usage_limit_reached" | "insufficient_quota" => {
+            ErrorType::RateLimitError
+        }
+        "server_is_overloaded" | "slow_down" => ErrorType::OverloadedError,
+        "usage_not_included" => ErrorType::PermissionError,
+        "invalid_prompt" | "cyber_policy" | "invalid_encrypted_content" => {
+            ErrorType::InvalidRequestError
+        }
+        _ => ErrorType::ApiError,
+    }
+}
+
+/// The Anthropic error for an upstream error object.
+pub(crate) fn error_from_upstream(
+    code: Option<&str>,
+    ty: Option<&str>,
+    message: Option<&str>,
+) -> ErrorBody {
+    let key = code.filter(|c| !c.is_empty()).or(ty).unwrap_or("");
+    let base = message
+        .filter(|m| !m.is_empty())
+        .or(code.filter(|c| !c.is_empty()))
+        .unwrap_or("upstream error");
+    let message = if key == "context_length_exceeded" {
+        format!("prompt is too long: {base}")
+    } else {
+        base.to_owned()
+    };
+    ErrorBody {
+        error_type: error_type_for_code(key),
+        message,
+    }
+}
+
+/// The Codex → Anthropic stream state machine.
+#[derive(Debug)]
+pub struct ResponsesTranslator {
+    opts: StreamOptions,
+    sse: SseDecoder,
+    out: VecDeque<StreamEvent>,
+    started: bool,
+    done: bool,
+    next_index: usize,
+    open: Option<Open>,
+    /// item id → (call id, client name) of function calls announced by `output_item.added`.
+    calls: HashMap<String, (String, String)>,
+    saw_tool_use: bool,
+    saw_refusal: bool,
+    deg: Degradations,
+}
+
+impl ResponsesTranslator {
+    /// A translator at the start of a stream.
+    pub fn new(opts: StreamOptions) -> Self {
+        Self {
+            opts,
+            sse: SseDecoder::new(),
+            out: VecDeque::new(),
+            started: false,
+            done: false,
+            next_index: 0,
+            open: None,
+            calls: HashMap::new(),
+            saw_tool_use: false,
+            saw_refusal: false,
+            deg: Degradations::default(),
+        }
+    }
+
+    /// Feed upstream bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.sse.push(bytes);
+        self.drain_sse();
+    }
+
+    /// The upstream body ended. Safe to call more than once.
+    pub fn finish(&mut self) {
+        self.sse.finish();
+        self.drain_sse();
+        if !self.done {
+            self.fail(
+                ErrorBody {
+                    error_type: ErrorType::ApiError,
+                    message: EARLY_EOF_MESSAGE.into(),
+                },
+                None,
+            );
+        }
+    }
+
+    /// Next Anthropic event, if any.
+    pub fn poll_event(&mut self) -> Option<StreamEvent> {
+        self.out.pop_front()
+    }
+
+    /// Whether a terminal event has been produced.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// What was lost so far (unknown items, unparsable events).
+    pub fn take_degradations(&mut self) -> Vec<Degradation> {
+        std::mem::take(&mut self.deg.0)
+    }
+
+    fn drain_sse(&mut self) {
+        while let Some(item) = self.sse.poll() {
+            if self.done {
+                continue;
+            }
+            match item {
+                SseItem::Event { event, data } => self.on_data(event.as_deref(), &data),
+                SseItem::Comment(_) => {
+                    if self.started {
+                        self.out.push_back(StreamEvent::Ping);
+                    }
+                }
+                SseItem::Oversized => self.deg.push(
+                    "stream",
+                    K::Dropped,
+                    "an upstream event exceeded the size bound and was skipped",
+                ),
+            }
+        }
+    }
+
+    fn on_data(&mut self, event_name: Option<&str>, data: &str) {
+        let ev: UpEvent<'_> = match serde_json::from_str(data) {
+            Ok(ev) => ev,
+            Err(_) => {
+                self.deg.push(
+                    "stream",
+                    K::Dropped,
+                    "an upstream event whose data is not JSON was skipped",
+                );
+                return;
+            }
+        };
+        let ty = ev.ty.as_deref().or(event_name).unwrap_or("");
+        match ty {
+            "response.created" | "response.in_progress" | "response.queued" => {
+                let id = ev.response.as_ref().and_then(|r| r.id.as_deref());
+                self.start(id);
+            }
+            "response.output_item.added" => {
+                if let Some(item) = ev.item {
+                    self.item_added(item);
+                }
+            }
+            "response.output_item.done" => {
+                if let Some(item) = ev.item {
+                    self.item_done(item);
+                }
+            }
+            "response.reasoning_summary_text.delta" => {
+                if self.opts.thinking
+                    && let Some(d) = ev.delta
+                {
+                    self.delta(Kind::Thinking, ev.item_id.as_deref(), d.into_owned());
+                }
+            }
+            // A new summary part on an open thinking block: separate it from the last one.
+            "response.reasoning_summary_part.added"
+                if self.opts.thinking
+                    && ev.summary_index.unwrap_or(0) > 0
+                    && self.open_matches(Kind::Thinking, ev.item_id.as_deref()) =>
+            {
+                self.delta(
+                    Kind::Thinking,
+                    ev.item_id.as_deref(),
+                    signature::PART_SEPARATOR.into(),
+                );
+            }
+            "response.output_text.delta" => {
+                if let Some(d) = ev.delta {
+                    self.delta(Kind::Text, ev.item_id.as_deref(), d.into_owned());
+                }
+            }
+            "response.refusal.delta" => {
+                self.saw_refusal = true;
+                if let Some(d) = ev.delta {
+                    self.delta(Kind::Text, ev.item_id.as_deref(), d.into_owned());
+                }
+            }
+            "response.function_call_arguments.delta" => {
+                if let Some(d) = ev.delta {
+                    self.delta(Kind::ToolUse, ev.item_id.as_deref(), d.into_owned());
+                }
+            }
+            "response.completed" => {
+                let usage = ev.response.and_then(|r| r.usage);
+                let stop = self.stop_reason(StopReason::EndTurn);
+                self.complete(stop, usage.as_ref());
+            }
+            "response.incomplete" => {
+                let r = ev.response.unwrap_or_default();
+                let reason = r.incomplete_details.and_then(|d| d.reason);
+                let stop = if reason.as_deref() == Some("content_filter") {
+                    StopReason::Refusal
+                } else {
+                    StopReason::MaxTokens
+                };
+                self.complete(stop, r.usage.as_ref());
+            }
+            "response.failed" => {
+                let e = ev.response.and_then(|r| r.error).unwrap_or_default();
+                self.fail_upstream(&e);
+            }
+            "error" => {
+                let e = match ev.error {
+                    Some(e) => e,
+                    None => ErrorObj {
+                        code: ev.code,
+                        ty: None,
+                        message: ev.message,
+                    },
+                };
+                self.fail_upstream(&e);
+            }
+            // Lifecycle and bookkeeping events carry nothing the client needs.
+            _ => {}
+        }
+    }
+
+    fn start(&mut self, response_id: Option<&str>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let id = match response_id {
+            Some(id) => format!("msg_{}", id.strip_prefix("resp_").unwrap_or(id)),
+            None => format!("msg_{:024x}", self.opts.seed),
+        };
+        let message = json!({
+            "id": id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.opts.model,
+            "content": [],
+            "stop_reason": null,
+            "stop_sequence": null,
+            "usage": Usage::default(),
+        });
+        self.out.push_back(StreamEvent::MessageStart { message });
+    }
+
+    fn open_matches(&self, kind: Kind, item_id: Option<&str>) -> bool {
+        self.open.as_ref().is_some_and(|o| {
+            o.kind == kind && (item_id.is_none() || o.item_id.as_deref() == item_id)
+        })
+    }
+
+    fn open_block(&mut self, kind: Kind, item_id: Option<&str>, block: BlockStart) {
+        self.start(None);
+        self.close();
+        let index = self.next_index;
+        self.next_index += 1;
+        self.out.push_back(StreamEvent::ContentBlockStart {
+            index,
+            content_block: block,
+        });
+        self.open = Some(Open {
+            index,
+            kind,
+            item_id: item_id.map(str::to_owned),
+            streamed: false,
+        });
+    }
+
+    fn close(&mut self) {
+        if let Some(o) = self.open.take() {
+            self.out
+                .push_back(StreamEvent::ContentBlockStop { index: o.index });
+        }
+    }
+
+    fn emit_delta(&mut self, delta: Delta) {
+        if let Some(o) = self.open.as_mut() {
+            o.streamed = true;
+            let index = o.index;
+            self.out
+                .push_back(StreamEvent::ContentBlockDelta { index, delta });
+        }
+    }
+
+    fn delta(&mut self, kind: Kind, item_id: Option<&str>, piece: String) {
+        if !self.open_matches(kind, item_id) {
+            match kind {
+                Kind::Text => self.open_block(
+                    kind,
+                    item_id,
+                    BlockStart::Text {
+                        text: String::new(),
+                    },
+                ),
+                Kind::Thinking => self.open_block(
+                    kind,
+                    item_id,
+                    BlockStart::Thinking {
+                        thinking: String::new(),
+                        signature: String::new(),
+                    },
+                ),
+                Kind::ToolUse => {
+                    // A tool block is opened by output_item.added; a delta for another item
+                    // means the upstream interleaved items, which a client cannot follow.
+                    let Some((id, name)) = item_id.and_then(|i| self.calls.get(i)).cloned() else {
+                        self.deg.push(
+                            "stream",
+                            K::Dropped,
+                            "function arguments for an unknown item were skipped",
+                        );
+                        return;
+                    };
+                    self.open_tool(item_id, id, name);
+                }
+            }
+        }
+        let delta = match kind {
+            Kind::Text => Delta::TextDelta { text: piece },
+            Kind::Thinking => Delta::ThinkingDelta { thinking: piece },
+            Kind::ToolUse => Delta::InputJsonDelta {
+                partial_json: piece,
+            },
+        };
+        self.emit_delta(delta);
+    }
+
+    fn open_tool(&mut self, item_id: Option<&str>, id: String, name: String) {
+        self.saw_tool_use = true;
+        self.open_block(
+            Kind::ToolUse,
+            item_id,
+            BlockStart::ToolUse {
+                id,
+                name,
+                input: Map::new(),
+            },
+        );
+    }
+
+    fn item_added(&mut self, item: Item) {
+        if item.ty != "function_call" {
+            return;
+        }
+        let item_id = item.id.clone();
+        let call_id = item.call_id.or_else(|| item.id.clone()).unwrap_or_default();
+        let name = self
+            .opts
+            .tool_names
+            .original(item.name.as_deref().unwrap_or(""))
+            .to_owned();
+        if let Some(iid) = &item_id {
+            self.calls
+                .insert(iid.clone(), (call_id.clone(), name.clone()));
+        }
+        self.open_tool(item_id.as_deref(), call_id, name);
+    }
+
+    fn item_done(&mut self, item: Item) {
+        let item_id = item.id.as_deref();
+        match item.ty.as_str() {
+            "reasoning" => self.reasoning_done(&item),
+            "message" => {
+                let mut text = String::new();
+                for part in item.content.iter().flatten() {
+                    match part.ty.as_str() {
+                        "refusal" => {
+                            self.saw_refusal = true;
+                            text.push_str(part.refusal.as_deref().unwrap_or(""));
+                        }
+                        _ => text.push_str(part.text.as_deref().unwrap_or("")),
+                    }
+                }
+                let streamed = self.open_matches(Kind::Text, item_id)
+                    && self.open.as_ref().is_some_and(|o| o.streamed);
+                if !streamed && !text.is_empty() {
+                    self.open_block(
+                        Kind::Text,
+                        item_id,
+                        BlockStart::Text {
+                            text: String::new(),
+                        },
+                    );
+                    self.emit_delta(Delta::TextDelta { text });
+                }
+                if self.open_matches(Kind::Text, item_id) {
+                    self.close();
+                }
+            }
+            "function_call" => {
+                if !self.open_matches(Kind::ToolUse, item_id) {
+                    let call_id = item
+                        .call_id
+                        .clone()
+                        .or_else(|| item.id.clone())
+                        .unwrap_or_default();
+                    let name = self
+                        .opts
+                        .tool_names
+                        .original(item.name.as_deref().unwrap_or(""))
+                        .to_owned();
+                    self.open_tool(item_id, call_id, name);
+                }
+                let streamed = self.open.as_ref().is_some_and(|o| o.streamed);
+                if !streamed && let Some(args) = item.arguments.filter(|a| !a.is_empty()) {
+                    self.emit_delta(Delta::InputJsonDelta { partial_json: args });
+                }
+                self.close();
+            }
+            "web_search_call" => self.web_search_done(&item),
+            other => {
+                let what = if other.is_empty() { "untyped" } else { other };
+                self.deg.push(
+                    "stream",
+                    K::Unsupported,
+                    format!("upstream output item `{what}` has no Anthropic form"),
+                );
+            }
+        }
+    }
+
+    fn reasoning_done(&mut self, item: &Item) {
+        if !self.opts.thinking {
+            return;
+        }
+        let item_id = item.id.as_deref();
+        let parts: Vec<&str> = item
+            .summary
+            .iter()
+            .flatten()
+            .map(|p| p.text.as_str())
+            .collect();
+        let open_here = self.open_matches(Kind::Thinking, item_id);
+        let streamed = open_here && self.open.as_ref().is_some_and(|o| o.streamed);
+        let has_text = parts.iter().any(|p| !p.is_empty());
+        let enc = item.encrypted_content.as_deref().filter(|e| !e.is_empty());
+        if !open_here && (has_text || enc.is_some()) {
+            self.open_block(
+                Kind::Thinking,
+                item_id,
+                BlockStart::Thinking {
+                    thinking: String::new(),
+                    signature: String::new(),
+                },
+            );
+        }
+        if !streamed && has_text {
+            self.emit_delta(Delta::ThinkingDelta {
+                thinking: parts.join(signature::PART_SEPARATOR),
+            });
+        }
+        if let Some(enc) = enc {
+            let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            let sig = signature::encode(
+                &self.opts.upstream_model,
+                self.opts.account_tag.as_deref(),
+                enc,
+                &lens,
+            );
+            self.emit_delta(Delta::SignatureDelta { signature: sig });
+        }
+        if self.open_matches(Kind::Thinking, item_id) {
+            self.close();
+        }
+    }
+
+    fn web_search_done(&mut self, item: &Item) {
+        let raw_id = item.id.as_deref().unwrap_or("");
+        let id = format!("srvtoolu_{}", raw_id.strip_prefix("ws_").unwrap_or(raw_id));
+        let action = item.action.as_ref();
+        let query = action
+            .and_then(|a| a.get("query"))
+            .cloned()
+            .unwrap_or(Value::String(String::new()));
+        self.open_block(
+            Kind::ToolUse,
+            item.id.as_deref(),
+            BlockStart::ServerToolUse {
+                id: id.clone(),
+                name: "web_search".into(),
+                input: Map::new(),
+            },
+        );
+        self.emit_delta(Delta::InputJsonDelta {
+            partial_json: json!({"query": query}).to_string(),
+        });
+        self.close();
+        let content: Vec<Value> = action
+            .and_then(|a| a.get("sources"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("url").and_then(Value::as_str))
+            .map(|url| {
+                json!({"type": "web_search_result", "url": url, "title": url,
+                       "encrypted_content": "", "page_age": null})
+            })
+            .collect();
+        let index = self.next_index;
+        self.next_index += 1;
+        self.out.push_back(StreamEvent::ContentBlockStart {
+            index,
+            content_block: BlockStart::WebSearchToolResult {
+                tool_use_id: id,
+                content,
+            },
+        });
+        self.out.push_back(StreamEvent::ContentBlockStop { index });
+    }
+
+    fn stop_reason(&self, default: StopReason) -> StopReason {
+        if self.saw_refusal {
+            StopReason::Refusal
+        } else if self.saw_tool_use {
+            StopReason::ToolUse
+        } else {
+            default
+        }
+    }
+
+    fn complete(&mut self, stop: StopReason, usage: Option<&UsageIn>) {
+        self.start(None);
+        self.close();
+        let stop = if stop == StopReason::MaxTokens && self.saw_refusal {
+            StopReason::Refusal
+        } else {
+            stop
+        };
+        self.out.push_back(StreamEvent::MessageDelta {
+            delta: MessageDeltaBody {
+                stop_reason: stop,
+                stop_sequence: None,
+            },
+            usage: convert_usage(usage),
+        });
+        self.out.push_back(StreamEvent::MessageStop);
+        self.done = true;
+    }
+
+    fn fail_upstream(&mut self, e: &ErrorObj) {
+        self.start(None);
+        let body = error_from_upstream(e.code.as_deref(), e.ty.as_deref(), e.message.as_deref());
+        let code = e.code.clone().or_else(|| e.ty.clone());
+        self.fail(body, code);
+    }
+
+    fn fail(&mut self, error: ErrorBody, upstream_code: Option<String>) {
+        self.close();
+        self.out.push_back(StreamEvent::Error {
+            error,
+            upstream_code,
+        });
+        self.done = true;
+    }
+}
+
+/// Responses usage → Anthropic usage (input excludes cache reads).
+pub fn convert_usage(u: Option<&UsageIn>) -> Usage {
+    let Some(u) = u else {
+        return Usage::default();
+    };
+    let input = u.input_tokens.unwrap_or(0);
+    let cached = u
+        .input_tokens_details
+        .as_ref()
+        .and_then(|d| d.cached_tokens)
+        .unwrap_or(0);
+    Usage {
+        input_tokens: input.saturating_sub(cached),
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: cached,
+        output_tokens: u.output_tokens.unwrap_or(0),
+    }
+}

@@ -1,0 +1,222 @@
+//! Upstream HTTP failures → the Anthropic error the client sees and what the host does next
+//! (docs/CONVERSION.md §4), and the `x-codex-*` rate-limit headers.
+
+use crate::error::ErrorType;
+use serde::Serialize;
+use serde_json::Value;
+
+/// What the host should do about a failed upstream call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Answer the client with the error.
+    Fail,
+    /// Transient: back off and retry (same or another account).
+    Retry,
+    /// This account is out (quota, plan): cool it down until the reset, use another.
+    Rotate,
+    /// Refresh the access token, then retry once.
+    Refresh,
+    /// Retry once without replayed reasoning items.
+    StripReasoning,
+}
+
+/// The mapped error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamError {
+    /// Anthropic error type.
+    #[serde(rename = "type")]
+    pub error_type: ErrorType,
+    /// HTTP status for the client.
+    pub status: u16,
+    /// Message for the client (never the raw HTML of a block page, never a credential).
+    pub message: String,
+    /// Seconds until the upstream said it resets, rounded up, at least 1.
+    pub retry_after: Option<u64>,
+    /// What the host does next.
+    pub action: Action,
+}
+
+/// One rate-limit window from `x-codex-{primary,secondary}-*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Window {
+    /// 0–100.
+    pub used_percent: Option<f64>,
+    /// Window length.
+    pub window_minutes: Option<u64>,
+    /// Seconds until reset, as sent.
+    pub reset_after_seconds: Option<u64>,
+    /// Unix seconds of the reset.
+    pub reset_at: Option<u64>,
+}
+
+impl Window {
+    fn is_empty(&self) -> bool {
+        self.used_percent.is_none()
+            && self.window_minutes.is_none()
+            && self.reset_after_seconds.is_none()
+            && self.reset_at.is_none()
+    }
+
+    /// Seconds until this window resets, as of `now`.
+    pub fn reset_in(&self, now: u64) -> Option<u64> {
+        self.reset_at
+            .map(|at| at.saturating_sub(now))
+            .or(self.reset_after_seconds)
+    }
+}
+
+/// Live quota as the backend reports it on every response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RateLimits {
+    /// Usually the 5-hour window.
+    pub primary: Option<Window>,
+    /// Usually the weekly window.
+    pub secondary: Option<Window>,
+    /// `x-codex-plan-type`.
+    pub plan_type: Option<String>,
+    /// `x-codex-active-limit`.
+    pub active_limit: Option<String>,
+    /// `x-codex-credits-has-credits`.
+    pub has_credits: Option<bool>,
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+fn num(v: Option<&str>) -> Option<f64> {
+    v.and_then(|s| s.parse::<f64>().ok())
+        .filter(|f| f.is_finite())
+}
+
+fn uint(v: Option<&str>) -> Option<u64> {
+    num(v).filter(|f| *f >= 0.0).map(|f| f.ceil() as u64)
+}
+
+impl RateLimits {
+    /// Read the `x-codex-*` headers; header names are case-insensitive.
+    pub fn from_headers(headers: &[(String, String)]) -> Self {
+        let window = |which: &str| {
+            let h = |s: &str| header(headers, &format!("x-codex-{which}-{s}"));
+            let w = Window {
+                used_percent: num(h("used-percent")),
+                window_minutes: uint(h("window-minutes")),
+                reset_after_seconds: uint(h("reset-after-seconds")),
+                reset_at: uint(h("reset-at")),
+            };
+            (!w.is_empty()).then_some(w)
+        };
+        Self {
+            primary: window("primary"),
+            secondary: window("secondary"),
+            plan_type: header(headers, "x-codex-plan-type").map(str::to_owned),
+            active_limit: header(headers, "x-codex-active-limit").map(str::to_owned),
+            has_credits: header(headers, "x-codex-credits-has-credits").and_then(|v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => None,
+                }
+            }),
+        }
+    }
+
+    /// Soonest reset among exhausted windows (used ≥ 100 %).
+    pub fn exhausted_reset_in(&self, now: u64) -> Option<u64> {
+        [self.primary, self.secondary]
+            .into_iter()
+            .flatten()
+            .filter(|w| w.used_percent.is_some_and(|u| u >= 100.0))
+            .filter_map(|w| w.reset_in(now))
+            .min()
+    }
+}
+
+/// Parse `retry-after` seconds (HTTP-dates are not used by these upstreams).
+fn retry_after_header(headers: &[(String, String)]) -> Option<u64> {
+    uint(header(headers, "retry-after"))
+}
+
+/// Map a failed upstream response.
+pub fn map_upstream_error(
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+    now: u64,
+) -> UpstreamError {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    let err = json.as_ref().and_then(|j| j.get("error"));
+    let field = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str);
+    let code = field("code");
+    let ty = field("type");
+    let is = |name: &str| code == Some(name) || ty == Some(name);
+
+    let body_reset = err.and_then(|e| {
+        e.get("resets_at")
+            .and_then(Value::as_f64)
+            .map(|at| (at.ceil() as u64).saturating_sub(now))
+            .or_else(|| {
+                e.get("resets_in_seconds")
+                    .and_then(Value::as_f64)
+                    .map(|s| s.max(0.0).ceil() as u64)
+            })
+    });
+    let usage_limit = is("usage_limit_reached");
+    let reset = body_reset
+        .or_else(|| retry_after_header(headers))
+        .or_else(|| {
+            usage_limit
+                .then(|| RateLimits::from_headers(headers).exhausted_reset_in(now))
+                .flatten()
+        });
+
+    let message = field("message")
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            json.as_ref()
+                .and_then(|j| j.get("detail"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .or_else(|| code.map(str::to_owned))
+        .unwrap_or_else(|| format!("upstream returned HTTP {status}"));
+
+    use Action::*;
+    use ErrorType as T;
+    let (error_type, client_status, action) = match status {
+        400 if is("context_length_exceeded") => (T::InvalidRequestError, 400, Fail),
+        400 if is("invalid_encrypted_content") => (T::InvalidRequestError, 400, StripReasoning),
+        400 | 422 => (T::InvalidRequestError, 400, Fail),
+        401 => (T::AuthenticationError, 401, Refresh),
+        402 => (T::BillingError, 402, Rotate),
+        403 => (T::PermissionError, 403, Fail),
+        404 if usage_limit => (T::RateLimitError, 429, Rotate),
+        404 => (T::NotFoundError, 404, Fail),
+        408 => (T::TimeoutError, 504, Retry),
+        413 => (T::RequestTooLarge, 413, Fail),
+        429 if is("usage_not_included") => (T::PermissionError, 403, Rotate),
+        429 if usage_limit || body_reset.is_some() => (T::RateLimitError, 429, Rotate),
+        429 => (T::RateLimitError, 429, Retry),
+        503 => (T::OverloadedError, 529, Retry),
+        504 => (T::TimeoutError, 504, Retry),
+        500..=599 => (T::ApiError, 500, Retry),
+        _ => (T::InvalidRequestError, 400, Fail),
+    };
+    let message = if is("context_length_exceeded") {
+        format!("prompt is too long: {message}")
+    } else {
+        message
+    };
+    UpstreamError {
+        error_type,
+        status: client_status,
+        message,
+        retry_after: reset.map(|s| s.max(1)),
+        action,
+    }
+}

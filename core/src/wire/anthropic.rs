@@ -1,0 +1,202 @@
+//! Anthropic Messages stream events as this proxy emits them (types only).
+
+use crate::error::ErrorType;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Token usage, Anthropic style: `input_tokens` excludes cache reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Input tokens neither read from nor written to the cache.
+    pub input_tokens: u64,
+    /// Tokens written to the cache (always 0 on the backends here).
+    pub cache_creation_input_tokens: u64,
+    /// Tokens read from the cache.
+    pub cache_read_input_tokens: u64,
+    /// Output tokens, thinking included.
+    pub output_tokens: u64,
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Natural end.
+    EndTurn,
+    /// The output limit was reached.
+    MaxTokens,
+    /// A stop sequence matched.
+    StopSequence,
+    /// The model called client tools.
+    ToolUse,
+    /// The model declined.
+    Refusal,
+}
+
+/// The start of a content block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockStart {
+    /// `{"type":"text","text":""}`.
+    Text {
+        /// Always empty at start.
+        text: String,
+    },
+    /// `{"type":"thinking","thinking":"","signature":""}`.
+    Thinking {
+        /// Always empty at start.
+        thinking: String,
+        /// Always empty at start.
+        signature: String,
+    },
+    /// `{"type":"tool_use","id","name","input":{}}`: input arrives as deltas.
+    ToolUse {
+        /// The call id.
+        id: String,
+        /// The client's tool name.
+        name: String,
+        /// Always `{}`.
+        input: Map<String, Value>,
+    },
+    /// A server-side tool call (web search).
+    ServerToolUse {
+        /// `srvtoolu_…`.
+        id: String,
+        /// `web_search`.
+        name: String,
+        /// Always `{}`.
+        input: Map<String, Value>,
+    },
+    /// Web search results, complete at start.
+    WebSearchToolResult {
+        /// The `server_tool_use` id.
+        tool_use_id: String,
+        /// The results.
+        content: Vec<Value>,
+    },
+}
+
+/// A content block delta.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Delta {
+    /// Text.
+    TextDelta {
+        /// The text piece.
+        text: String,
+    },
+    /// A piece of a tool input's JSON.
+    InputJsonDelta {
+        /// The JSON piece.
+        partial_json: String,
+    },
+    /// Thinking text.
+    ThinkingDelta {
+        /// The text piece.
+        thinking: String,
+    },
+    /// The thinking block's signature (replaces, not appends).
+    SignatureDelta {
+        /// The signature.
+        signature: String,
+    },
+}
+
+/// `message_delta.delta`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageDeltaBody {
+    /// Why generation stopped.
+    pub stop_reason: StopReason,
+    /// The matched stop sequence, if any.
+    pub stop_sequence: Option<String>,
+}
+
+/// The error object inside an `error` event or error body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBody {
+    /// The Anthropic error type.
+    #[serde(rename = "type")]
+    pub error_type: ErrorType,
+    /// A human message (never contains credentials).
+    pub message: String,
+}
+
+/// One Anthropic stream event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// The message envelope, content empty.
+    MessageStart {
+        /// `{"id","type":"message","role":"assistant","model","content":[],…}`.
+        message: Value,
+    },
+    /// A block begins.
+    ContentBlockStart {
+        /// Block index, 0,1,2… in order.
+        index: usize,
+        /// The block's initial state.
+        content_block: BlockStart,
+    },
+    /// A block grows.
+    ContentBlockDelta {
+        /// Block index.
+        index: usize,
+        /// The piece.
+        delta: Delta,
+    },
+    /// A block ends.
+    ContentBlockStop {
+        /// Block index.
+        index: usize,
+    },
+    /// Stop reason and cumulative usage.
+    MessageDelta {
+        /// Stop reason.
+        delta: MessageDeltaBody,
+        /// Cumulative usage.
+        usage: Usage,
+    },
+    /// The end.
+    MessageStop,
+    /// Keep-alive.
+    Ping,
+    /// A failure after the stream began; nothing follows.
+    Error {
+        /// The error.
+        error: ErrorBody,
+        /// The upstream's error code, for the host's retry decisions (not sent).
+        #[serde(skip)]
+        upstream_code: Option<String>,
+    },
+}
+
+impl StreamEvent {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MessageStart { .. } => "message_start",
+            Self::ContentBlockStart { .. } => "content_block_start",
+            Self::ContentBlockDelta { .. } => "content_block_delta",
+            Self::ContentBlockStop { .. } => "content_block_stop",
+            Self::MessageDelta { .. } => "message_delta",
+            Self::MessageStop => "message_stop",
+            Self::Ping => "ping",
+            Self::Error { .. } => "error",
+        }
+    }
+
+    /// Append this event as one SSE frame.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(self.name().as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        // Serializing these types cannot fail: no maps with non-string keys, no foreign impls.
+        let _ = serde_json::to_writer(&mut *out, self);
+        out.extend_from_slice(b"\n\n");
+    }
+
+    /// The data JSON alone.
+    pub fn data_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

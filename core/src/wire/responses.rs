@@ -1,0 +1,162 @@
+//! The Codex backend's Responses-API stream events, as far as the translator reads them
+//! (types only). Unknown fields are ignored; big echoed fields (`instructions`, `tools`) are
+//! skipped without being allocated.
+
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+
+/// A string that borrows from the input when it has no escapes (serde only borrows a bare
+/// `Cow<str>` field, not one inside an `Option`).
+#[derive(Deserialize)]
+struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+
+fn opt_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
+}
+
+/// One upstream event (`data:` JSON). Only the fields the translator reads.
+#[derive(Debug, Deserialize)]
+pub struct UpEvent<'a> {
+    /// The event type, e.g. `response.output_text.delta`.
+    #[serde(rename = "type", borrow, default, deserialize_with = "opt_cow")]
+    pub ty: Option<Cow<'a, str>>,
+    /// Text or JSON piece of a delta event.
+    #[serde(borrow, default, deserialize_with = "opt_cow")]
+    pub delta: Option<Cow<'a, str>>,
+    /// The item of `output_item.added` / `.done`.
+    #[serde(default)]
+    pub item: Option<Item>,
+    /// The item a delta belongs to.
+    #[serde(borrow, default, deserialize_with = "opt_cow")]
+    pub item_id: Option<Cow<'a, str>>,
+    /// Summary part index of reasoning summary events.
+    #[serde(default)]
+    pub summary_index: Option<u64>,
+    /// The response object of lifecycle events.
+    #[serde(default)]
+    pub response: Option<Response>,
+    /// The error object of an `error` event (one of its two shapes).
+    #[serde(default)]
+    pub error: Option<ErrorObj>,
+    /// `code` of the flat `error` event shape.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// `message` of the flat `error` event shape.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An output item.
+#[derive(Debug, Default, Deserialize)]
+pub struct Item {
+    /// `message`, `reasoning`, `function_call`, `web_search_call`, …
+    #[serde(rename = "type", default)]
+    pub ty: String,
+    /// Item id (`msg_…`, `rs_…`, `fc_…`, `ws_…`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Function call id.
+    #[serde(default)]
+    pub call_id: Option<String>,
+    /// Function name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Function arguments (JSON text).
+    #[serde(default)]
+    pub arguments: Option<String>,
+    /// Reasoning blob.
+    #[serde(default)]
+    pub encrypted_content: Option<String>,
+    /// Reasoning summary parts.
+    #[serde(default)]
+    pub summary: Option<Vec<TextPart>>,
+    /// Message content parts.
+    #[serde(default)]
+    pub content: Option<Vec<ContentPart>>,
+    /// Web search action (`{"type":"search","query","sources"}`).
+    #[serde(default)]
+    pub action: Option<serde_json::Value>,
+}
+
+/// `{"type":"summary_text","text":…}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct TextPart {
+    /// The text.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// A message content part: `output_text` or `refusal`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ContentPart {
+    /// `output_text` or `refusal`.
+    #[serde(rename = "type", default)]
+    pub ty: String,
+    /// Text of an `output_text` part.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Text of a `refusal` part.
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+/// The parts of a response object the translator reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct Response {
+    /// `resp_…`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Usage (terminal events).
+    #[serde(default)]
+    pub usage: Option<UsageIn>,
+    /// The error of `response.failed`.
+    #[serde(default)]
+    pub error: Option<ErrorObj>,
+    /// Why a response is incomplete.
+    #[serde(default)]
+    pub incomplete_details: Option<IncompleteDetails>,
+}
+
+/// Responses-API usage: `input_tokens` includes cached tokens.
+#[derive(Debug, Default, Deserialize)]
+pub struct UsageIn {
+    /// All input tokens.
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    /// Details, may be null.
+    #[serde(default)]
+    pub input_tokens_details: Option<InputDetails>,
+    /// All output tokens, reasoning included.
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+}
+
+/// `input_tokens_details`.
+#[derive(Debug, Default, Deserialize)]
+pub struct InputDetails {
+    /// Cache hits.
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+/// `incomplete_details`.
+#[derive(Debug, Default, Deserialize)]
+pub struct IncompleteDetails {
+    /// `max_output_tokens`, `content_filter`, …
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An upstream error object (`response.error` or the `error` event's `error`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorObj {
+    /// Machine code, e.g. `context_length_exceeded`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Error type, e.g. `usage_limit_reached`.
+    #[serde(rename = "type", default)]
+    pub ty: Option<String>,
+    /// Human message.
+    #[serde(default)]
+    pub message: Option<String>,
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need, then runs them.
+# Usage: bash tests/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "toolchain targets"
+# rust-toolchain.toml names them, but RUSTUP_AUTO_INSTALL may be off: add them explicitly.
+rustup target add wasm32-unknown-unknown wasm32-wasip1 >/dev/null
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "wasm builds of the core"
+cargo build -p proxy-core --target wasm32-unknown-unknown --release
+cargo build -p proxy-vector-runner --target wasm32-wasip1 --release
+
+step "tests (native, and the vectors under wasmtime)"
+cargo test --workspace

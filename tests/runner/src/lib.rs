@@ -1,0 +1,176 @@
+//! Runs one golden vector through `proxy-core` and returns a canonical JSON result.
+//!
+//! The same code runs natively (linked into the test harness) and as a WASI command module
+//! (`main.rs`, built for `wasm32-wasip1` and run under wasmtime), so the harness can demand
+//! byte-identical results from both targets. The runner only runs the core; comparing with
+//! the expected outputs is the harness's job.
+
+#![forbid(unsafe_code)]
+
+use proxy_core::{
+    Aggregator, RequestOptions, ResponsesTranslator, RoutingTable, StreamOptions, ToolNames,
+    convert_request, map_upstream_error,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// One job for the runner: `{"kind": "...", "case": {...}, ...}`.
+#[derive(Debug, Deserialize)]
+pub struct Job {
+    /// `request`, `stream`, `error` or `routing`.
+    pub kind: String,
+    /// The vector file's JSON.
+    pub case: Value,
+    /// Stream vectors: the upstream bytes.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Stream vectors: chunk sizes to feed the upstream in (repeated cyclically; empty = one push).
+    #[serde(default)]
+    pub chunks: Vec<usize>,
+}
+
+fn opt_str(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn degradations(d: &[proxy_core::Degradation]) -> Value {
+    serde_json::to_value(d).unwrap_or(Value::Null)
+}
+
+fn run_request(case: &Value) -> Value {
+    let o = case.get("options").cloned().unwrap_or(Value::Null);
+    let mut opts =
+        RequestOptions::new(opt_str(&o, "upstream_model").unwrap_or_else(|| "gpt-5.5".into()));
+    if let Some(e) = opt_str(&o, "effort") {
+        opts.effort = e;
+    }
+    if let Some(list) = o.get("efforts").and_then(Value::as_array) {
+        opts.efforts = list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+    }
+    opts.session_id = opt_str(&o, "session_id");
+    opts.account_tag = opt_str(&o, "account_tag");
+    let body: Vec<u8> = match (case.get("request_raw"), case.get("request")) {
+        (Some(Value::String(raw)), _) => raw.as_bytes().to_vec(),
+        (_, Some(req)) => serde_json::to_vec(req).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    match convert_request(&body, &opts) {
+        Ok(c) => json!({
+            "body": Value::Object(c.value.body),
+            "error": null,
+            "degradations": degradations(&c.degradations),
+        }),
+        Err(e) => json!({
+            "body": null,
+            "error": {"type": e.error_type().as_str(), "message": e.to_string()},
+            "degradations": [],
+        }),
+    }
+}
+
+fn run_stream(case: &Value, upstream: &[u8], chunks: &[usize]) -> Value {
+    let o = case.get("options").cloned().unwrap_or(Value::Null);
+    let names: Vec<&str> = o
+        .get("tool_names")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let opts = StreamOptions {
+        model: opt_str(&o, "model").unwrap_or_default(),
+        thinking: o.get("thinking").and_then(Value::as_bool).unwrap_or(false),
+        tool_names: ToolNames::new(names),
+        upstream_model: opt_str(&o, "upstream_model").unwrap_or_else(|| "gpt-5.5".into()),
+        account_tag: opt_str(&o, "account_tag"),
+        seed: o.get("seed").and_then(Value::as_u64).unwrap_or(0),
+    };
+    let mut t = ResponsesTranslator::new(opts);
+    let mut agg = Aggregator::new();
+    let mut events = Vec::new();
+    let mut drain = |t: &mut ResponsesTranslator, agg: &mut Aggregator| {
+        while let Some(ev) = t.poll_event() {
+            events.push(json!({"event": ev.name(), "data": serde_json::to_value(&ev).unwrap_or(Value::Null)}));
+            agg.push(ev);
+        }
+    };
+    let mut rest = upstream;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = if chunks.is_empty() {
+            rest.len()
+        } else {
+            chunks[i % chunks.len()].clamp(1, rest.len())
+        };
+        t.push(&rest[..n]);
+        drain(&mut t, &mut agg);
+        rest = &rest[n..];
+        i += 1;
+    }
+    t.finish();
+    drain(&mut t, &mut agg);
+    let mut deg = t.take_degradations();
+    let (message, error) = match agg.finish() {
+        Ok(m) => (m, Value::Null),
+        Err(e) => (Value::Null, json!({"type": "error", "error": e})),
+    };
+    deg.extend(agg.take_degradations());
+    json!({"events": events, "message": message, "error": error, "degradations": degradations(&deg)})
+}
+
+fn run_error(case: &Value) -> Value {
+    let headers: Vec<(String, String)> = case
+        .get("headers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    Some((
+                        p.get(0)?.as_str()?.to_owned(),
+                        p.get(1)?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = case.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
+    let body = case.get("body").and_then(Value::as_str).unwrap_or("");
+    let now = case.get("now").and_then(Value::as_u64).unwrap_or(0);
+    serde_json::to_value(map_upstream_error(status, &headers, body, now)).unwrap_or(Value::Null)
+}
+
+fn run_routing(case: &Value) -> Value {
+    let table = RoutingTable::default();
+    let routes: Vec<Value> = case
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let model = e.get("model").and_then(Value::as_str).unwrap_or("");
+            serde_json::to_value(table.route(model)).unwrap_or(Value::Null)
+        })
+        .collect();
+    Value::Array(routes)
+}
+
+/// Run a job given as JSON text; the result is JSON text (canonical: compact, ordered).
+pub fn run_json(input: &str) -> String {
+    let job: Job = match serde_json::from_str(input) {
+        Ok(j) => j,
+        Err(e) => return json!({"runner_error": e.to_string()}).to_string(),
+    };
+    let out = match job.kind.as_str() {
+        "request" => run_request(&job.case),
+        "stream" => run_stream(
+            &job.case,
+            job.upstream.as_deref().unwrap_or("").as_bytes(),
+            &job.chunks,
+        ),
+        "error" => run_error(&job.case),
+        "routing" => run_routing(&job.case),
+        other => json!({"runner_error": format!("unknown kind {other}")}),
+    };
+    out.to_string()
+}

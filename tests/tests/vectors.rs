@@ -1,0 +1,386 @@
+//! The golden-vector harness: every vector under `tests/vectors/` runs natively and through the
+//! `wasm32-wasip1` build of `proxy-vector-runner` under wasmtime. Both results must be
+//! byte-identical, and equal to the hand-written expectation.
+
+use proptest::prelude::*;
+use proxy_vector_runner::run_json;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use wasmtime::{Engine, Linker, Module, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn vectors() -> PathBuf {
+    root().join("vectors")
+}
+
+struct Wasm {
+    engine: Engine,
+    module: Module,
+    linker: Linker<WasiP1Ctx>,
+}
+
+impl Wasm {
+    /// Build the runner for wasm32-wasip1 (a no-op when up to date) and compile it once.
+    fn get() -> &'static Wasm {
+        static W: OnceLock<Wasm> = OnceLock::new();
+        W.get_or_init(|| {
+            let workspace = root().join("..");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .current_dir(&workspace)
+                .args([
+                    "build",
+                    "-q",
+                    "-p",
+                    "proxy-vector-runner",
+                    "--target",
+                    "wasm32-wasip1",
+                    "--release",
+                ])
+                .status()
+                .expect("run cargo to build the wasip1 runner");
+            assert!(
+                status.success(),
+                "building the wasm32-wasip1 runner failed (is the target installed? `rustup target add wasm32-wasip1`)"
+            );
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| workspace.join("target"));
+            let path = target.join("wasm32-wasip1/release/proxy-vector-runner.wasm");
+            let engine = Engine::default();
+            let module = Module::from_file(&engine, &path).expect("compile the runner module");
+            let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s).expect("link WASI");
+            Wasm {
+                engine,
+                module,
+                linker,
+            }
+        })
+    }
+
+    fn run(&self, input: &str) -> String {
+        let stdout = MemoryOutputPipe::new(64 * 1024 * 1024);
+        let ctx = WasiCtxBuilder::new()
+            .stdin(MemoryInputPipe::new(input.as_bytes().to_vec()))
+            .stdout(stdout.clone())
+            .build_p1();
+        let mut store = Store::new(&self.engine, ctx);
+        let instance = self
+            .linker
+            .instantiate(&mut store, &self.module)
+            .expect("instantiate");
+        let start = instance
+            .get_typed_func::<(), ()>(&mut store, "_start")
+            .expect("_start");
+        if let Err(e) = start.call(&mut store, ()) {
+            // A clean `exit(0)` surfaces as an I32Exit error.
+            match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(wasmtime_wasi::I32Exit(0)) => {}
+                _ => panic!("wasm runner trapped: {e:?}"),
+            }
+        }
+        drop(store);
+        String::from_utf8(stdout.contents().to_vec()).expect("utf-8 output")
+    }
+}
+
+/// Run a job on both targets; they must agree byte for byte.
+fn run_both(job: &Value) -> Value {
+    let input = job.to_string();
+    let native = run_json(&input);
+    let wasm = Wasm::get().run(&input);
+    assert_eq!(native, wasm, "native and wasm32-wasip1 outputs differ");
+    serde_json::from_str(&native).expect("runner output is JSON")
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    v.sort();
+    v
+}
+
+fn deg_set(v: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap_or("").to_owned(),
+                d["kind"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// First differing JSON path, for readable failures.
+fn diff(a: &Value, b: &Value, path: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => {
+                        if let Some(d) = diff(v, w, &format!("{path}.{k}")) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some(format!("{path}.{k}: missing in expected")),
+                }
+            }
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{path}.{k}: missing in actual"))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                if let Some(d) = diff(v, w, &format!("{path}[{i}]")) {
+                    return Some(d);
+                }
+            }
+            (x.len() != y.len()).then(|| {
+                format!(
+                    "{path}: length {} (actual) vs {} (expected)",
+                    x.len(),
+                    y.len()
+                )
+            })
+        }
+        _ => (a != b).then(|| {
+            let s = |v: &Value| {
+                let t = v.to_string();
+                if t.len() > 300 {
+                    format!("{}…", &t[..t.floor_char_boundary(300)])
+                } else {
+                    t
+                }
+            };
+            format!("{path}: actual {} vs expected {}", s(a), s(b))
+        }),
+    }
+}
+
+fn report(failures: Vec<String>, total: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {total} vectors failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn request_vectors() {
+    let files = sorted_files(&vectors().join("request"), "json");
+    assert!(
+        files.len() >= 40,
+        "expected at least 40 request vectors, found {}",
+        files.len()
+    );
+    let mut big = 0;
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let case = read_json(f);
+        if std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) > 200_000 {
+            big += 1;
+        }
+        let out = run_both(&json!({"kind": "request", "case": case}));
+        if let Some(want) = case.get("expected_error") {
+            if out["error"]["type"] != want["type"] {
+                failures.push(format!(
+                    "{name}: expected error {want}, got {}",
+                    out["error"]
+                ));
+            }
+            continue;
+        }
+        if let Some(d) = diff(&out["body"], &case["expected"], "body") {
+            failures.push(format!("{name}: {d} (error: {})", out["error"]));
+            continue;
+        }
+        let (got, want) = (
+            deg_set(&out["degradations"]),
+            deg_set(&case["degradations"]),
+        );
+        if got != want {
+            failures.push(format!(
+                "{name}: degradations\n  actual   {got:?}\n  expected {want:?}"
+            ));
+        }
+    }
+    assert!(
+        big >= 2,
+        "expected two Claude-Code-sized (>200 KB) request vectors"
+    );
+    report(failures, files.len());
+}
+
+struct StreamCase {
+    name: String,
+    case: Value,
+    upstream: String,
+}
+
+fn stream_cases() -> Vec<StreamCase> {
+    let dir = vectors().join("stream");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("stream vectors dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|d| StreamCase {
+            name: d
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            case: read_json(&d.join("case.json")),
+            upstream: std::fs::read_to_string(d.join("upstream.sse")).expect("upstream.sse"),
+        })
+        .collect()
+}
+
+fn stream_job(c: &StreamCase, chunks: &[usize]) -> Value {
+    json!({"kind": "stream", "case": c.case, "upstream": c.upstream, "chunks": chunks})
+}
+
+#[test]
+fn stream_vectors() {
+    let cases = stream_cases();
+    assert!(
+        cases.len() >= 25,
+        "expected at least 25 stream vectors, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for c in &cases {
+        let out = run_both(&stream_job(c, &[]));
+        let want_events = &c.case["expected"];
+        let got_events: Vec<Value> = out["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| json!({"event": e["event"], "data": e["data"]}))
+            .collect();
+        if let Some(d) = diff(&Value::Array(got_events), want_events, "events") {
+            failures.push(format!("{}: {d}", c.name));
+            continue;
+        }
+        let (got, want, what) = match c.case.get("error") {
+            Some(e) => (&out["error"], e, "error"),
+            None => (&out["message"], &c.case["message"], "message"),
+        };
+        if let Some(d) = diff(got, want, what) {
+            failures.push(format!("{}: {d}", c.name));
+        }
+        // The wasm build must agree on an irregular chunking too.
+        let chunked = run_both(&stream_job(c, &[7, 1, 13, 2]));
+        if chunked["events"] != out["events"] {
+            failures.push(format!("{}: output depends on chunking", c.name));
+        }
+    }
+    report(failures, cases.len());
+}
+
+#[test]
+fn stream_vectors_byte_by_byte() {
+    for c in stream_cases() {
+        let one = run_json(&stream_job(&c, &[]).to_string());
+        let bytes = run_json(&stream_job(&c, &[1]).to_string());
+        assert_eq!(one, bytes, "{}: one push vs byte-by-byte", c.name);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    /// Any chunking of any transcript gives the same output as a single push.
+    #[test]
+    fn random_rechunking_is_invisible(
+        pick in any::<prop::sample::Index>(),
+        chunks in prop::collection::vec(1usize..64, 1..12),
+    ) {
+        static CASES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+        let cases = CASES.get_or_init(|| {
+            stream_cases().iter().map(|c| (stream_job(c, &[]).to_string(), c.name.clone())).collect()
+        });
+        let (job, name) = &cases[pick.index(cases.len())];
+        let mut v: Value = serde_json::from_str(job).expect("job");
+        let whole = run_json(job);
+        v["chunks"] = json!(chunks);
+        let split = run_json(&v.to_string());
+        prop_assert_eq!(whole, split, "{}", name);
+    }
+}
+
+#[test]
+fn error_vectors() {
+    let files = sorted_files(&vectors().join("error"), "json");
+    assert!(files.len() >= 10, "expected at least 10 error vectors");
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let case = read_json(f);
+        let out = run_both(&json!({"kind": "error", "case": case}));
+        let want = &case["expected"];
+        for k in ["type", "status", "retry_after", "action"] {
+            if out[k] != want[k] {
+                failures.push(format!(
+                    "{name}: {k}: actual {} vs expected {}",
+                    out[k], want[k]
+                ));
+            }
+        }
+    }
+    report(failures, files.len());
+}
+
+#[test]
+fn routing_vectors() {
+    let case = read_json(&vectors().join("routing.json"));
+    let entries = case.as_array().expect("routing.json is a list");
+    assert!(entries.len() >= 20);
+    let out = run_both(&json!({"kind": "routing", "case": case}));
+    let mut failures = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let got = &out[i];
+        let want = &e["expected"];
+        for k in ["lane", "provider", "model", "effort", "long_context"] {
+            if got[k] != want[k] {
+                failures.push(format!(
+                    "{}: {k}: actual {} vs expected {}",
+                    e["model"], got[k], want[k]
+                ));
+            }
+        }
+    }
+    report(failures, entries.len());
+}
