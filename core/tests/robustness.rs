@@ -1,0 +1,319 @@
+//! Bad input never panics, and the stream translator keeps Anthropic's event grammar whatever
+//! the upstream sends.
+
+use proptest::prelude::*;
+use proxy_core::{
+    Aggregator, RequestOptions, ResponsesTranslator, StreamEvent, StreamOptions, convert_request,
+    convert_request_value,
+};
+use serde_json::{Value, json};
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        prop::sample::select(vec![
+            "text",
+            "image",
+            "document",
+            "tool_use",
+            "tool_result",
+            "thinking",
+            "redacted_thinking",
+            "user",
+            "assistant",
+            "system",
+            "base64",
+            "url",
+            "enabled",
+            "adaptive",
+            "disabled",
+            "auto",
+            "any",
+            "tool",
+            "none",
+            "ccp1.eyJ2IjoxfQ",
+            "web_search_20250305",
+            "",
+        ])
+        .prop_map(|s| Value::String(s.to_owned())),
+    ]
+}
+
+fn json_tree() -> impl Strategy<Value = Value> {
+    let keys = prop::sample::select(vec![
+        "type",
+        "role",
+        "content",
+        "text",
+        "source",
+        "media_type",
+        "data",
+        "id",
+        "name",
+        "input",
+        "tool_use_id",
+        "is_error",
+        "thinking",
+        "signature",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "input_schema",
+        "budget_tokens",
+        "display",
+        "output_config",
+        "effort",
+        "metadata",
+        "user_id",
+        "title",
+        "url",
+        "max_tokens",
+    ]);
+    json_leaf().prop_recursive(5, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = convert_request(&bytes, &RequestOptions::new("gpt-5.5"));
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(messages in json_tree(), rest in json_tree()) {
+        let mut req = json!({"model": "claude-sonnet-4-5", "max_tokens": 10});
+        req["messages"] = messages;
+        if let Value::Object(o) = rest {
+            for (k, v) in o { req[k] = v; }
+        }
+        let _ = convert_request_value(req, &RequestOptions::new("gpt-5.5"));
+    }
+
+    #[test]
+    fn arbitrary_blocks_never_panic(blocks in prop::collection::vec(json_tree(), 0..8)) {
+        for role in ["user", "assistant", "system"] {
+            let req = json!({"messages": [{"role": role, "content": blocks.clone()}], "tools": blocks.clone()});
+            let _ = convert_request_value(req, &RequestOptions::new("gpt-5.5"));
+        }
+    }
+
+    #[test]
+    fn arbitrary_upstream_bytes_keep_the_grammar(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+        check_grammar(&run(&[&bytes]));
+    }
+
+    #[test]
+    fn shuffled_upstream_events_keep_the_grammar(
+        picks in prop::collection::vec(0usize..UPSTREAM.len(), 0..24),
+        finish_with in 0usize..3,
+    ) {
+        let mut s = String::new();
+        for p in picks {
+            s.push_str(&format!("data: {}\n\n", UPSTREAM[p]));
+        }
+        match finish_with {
+            0 => s.push_str("data: {\"type\":\"response.completed\",\"response\":{}}\n\n"),
+            1 => s.push_str("data: {\"type\":\"response.failed\",\"response\":{\"error\":{\"code\":\"x\"}}}\n\n"),
+            _ => {}
+        }
+        let events = run(&[s.as_bytes()]);
+        check_grammar(&events);
+        let mut agg = Aggregator::new();
+        for e in events { agg.push(e); }
+        let _ = agg.finish();
+    }
+}
+
+/// Upstream events in every shape the translator reacts to, some contradicting each other.
+const UPSTREAM: &[&str] = &[
+    r#"{"type":"response.created","response":{"id":"resp_1"}}"#,
+    r#"{"type":"response.output_item.added","item":{"type":"message","id":"m1"}}"#,
+    r#"{"type":"response.output_text.delta","item_id":"m1","delta":"hi"}"#,
+    r#"{"type":"response.output_text.delta","item_id":"m2","delta":"yo"}"#,
+    r#"{"type":"response.output_item.done","item":{"type":"message","id":"m1","content":[{"type":"output_text","text":"hi"}]}}"#,
+    r#"{"type":"response.output_item.added","item":{"type":"function_call","id":"f1","call_id":"c1","name":"Bash"}}"#,
+    r#"{"type":"response.function_call_arguments.delta","item_id":"f1","delta":"{\"a\":"}"#,
+    r#"{"type":"response.function_call_arguments.delta","item_id":"f9","delta":"1}"}"#,
+    r#"{"type":"response.output_item.done","item":{"type":"function_call","id":"f1","call_id":"c1","name":"Bash","arguments":"{}"}}"#,
+    r#"{"type":"response.output_item.added","item":{"type":"reasoning","id":"r1"}}"#,
+    r#"{"type":"response.reasoning_summary_text.delta","item_id":"r1","delta":"think"}"#,
+    r#"{"type":"response.reasoning_summary_part.added","item_id":"r1","summary_index":1}"#,
+    r#"{"type":"response.output_item.done","item":{"type":"reasoning","id":"r1","encrypted_content":"gAAA","summary":[{"text":"think"}]}}"#,
+    r#"{"type":"response.refusal.delta","item_id":"m1","delta":"no"}"#,
+    r#"{"type":"response.output_item.done","item":{"type":"web_search_call","id":"ws_1","action":{"query":"q","sources":[{"url":"u"}]}}}"#,
+    r#"{"type":"response.output_item.done","item":{"type":"custom_tool_call","id":"x"}}"#,
+    r#"{"type":"response.incomplete","response":{"incomplete_details":{"reason":"max_output_tokens"}}}"#,
+    r#"{"type":"error","code":"server_is_overloaded","message":"busy"}"#,
+    r#"not json"#,
+    r#"{"type":"response.output_item.done","item":null}"#,
+    r#"{"type":42}"#,
+];
+
+fn run(chunks: &[&[u8]]) -> Vec<StreamEvent> {
+    let mut t = ResponsesTranslator::new(StreamOptions {
+        thinking: true,
+        ..StreamOptions::default()
+    });
+    let mut out = Vec::new();
+    for c in chunks {
+        t.push(c);
+        while let Some(e) = t.poll_event() {
+            out.push(e);
+        }
+    }
+    t.finish();
+    t.finish();
+    while let Some(e) = t.poll_event() {
+        out.push(e);
+    }
+    out
+}
+
+/// message_start first and once; blocks 0,1,2… one open at a time, each started one stopped;
+/// deltas only to the open block; exactly one terminal event, last.
+fn check_grammar(events: &[StreamEvent]) {
+    let mut started = false;
+    let mut open: Option<usize> = None;
+    let mut next = 0;
+    let mut delta_seen = false;
+    let last = events.len().saturating_sub(1);
+    assert!(
+        !events.is_empty(),
+        "finish() must end the stream with a terminal event"
+    );
+    for (i, e) in events.iter().enumerate() {
+        match e {
+            StreamEvent::MessageStart { .. } => {
+                assert!(
+                    !started && i == 0,
+                    "message_start first and once: {events:?}"
+                );
+                started = true;
+            }
+            StreamEvent::ContentBlockStart { index, .. } => {
+                assert!(
+                    started && open.is_none() && *index == next,
+                    "bad start: {events:?}"
+                );
+                open = Some(*index);
+                next += 1;
+            }
+            StreamEvent::ContentBlockDelta { index, .. } => {
+                assert_eq!(open, Some(*index), "delta outside its block: {events:?}");
+            }
+            StreamEvent::ContentBlockStop { index } => {
+                assert_eq!(open, Some(*index), "stop of a block not open: {events:?}");
+                open = None;
+            }
+            StreamEvent::MessageDelta { .. } => {
+                assert!(
+                    started && open.is_none() && !delta_seen,
+                    "bad message_delta: {events:?}"
+                );
+                delta_seen = true;
+            }
+            StreamEvent::MessageStop => {
+                assert!(delta_seen && i == last, "message_stop must end: {events:?}");
+            }
+            StreamEvent::Error { .. } => {
+                assert!(
+                    open.is_none() && i == last,
+                    "error must end, blocks closed: {events:?}"
+                );
+            }
+            StreamEvent::Ping => assert!(started),
+        }
+    }
+    assert!(
+        matches!(
+            events[last],
+            StreamEvent::MessageStop | StreamEvent::Error { .. }
+        ),
+        "no terminal event: {events:?}"
+    );
+}
+
+#[test]
+fn absurd_sizes_are_handled() {
+    // A 20 MB text block converts; 20 000 messages convert; nesting past serde's limit errors.
+    let big = "x".repeat(20 * 1024 * 1024);
+    let req = json!({"messages": [{"role": "user", "content": big}]});
+    let c = convert_request(req.to_string().as_bytes(), &RequestOptions::new("gpt-5.5"))
+        .expect("converts");
+    assert_eq!(
+        c.value.body["input"][0]["content"][0]["text"]
+            .as_str()
+            .map(str::len),
+        Some(20 * 1024 * 1024)
+    );
+
+    let many: Vec<Value> = (0..20_000)
+        .map(|i| json!({"role": if i % 2 == 0 {"user"} else {"assistant"}, "content": "m"}))
+        .collect();
+    let c = convert_request_value(json!({"messages": many}), &RequestOptions::new("gpt-5.5"))
+        .expect("converts");
+    assert_eq!(c.value.body["input"].as_array().map(Vec::len), Some(20_000));
+
+    let deep = "[".repeat(100_000);
+    let e = convert_request(
+        format!("{{\"messages\":{deep}").as_bytes(),
+        &RequestOptions::new("m"),
+    );
+    assert!(e.is_err());
+
+    // An upstream event larger than the decoder's bound is skipped, not buffered forever.
+    let mut t = ResponsesTranslator::new(StreamOptions::default());
+    t.push(b"data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_x\"}}\n\n");
+    let chunk = vec![b'a'; 1024 * 1024];
+    t.push(b"data: ");
+    for _ in 0..40 {
+        t.push(&chunk);
+    }
+    t.push(b"\n\ndata: {\"type\":\"response.completed\",\"response\":{}}\n\n");
+    let mut events = Vec::new();
+    while let Some(e) = t.poll_event() {
+        events.push(e);
+    }
+    assert!(matches!(events.last(), Some(StreamEvent::MessageStop)));
+    assert!(!t.take_degradations().is_empty());
+}
+
+#[test]
+fn errors_name_the_field() {
+    let opts = RequestOptions::new("gpt-5.5");
+    let cases = [
+        (
+            r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"x"}]}]}"#,
+            "messages.0.content.0.id",
+        ),
+        (
+            r#"{"messages":[{"role":"robot","content":"x"}]}"#,
+            "messages.0.role",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":5}]}"#,
+            "messages.0.content",
+        ),
+        (r#"{"messages":{}}"#, "messages"),
+        (
+            r#"{"messages":[],"tools":[{"description":"d"}]}"#,
+            "tools.0.name",
+        ),
+        (r#"[1,2]"#, "body"),
+    ];
+    for (body, path) in cases {
+        let e = convert_request(body.as_bytes(), &opts).expect_err(body);
+        assert!(e.to_string().starts_with(path), "{body}: {e}");
+    }
+}
