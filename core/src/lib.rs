@@ -31,6 +31,10 @@ pub use aggregate::Aggregator;
 pub use degrade::{Converted, Degradation, DegradationKind};
 pub use error::{ErrorType, RequestError, error_body};
 pub use routing::{Lane, Route, RoutingTable, Rule};
+pub use translate::chat_request::{
+    ChatOptions, ChatRequest, convert_chat_request, convert_chat_request_value,
+};
+pub use translate::chat_stream::{ChatStreamOptions, ChatTranslator};
 pub use translate::names::{ToolNames, wire_call_id, wire_tool_name};
 pub use translate::request::{
     CodexRequest, RequestOptions, convert_request, convert_request_value,

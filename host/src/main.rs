@@ -1,1 +1,168 @@
-fn main() {}
+//! `codex-claude-proxy`: the native proxy and its CLI.
+//!
+//! Conversions live in `proxy-core`; this crate moves bytes, keeps accounts and serves HTTP.
+
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod config;
+mod lanes;
+mod metrics;
+mod relay;
+mod server;
+mod tokens;
+
+use clap::{Args, Parser, Subcommand};
+use config::{Config, Overrides};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Run Claude Code and other Anthropic clients on the ChatGPT Codex backend or any
+/// OpenAI-compatible Chat Completions provider.
+#[derive(Parser, Debug)]
+#[command(name = "codex-claude-proxy", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct Common {
+    /// Configuration file (default: <data-dir>/config.toml; env CCP_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (default: ~/.codex-claude-proxy; env CCP_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the proxy (default 127.0.0.1:8081).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to bind (a non-loopback address needs a client key).
+        #[arg(long)]
+        host: Option<String>,
+        /// Port to bind.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Log format.
+        #[arg(long, value_parser = ["pretty", "json"])]
+        log_format: Option<String>,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigAction {
+    /// Print the effective configuration (file ← environment ← flags), secrets masked.
+    Print {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn load(common: &Common, mut flags: Overrides) -> Result<Config, ExitCode> {
+    flags.data_dir = common.data_dir.clone();
+    Config::load(common.config.as_deref(), &flags).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config {
+            action: ConfigAction::Print { common },
+        } => match load(&common, Overrides::default()) {
+            Ok(cfg) => {
+                print!("{}", cfg.masked_toml());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve {
+            common,
+            host,
+            port,
+            log_format,
+        } => {
+            let flags = Overrides {
+                host,
+                port,
+                log_format,
+                data_dir: None,
+            };
+            let cfg = match load(&common, flags) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_logging(&cfg.log_format);
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            rt.block_on(serve(cfg))
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> ExitCode {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+    let state = server::AppState::new(cfg);
+    tracing::info!(
+        address = %local,
+        accounts = state.accounts.len(),
+        "codex-claude-proxy listening; point ANTHROPIC_BASE_URL at http://{local}"
+    );
+    // Tests read this line to learn the port when binding port 0.
+    println!("listening on http://{local}");
+    let app = server::router(state);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -189,10 +189,25 @@ fn report(failures: Vec<String>, total: usize) {
 
 #[test]
 fn request_vectors() {
-    let files = sorted_files(&vectors().join("request"), "json");
+    let big = check_requests("request", 40);
     assert!(
-        files.len() >= 40,
-        "expected at least 40 request vectors, found {}",
+        big >= 2,
+        "expected two Claude-Code-sized (>200 KB) request vectors"
+    );
+}
+
+#[test]
+fn chat_request_vectors() {
+    check_requests("chat_request", 20);
+}
+
+/// Runs a directory of request vectors (the directory name is the runner's job kind);
+/// returns how many are over 200 KB.
+fn check_requests(kind: &str, min: usize) -> usize {
+    let files = sorted_files(&vectors().join(kind), "json");
+    assert!(
+        files.len() >= min,
+        "expected at least {min} {kind} vectors, found {}",
         files.len()
     );
     let mut big = 0;
@@ -207,7 +222,7 @@ fn request_vectors() {
         if std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) > 200_000 {
             big += 1;
         }
-        let out = run_both(&json!({"kind": "request", "case": case}));
+        let out = run_both(&json!({"kind": kind, "case": case}));
         if let Some(want) = case.get("expected_error") {
             if out["error"]["type"] != want["type"] {
                 failures.push(format!(
@@ -231,21 +246,28 @@ fn request_vectors() {
             ));
         }
     }
-    assert!(
-        big >= 2,
-        "expected two Claude-Code-sized (>200 KB) request vectors"
-    );
     report(failures, files.len());
+    big
 }
 
 struct StreamCase {
+    kind: &'static str,
     name: String,
     case: Value,
     upstream: String,
 }
 
 fn stream_cases() -> Vec<StreamCase> {
-    let dir = vectors().join("stream");
+    let mut all = stream_cases_in("stream", "stream");
+    all.extend(stream_cases_in("chat_stream", "chat_stream"));
+    all
+}
+
+fn stream_cases_in(dir: &str, kind: &'static str) -> Vec<StreamCase> {
+    let dir = vectors().join(dir);
+    if !dir.exists() {
+        return Vec::new();
+    }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("stream vectors dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -254,6 +276,7 @@ fn stream_cases() -> Vec<StreamCase> {
     dirs.sort();
     dirs.into_iter()
         .map(|d| StreamCase {
+            kind,
             name: d
                 .file_name()
                 .unwrap_or_default()
@@ -266,15 +289,23 @@ fn stream_cases() -> Vec<StreamCase> {
 }
 
 fn stream_job(c: &StreamCase, chunks: &[usize]) -> Value {
-    json!({"kind": "stream", "case": c.case, "upstream": c.upstream, "chunks": chunks})
+    json!({"kind": c.kind, "case": c.case, "upstream": c.upstream, "chunks": chunks})
 }
 
 #[test]
 fn stream_vectors() {
-    let cases = stream_cases();
+    check_streams(stream_cases_in("stream", "stream"), 25);
+}
+
+#[test]
+fn chat_stream_vectors() {
+    check_streams(stream_cases_in("chat_stream", "chat_stream"), 15);
+}
+
+fn check_streams(cases: Vec<StreamCase>, min: usize) {
     assert!(
-        cases.len() >= 25,
-        "expected at least 25 stream vectors, found {}",
+        cases.len() >= min,
+        "expected at least {min} stream vectors, found {}",
         cases.len()
     );
     let mut failures = Vec::new();

@@ -1,5 +1,7 @@
 //! Conversions between the wire formats.
 
+pub mod chat_request;
+pub mod chat_stream;
 pub mod names;
 pub mod request;
 pub mod signature;

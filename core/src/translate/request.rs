@@ -104,7 +104,7 @@ pub fn convert_request_value(
         None => return Err(RequestError::invalid("messages", "field required")),
     };
     let instructions = instructions(req.shift_remove("system"), &mut deg)?;
-    let (tools, tool_names) = tools(req.shift_remove("tools"), &mut deg)?;
+    let (tools, tool_names) = tools(req.shift_remove("tools"), ToolShape::Responses, &mut deg)?;
     let mut input = Vec::with_capacity(messages.len() * 2);
     let mut origins = Vec::with_capacity(messages.len() * 2);
     {
@@ -195,22 +195,25 @@ pub fn convert_request_value(
     })
 }
 
-fn take_str(obj: &mut Map<String, Value>, key: &str) -> Option<String> {
+pub(crate) fn take_str(obj: &mut Map<String, Value>, key: &str) -> Option<String> {
     match obj.shift_remove(key) {
         Some(Value::String(s)) => Some(s),
         _ => None,
     }
 }
 
-fn block_type(b: &Map<String, Value>) -> Option<&str> {
+pub(crate) fn block_type(b: &Map<String, Value>) -> Option<&str> {
     b.get("type").and_then(Value::as_str)
 }
 
-fn input_text(text: String) -> Value {
+pub(crate) fn input_text(text: String) -> Value {
     json!({"type": "input_text", "text": text})
 }
 
-fn instructions(system: Option<Value>, deg: &mut Degradations) -> Result<String, RequestError> {
+pub(crate) fn instructions(
+    system: Option<Value>,
+    deg: &mut Degradations,
+) -> Result<String, RequestError> {
     match system {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s),
@@ -253,11 +256,11 @@ fn instructions(system: Option<Value>, deg: &mut Degradations) -> Result<String,
     }
 }
 
-fn empty_schema() -> Value {
+pub(crate) fn empty_schema() -> Value {
     json!({"type": "object", "properties": {}})
 }
 
-fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradations) -> Value {
+pub(crate) fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradations) -> Value {
     match schema {
         Some(Value::Object(mut s)) => {
             s.shift_remove("$schema");
@@ -283,8 +286,18 @@ fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradations) -> Va
     }
 }
 
-fn tools(
+/// Which body shape tools are converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToolShape {
+    /// Responses API: `{"type":"function","name",…}`; web search supported.
+    Responses,
+    /// Chat Completions: `{"type":"function","function":{…}}`; no server tools.
+    Chat,
+}
+
+pub(crate) fn tools(
     tools: Option<Value>,
+    shape: ToolShape,
     deg: &mut Degradations,
 ) -> Result<(Vec<Value>, ToolNames), RequestError> {
     let list = match tools {
@@ -330,16 +343,26 @@ fn tools(
                         "the backend has no input examples",
                     );
                 }
-                out.push(json!({
-                    "type": "function",
-                    "name": wire_tool_name(&name),
-                    "description": description,
-                    "strict": false,
-                    "parameters": parameters,
-                }));
+                out.push(match shape {
+                    ToolShape::Responses => json!({
+                        "type": "function",
+                        "name": wire_tool_name(&name),
+                        "description": description,
+                        "strict": false,
+                        "parameters": parameters,
+                    }),
+                    ToolShape::Chat => json!({
+                        "type": "function",
+                        "function": {
+                            "name": wire_tool_name(&name),
+                            "description": description,
+                            "parameters": parameters,
+                        },
+                    }),
+                });
                 names.push(name);
             }
-            Some(ty) if ty.starts_with("web_search_") => {
+            Some(ty) if ty.starts_with("web_search_") && shape == ToolShape::Responses => {
                 let mut ws = Map::new();
                 ws.insert("type".into(), Value::String("web_search".into()));
                 if let Some(Value::Array(domains)) = t.shift_remove("allowed_domains")
@@ -414,12 +437,12 @@ fn tool_choice(choice: Option<Value>, deg: &mut Degradations) -> (Value, bool) {
     (v, parallel)
 }
 
-fn effort_rank(e: &str) -> Option<usize> {
+pub(crate) fn effort_rank(e: &str) -> Option<usize> {
     EFFORT_ORDER.iter().position(|x| *x == e)
 }
 
 /// Clamp `effort` into `allowed` (lowest first).
-fn clamp_effort<'a>(effort: &'a str, allowed: &'a [String]) -> &'a str {
+pub(crate) fn clamp_effort<'a>(effort: &'a str, allowed: &'a [String]) -> &'a str {
     if allowed.is_empty() || allowed.iter().any(|a| a == effort) {
         return effort;
     }
@@ -533,7 +556,7 @@ fn reasoning(
     (Value::Object(r), include, thinking_on, text)
 }
 
-fn session_from_metadata(metadata: Option<&Value>) -> Option<String> {
+pub(crate) fn session_from_metadata(metadata: Option<&Value>) -> Option<String> {
     let uid = metadata?.get("user_id")?.as_str()?;
     if uid.trim_start().starts_with('{') {
         let v: Value = serde_json::from_str(uid).ok()?;
@@ -703,70 +726,17 @@ impl Walker<'_> {
     }
 
     fn tool_output(&mut self, content: Option<Value>, is_error: bool, path: &str) -> Value {
-        let out = match content {
-            None | Some(Value::Null) => Value::String(String::new()),
-            Some(Value::String(s)) => Value::String(s),
-            Some(Value::Array(blocks)) => {
-                let mut parts = Vec::with_capacity(blocks.len());
-                let mut has_image = false;
-                for (k, b) in blocks.into_iter().enumerate() {
-                    let Value::Object(mut b) = b else {
-                        self.deg.push(
-                            format!("{path}.content[{k}]"),
-                            K::Unsupported,
-                            "not a content block",
-                        );
-                        continue;
-                    };
-                    match block_type(&b) {
-                        Some("text") => {
-                            parts.push(input_text(take_str(&mut b, "text").unwrap_or_default()))
-                        }
-                        Some("tool_reference") => {
-                            let name = b.get("tool_name").and_then(Value::as_str).unwrap_or("");
-                            parts.push(input_text(format!("Tool {name} loaded.")));
-                        }
-                        Some("image") => match image_part(&mut b) {
-                            Some(p) => {
-                                has_image = true;
-                                parts.push(p);
-                            }
-                            None => self.deg.push(
-                                format!("{path}.content[{k}]"),
-                                K::Unsupported,
-                                "image source not supported",
-                            ),
-                        },
-                        other => self.deg.push(
-                            format!("{path}.content[{k}]"),
-                            K::Unsupported,
-                            format!(
-                                "`{}` in a tool result is not supported",
-                                other.unwrap_or("?")
-                            ),
-                        ),
-                    }
-                }
-                if has_image {
+        let out = match tool_result_parts(content, path, self.deg) {
+            ToolResult::Text(s) => Value::String(s),
+            ToolResult::Parts(parts) => {
+                if parts
+                    .iter()
+                    .any(|p| p.get("type").and_then(Value::as_str) == Some("input_image"))
+                {
                     Value::Array(parts)
                 } else {
-                    let texts: Vec<String> = parts
-                        .into_iter()
-                        .filter_map(|mut p| match p.get_mut("text").map(Value::take) {
-                            Some(Value::String(s)) => Some(s),
-                            _ => None,
-                        })
-                        .collect();
-                    Value::String(texts.join("\n"))
+                    Value::String(join_texts(parts))
                 }
-            }
-            Some(_) => {
-                self.deg.push(
-                    format!("{path}.content"),
-                    K::Unsupported,
-                    "tool result content must be a string or blocks",
-                );
-                Value::String(String::new())
             }
         };
         if !is_error {
@@ -875,18 +845,97 @@ impl Walker<'_> {
     }
 }
 
-fn role_ok(role: &str) -> bool {
+/// A tool result's content before it takes an upstream shape.
+pub(crate) enum ToolResult {
+    /// A string content.
+    Text(String),
+    /// Block content as `input_text` / `input_image` parts, in order.
+    Parts(Vec<Value>),
+}
+
+/// The texts of `input_text` parts joined with `\n`.
+pub(crate) fn join_texts(parts: Vec<Value>) -> String {
+    let texts: Vec<String> = parts
+        .into_iter()
+        .filter_map(|mut p| match p.get_mut("text").map(Value::take) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        })
+        .collect();
+    texts.join("\n")
+}
+
+/// A tool_result's `content` as parts; unsupported blocks are left out with a degradation.
+pub(crate) fn tool_result_parts(
+    content: Option<Value>,
+    path: &str,
+    deg: &mut Degradations,
+) -> ToolResult {
+    match content {
+        None | Some(Value::Null) => ToolResult::Text(String::new()),
+        Some(Value::String(s)) => ToolResult::Text(s),
+        Some(Value::Array(blocks)) => {
+            let mut parts = Vec::with_capacity(blocks.len());
+            for (k, b) in blocks.into_iter().enumerate() {
+                let Value::Object(mut b) = b else {
+                    deg.push(
+                        format!("{path}.content[{k}]"),
+                        K::Unsupported,
+                        "not a content block",
+                    );
+                    continue;
+                };
+                match block_type(&b) {
+                    Some("text") => {
+                        parts.push(input_text(take_str(&mut b, "text").unwrap_or_default()))
+                    }
+                    Some("tool_reference") => {
+                        let name = b.get("tool_name").and_then(Value::as_str).unwrap_or("");
+                        parts.push(input_text(format!("Tool {name} loaded.")));
+                    }
+                    Some("image") => match image_part(&mut b) {
+                        Some(p) => parts.push(p),
+                        None => deg.push(
+                            format!("{path}.content[{k}]"),
+                            K::Unsupported,
+                            "image source not supported",
+                        ),
+                    },
+                    other => deg.push(
+                        format!("{path}.content[{k}]"),
+                        K::Unsupported,
+                        format!(
+                            "`{}` in a tool result is not supported",
+                            other.unwrap_or("?")
+                        ),
+                    ),
+                }
+            }
+            ToolResult::Parts(parts)
+        }
+        Some(_) => {
+            deg.push(
+                format!("{path}.content"),
+                K::Unsupported,
+                "tool result content must be a string or blocks",
+            );
+            ToolResult::Text(String::new())
+        }
+    }
+}
+
+pub(crate) fn role_ok(role: &str) -> bool {
     matches!(role, "user" | "assistant" | "system")
 }
 
-fn bad_role(i: usize) -> RequestError {
+pub(crate) fn bad_role(i: usize) -> RequestError {
     RequestError::invalid(
         format!("messages.{i}.role"),
         "must be \"user\", \"assistant\" or \"system\"",
     )
 }
 
-fn as_block(b: Value, i: usize, j: usize) -> Result<Map<String, Value>, RequestError> {
+pub(crate) fn as_block(b: Value, i: usize, j: usize) -> Result<Map<String, Value>, RequestError> {
     match b {
         Value::Object(b) if b.get("type").is_some_and(Value::is_string) => Ok(b),
         Value::Object(_) => Err(RequestError::invalid(
@@ -900,13 +949,17 @@ fn as_block(b: Value, i: usize, j: usize) -> Result<Map<String, Value>, RequestE
     }
 }
 
-fn text_of(b: &mut Map<String, Value>, i: usize, j: usize) -> Result<String, RequestError> {
+pub(crate) fn text_of(
+    b: &mut Map<String, Value>,
+    i: usize,
+    j: usize,
+) -> Result<String, RequestError> {
     take_str(b, "text").ok_or_else(|| {
         RequestError::invalid(format!("messages.{i}.content.{j}.text"), "field required")
     })
 }
 
-fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
+pub(crate) fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
     let Some(Value::Object(mut src)) = b.shift_remove("source") else {
         return None;
     };
@@ -923,7 +976,7 @@ fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
 }
 
 /// Appends a document's parts; false if its source is not supported.
-fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) -> bool {
+pub(crate) fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) -> bool {
     let title = take_str(&mut b, "title");
     let Some(Value::Object(mut src)) = b.shift_remove("source") else {
         return false;
@@ -980,7 +1033,7 @@ fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) -> bool {
     true
 }
 
-fn search_result_text(b: &mut Map<String, Value>) -> String {
+pub(crate) fn search_result_text(b: &mut Map<String, Value>) -> String {
     let title = take_str(b, "title").unwrap_or_default();
     let source = take_str(b, "source").unwrap_or_default();
     let texts: Vec<String> = match b.shift_remove("content") {

@@ -149,6 +149,14 @@ impl ResponsesTranslator {
         }
     }
 
+    /// End the stream with a host-side error (an idle timeout, say): any open block is
+    /// closed first. Nothing happens if the stream already ended.
+    pub fn abort(&mut self, error: ErrorBody) {
+        if !self.done {
+            self.fail(error, None);
+        }
+    }
+
     /// Next Anthropic event, if any.
     pub fn poll_event(&mut self) -> Option<StreamEvent> {
         self.out.pop_front()

@@ -8,7 +8,8 @@
 #![forbid(unsafe_code)]
 
 use proxy_core::{
-    Aggregator, RequestOptions, ResponsesTranslator, RoutingTable, StreamOptions, ToolNames,
+    Aggregator, ChatOptions, ChatStreamOptions, ChatTranslator, RequestOptions,
+    ResponsesTranslator, RoutingTable, StreamEvent, StreamOptions, ToolNames, convert_chat_request,
     convert_request, map_upstream_error,
 };
 use serde::Deserialize;
@@ -53,11 +54,7 @@ fn run_request(case: &Value) -> Value {
     }
     opts.session_id = opt_str(&o, "session_id");
     opts.account_tag = opt_str(&o, "account_tag");
-    let body: Vec<u8> = match (case.get("request_raw"), case.get("request")) {
-        (Some(Value::String(raw)), _) => raw.as_bytes().to_vec(),
-        (_, Some(req)) => serde_json::to_vec(req).unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    let body = request_bytes(case);
     match convert_request(&body, &opts) {
         Ok(c) => json!({
             "body": Value::Object(c.value.body),
@@ -72,25 +69,81 @@ fn run_request(case: &Value) -> Value {
     }
 }
 
-fn run_stream(case: &Value, upstream: &[u8], chunks: &[usize]) -> Value {
+/// The push/poll surface both stream translators share.
+trait Translate {
+    fn push(&mut self, b: &[u8]);
+    fn finish(&mut self);
+    fn poll_event(&mut self) -> Option<StreamEvent>;
+    fn take_degradations(&mut self) -> Vec<proxy_core::Degradation>;
+}
+
+impl Translate for ResponsesTranslator {
+    fn push(&mut self, b: &[u8]) {
+        ResponsesTranslator::push(self, b)
+    }
+    fn finish(&mut self) {
+        ResponsesTranslator::finish(self)
+    }
+    fn poll_event(&mut self) -> Option<StreamEvent> {
+        ResponsesTranslator::poll_event(self)
+    }
+    fn take_degradations(&mut self) -> Vec<proxy_core::Degradation> {
+        ResponsesTranslator::take_degradations(self)
+    }
+}
+
+impl Translate for ChatTranslator {
+    fn push(&mut self, b: &[u8]) {
+        ChatTranslator::push(self, b)
+    }
+    fn finish(&mut self) {
+        ChatTranslator::finish(self)
+    }
+    fn poll_event(&mut self) -> Option<StreamEvent> {
+        ChatTranslator::poll_event(self)
+    }
+    fn take_degradations(&mut self) -> Vec<proxy_core::Degradation> {
+        ChatTranslator::take_degradations(self)
+    }
+}
+
+fn stream_translator(case: &Value, chat: bool) -> Box<dyn Translate> {
     let o = case.get("options").cloned().unwrap_or(Value::Null);
     let names: Vec<&str> = o
         .get("tool_names")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let opts = StreamOptions {
-        model: opt_str(&o, "model").unwrap_or_default(),
-        thinking: o.get("thinking").and_then(Value::as_bool).unwrap_or(false),
-        tool_names: ToolNames::new(names),
-        upstream_model: opt_str(&o, "upstream_model").unwrap_or_else(|| "gpt-5.5".into()),
-        account_tag: opt_str(&o, "account_tag"),
-        seed: o.get("seed").and_then(Value::as_u64).unwrap_or(0),
-    };
-    let mut t = ResponsesTranslator::new(opts);
+    let model = opt_str(&o, "model").unwrap_or_default();
+    let thinking = o.get("thinking").and_then(Value::as_bool).unwrap_or(false);
+    let tool_names = ToolNames::new(names);
+    let upstream_model = opt_str(&o, "upstream_model").unwrap_or_else(|| "gpt-5.5".into());
+    let seed = o.get("seed").and_then(Value::as_u64).unwrap_or(0);
+    if chat {
+        Box::new(ChatTranslator::new(ChatStreamOptions {
+            model,
+            thinking,
+            tool_names,
+            upstream_model,
+            seed,
+        }))
+    } else {
+        Box::new(ResponsesTranslator::new(StreamOptions {
+            model,
+            thinking,
+            tool_names,
+            upstream_model,
+            account_tag: opt_str(&o, "account_tag"),
+            seed,
+        }))
+    }
+}
+
+fn run_stream(case: &Value, upstream: &[u8], chunks: &[usize], chat: bool) -> Value {
+    let mut t = stream_translator(case, chat);
     let mut agg = Aggregator::new();
     let mut events = Vec::new();
-    let mut drain = |t: &mut ResponsesTranslator, agg: &mut Aggregator| {
+    let mut drain = |t: &mut Box<dyn Translate>, agg: &mut Aggregator| {
         while let Some(ev) = t.poll_event() {
             events.push(json!({"event": ev.name(), "data": serde_json::to_value(&ev).unwrap_or(Value::Null)}));
             agg.push(ev);
@@ -118,6 +171,39 @@ fn run_stream(case: &Value, upstream: &[u8], chunks: &[usize]) -> Value {
     };
     deg.extend(agg.take_degradations());
     json!({"events": events, "message": message, "error": error, "degradations": degradations(&deg)})
+}
+
+fn run_chat_request(case: &Value) -> Value {
+    let o = case.get("options").cloned().unwrap_or(Value::Null);
+    let mut opts =
+        ChatOptions::new(opt_str(&o, "upstream_model").unwrap_or_else(|| "model".into()));
+    if let Some(f) = opt_str(&o, "max_tokens_field") {
+        opts.max_tokens_field = f;
+    }
+    if let Some(r) = opt_str(&o, "reasoning_style") {
+        opts.reasoning_style = r;
+    }
+    let body = request_bytes(case);
+    match convert_chat_request(&body, &opts) {
+        Ok(c) => json!({
+            "body": Value::Object(c.value.body),
+            "error": null,
+            "degradations": degradations(&c.degradations),
+        }),
+        Err(e) => json!({
+            "body": null,
+            "error": {"type": e.error_type().as_str(), "message": e.to_string()},
+            "degradations": [],
+        }),
+    }
+}
+
+fn request_bytes(case: &Value) -> Vec<u8> {
+    match (case.get("request_raw"), case.get("request")) {
+        (Some(Value::String(raw)), _) => raw.as_bytes().to_vec(),
+        (_, Some(req)) => serde_json::to_vec(req).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 fn run_error(case: &Value) -> Value {
@@ -163,11 +249,13 @@ pub fn run_json(input: &str) -> String {
     };
     let out = match job.kind.as_str() {
         "request" => run_request(&job.case),
-        "stream" => run_stream(
+        "stream" | "chat_stream" => run_stream(
             &job.case,
             job.upstream.as_deref().unwrap_or("").as_bytes(),
             &job.chunks,
+            job.kind == "chat_stream",
         ),
+        "chat_request" => run_chat_request(&job.case),
         "error" => run_error(&job.case),
         "routing" => run_routing(&job.case),
         other => json!({"runner_error": format!("unknown kind {other}")}),

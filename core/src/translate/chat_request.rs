@@ -1,0 +1,665 @@
+//! Anthropic Messages request → Chat Completions body (docs/CONVERSION.md §6).
+//!
+//! Shares the block-level pieces with the Codex conversion (`request.rs`): instructions,
+//! images, documents, tool schemas and names, tool results; only the message shapes differ.
+
+use super::names::wire_tool_name;
+use super::request::{
+    ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
+    instructions, join_texts, role_ok, search_result_text, take_str, text_of, tool_result_parts,
+    tools,
+};
+use crate::degrade::{Converted, DegradationKind as K, Degradations};
+use crate::error::RequestError;
+use crate::translate::names::ToolNames;
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+/// Options of the Chat conversion.
+#[derive(Debug, Clone)]
+pub struct ChatOptions {
+    /// The provider's model id.
+    pub upstream_model: String,
+    /// `max_tokens` or `max_completion_tokens`.
+    pub max_tokens_field: String,
+    /// `openrouter`, `openai` or `none`.
+    pub reasoning_style: String,
+}
+
+impl ChatOptions {
+    /// Defaults for a model.
+    pub fn new(upstream_model: impl Into<String>) -> Self {
+        Self {
+            upstream_model: upstream_model.into(),
+            max_tokens_field: "max_tokens".into(),
+            reasoning_style: "openrouter".into(),
+        }
+    }
+}
+
+/// A converted Chat request.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// The JSON body for `POST {base}/chat/completions`.
+    pub body: Map<String, Value>,
+    /// Wire tool names back to the client's.
+    pub tool_names: ToolNames,
+    /// Whether the client gets thinking blocks.
+    pub thinking: bool,
+}
+
+impl ChatRequest {
+    /// The body as bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
+    }
+}
+
+/// Convert request bytes for a Chat Completions provider.
+pub fn convert_chat_request(
+    body: &[u8],
+    opts: &ChatOptions,
+) -> Result<Converted<ChatRequest>, RequestError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
+    convert_chat_request_value(value, opts)
+}
+
+/// Convert an already parsed request for a Chat Completions provider.
+pub fn convert_chat_request_value(
+    value: Value,
+    opts: &ChatOptions,
+) -> Result<Converted<ChatRequest>, RequestError> {
+    let Value::Object(mut req) = value else {
+        return Err(RequestError::invalid("body", "must be a JSON object"));
+    };
+    let mut deg = Degradations::default();
+    let messages = match req.shift_remove("messages") {
+        Some(Value::Array(m)) => m,
+        Some(_) => return Err(RequestError::invalid("messages", "must be an array")),
+        None => return Err(RequestError::invalid("messages", "field required")),
+    };
+    let system = instructions(req.shift_remove("system"), &mut deg)?;
+    let (tool_list, tool_names) = tools(req.shift_remove("tools"), ToolShape::Chat, &mut deg)?;
+
+    let mut out: Vec<Value> = Vec::with_capacity(messages.len() + 1);
+    if !system.is_empty() {
+        out.push(json!({"role": "system", "content": system}));
+    }
+    let mut w = ChatWalker {
+        out: &mut out,
+        origins: Vec::new(),
+        deg: &mut deg,
+    };
+    for (i, m) in messages.into_iter().enumerate() {
+        w.message(i, m)?;
+    }
+    let origins = std::mem::take(&mut w.origins);
+    repair_pairs(&mut out, &origins, &mut deg);
+
+    let mut body = Map::new();
+    body.insert("model".into(), Value::String(opts.upstream_model.clone()));
+    body.insert("messages".into(), Value::Array(out));
+    let has_tools = !tool_list.is_empty();
+    let choice = req.shift_remove("tool_choice");
+    if has_tools {
+        body.insert("tools".into(), Value::Array(tool_list));
+        let (c, parallel) = tool_choice(choice);
+        body.insert("tool_choice".into(), c);
+        if let Some(p) = parallel {
+            body.insert("parallel_tool_calls".into(), Value::Bool(p));
+        }
+    }
+    if let Some(v) = req.shift_remove("max_tokens").filter(|v| !v.is_null()) {
+        body.insert(opts.max_tokens_field.clone(), v);
+    }
+    if let Some(Value::Array(stop)) = req.shift_remove("stop_sequences")
+        && !stop.is_empty()
+    {
+        body.insert("stop".into(), Value::Array(stop));
+    }
+    for k in ["temperature", "top_p"] {
+        if let Some(v) = req.shift_remove(k).filter(|v| !v.is_null()) {
+            body.insert(k.into(), v);
+        }
+    }
+    let thinking = req.shift_remove("thinking");
+    let output_config = req.shift_remove("output_config");
+    let thinking_on = reasoning(thinking.as_ref(), output_config, opts, &mut body, &mut deg);
+
+    for (key, v) in req {
+        if v.is_null() {
+            continue;
+        }
+        match key.as_str() {
+            "model" | "stream" | "cache_control" => {}
+            "metadata" => deg.push(key, K::Dropped, "Chat providers get no client metadata"),
+            "top_k" => deg.push(key, K::Dropped, "Chat Completions has no top_k"),
+            "context_management" => deg.push(
+                key,
+                K::Dropped,
+                "context edits are not performed by the provider",
+            ),
+            _ => deg.push(key, K::Dropped, "not supported by Chat Completions"),
+        }
+    }
+    body.insert("stream".into(), Value::Bool(true));
+    body.insert("stream_options".into(), json!({"include_usage": true}));
+    Ok(Converted {
+        value: ChatRequest {
+            body,
+            tool_names,
+            thinking: thinking_on,
+        },
+        degradations: deg.0,
+    })
+}
+
+fn tool_choice(choice: Option<Value>) -> (Value, Option<bool>) {
+    let Some(Value::Object(c)) = choice else {
+        return (Value::String("auto".into()), Some(true));
+    };
+    let parallel = Some(c.get("disable_parallel_tool_use").and_then(Value::as_bool) != Some(true));
+    let v = match c.get("type").and_then(Value::as_str) {
+        Some("any") => Value::String("required".into()),
+        Some("none") => Value::String("none".into()),
+        Some("tool") => match c.get("name").and_then(Value::as_str) {
+            Some(n) => json!({"type": "function", "function": {"name": wire_tool_name(n)}}),
+            None => Value::String("auto".into()),
+        },
+        _ => Value::String("auto".into()),
+    };
+    (v, parallel)
+}
+
+fn chat_effort(e: &str) -> &str {
+    match e {
+        "max" | "xhigh" | "ultra" => "high",
+        "none" | "minimal" => "low",
+        other => other,
+    }
+}
+
+fn budget_effort(b: u64) -> &'static str {
+    match b {
+        0..4000 => "low",
+        4000..16000 => "medium",
+        _ => "high",
+    }
+}
+
+/// Adds the reasoning field for the provider's style; returns whether thinking output is on.
+fn reasoning(
+    thinking: Option<&Value>,
+    output_config: Option<Value>,
+    opts: &ChatOptions,
+    body: &mut Map<String, Value>,
+    deg: &mut Degradations,
+) -> bool {
+    let ty = thinking.and_then(|t| t.get("type")).and_then(Value::as_str);
+    let mut oc = match output_config {
+        Some(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    let effort = take_str(&mut oc, "effort");
+    for (k, v) in oc {
+        if !v.is_null() {
+            deg.push(
+                format!("output_config.{k}"),
+                K::Dropped,
+                "not supported by Chat Completions",
+            );
+        }
+    }
+    let budget = thinking
+        .and_then(|t| t.get("budget_tokens"))
+        .and_then(Value::as_u64);
+    let clamped = |e: &str, deg: &mut Degradations| -> String {
+        let c = chat_effort(e);
+        if c != e {
+            deg.push(
+                "output_config.effort",
+                K::Approximated,
+                format!("effort `{e}` sent as `{c}`"),
+            );
+        }
+        c.to_owned()
+    };
+    let thinking_on = matches!(ty, Some("enabled" | "adaptive"));
+    match opts.reasoning_style.as_str() {
+        "none" => {
+            if thinking_on {
+                deg.push(
+                    "thinking",
+                    K::Dropped,
+                    "this provider takes no reasoning settings",
+                );
+            }
+            if effort.is_some() {
+                deg.push(
+                    "output_config.effort",
+                    K::Dropped,
+                    "this provider takes no reasoning settings",
+                );
+            }
+        }
+        "openai" => {
+            let e = match ty {
+                Some("disabled") => {
+                    if effort.is_some() {
+                        deg.push("output_config.effort", K::Dropped, "thinking is disabled");
+                    }
+                    None
+                }
+                Some("enabled") => Some(budget_effort(budget.unwrap_or(0)).to_owned()),
+                _ => effort.as_deref().map(|e| clamped(e, deg)),
+            };
+            if let Some(e) = e {
+                body.insert("reasoning_effort".into(), Value::String(e));
+            }
+        }
+        _ => {
+            let r = match ty {
+                Some("disabled") => {
+                    if effort.is_some() {
+                        deg.push("output_config.effort", K::Dropped, "thinking is disabled");
+                    }
+                    Some(json!({"enabled": false}))
+                }
+                Some("enabled") => Some(json!({"max_tokens": budget.unwrap_or(0)})),
+                Some("adaptive") => {
+                    let e = effort
+                        .as_deref()
+                        .map_or_else(|| "medium".to_owned(), |e| clamped(e, deg));
+                    Some(json!({"effort": e}))
+                }
+                _ => effort
+                    .as_deref()
+                    .map(|e| json!({"effort": clamped(e, deg)})),
+            };
+            if let Some(r) = r {
+                body.insert("reasoning".into(), r);
+            }
+        }
+    }
+    thinking_on
+}
+
+struct ChatWalker<'a> {
+    out: &'a mut Vec<Value>,
+    /// (index in out, source path) of tool calls and tool messages, for pairing repair.
+    origins: Vec<(usize, String, String)>,
+    deg: &'a mut Degradations,
+}
+
+fn text_part(t: String) -> Value {
+    json!({"type": "text", "text": t})
+}
+
+/// `input_*` part (shared helpers' shape) → Chat content part.
+fn chat_part(p: Value) -> Value {
+    match p.get("type").and_then(Value::as_str) {
+        Some("input_image") => {
+            json!({"type": "image_url", "image_url": {"url": p.get("image_url").cloned().unwrap_or(Value::Null)}})
+        }
+        Some("input_file") => {
+            let filename = p
+                .get("filename")
+                .cloned()
+                .unwrap_or_else(|| json!("document.pdf"));
+            match p.get("file_data") {
+                Some(d) => json!({"type": "file", "file": {"filename": filename, "file_data": d}}),
+                None => {
+                    json!({"type": "file", "file": {"file_data": p.get("file_url").cloned().unwrap_or(Value::Null)}})
+                }
+            }
+        }
+        _ => text_part(
+            p.get("text")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        ),
+    }
+}
+
+impl ChatWalker<'_> {
+    fn message(&mut self, i: usize, m: Value) -> Result<(), RequestError> {
+        let Value::Object(mut m) = m else {
+            return Err(RequestError::invalid(
+                format!("messages.{i}"),
+                "must be an object",
+            ));
+        };
+        let role = take_str(&mut m, "role").unwrap_or_default();
+        if !role_ok(&role) {
+            return Err(bad_role(i));
+        }
+        let blocks = match m.shift_remove("content") {
+            Some(Value::String(s)) => {
+                if !s.is_empty() {
+                    self.out.push(json!({"role": role, "content": s}));
+                }
+                return Ok(());
+            }
+            Some(Value::Array(b)) => b,
+            Some(Value::Null) | None => {
+                return Err(RequestError::invalid(
+                    format!("messages.{i}.content"),
+                    "field required",
+                ));
+            }
+            Some(_) => {
+                return Err(RequestError::invalid(
+                    format!("messages.{i}.content"),
+                    "must be a string or an array of content blocks",
+                ));
+            }
+        };
+        match role.as_str() {
+            "system" => {
+                let mut texts = Vec::new();
+                for (j, b) in blocks.into_iter().enumerate() {
+                    let mut b = as_block(b, i, j)?;
+                    if block_type(&b) == Some("text") {
+                        texts.push(text_of(&mut b, i, j)?);
+                    } else {
+                        self.deg.push(
+                            format!("messages[{i}].content[{j}]"),
+                            K::Unsupported,
+                            "only text is carried in a system message",
+                        );
+                    }
+                }
+                if !texts.is_empty() {
+                    self.out
+                        .push(json!({"role": "system", "content": texts.join("\n\n")}));
+                }
+                Ok(())
+            }
+            "user" => self.user(i, blocks),
+            _ => self.assistant(i, blocks),
+        }
+    }
+
+    fn user(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), RequestError> {
+        let mut parts: Vec<Value> = Vec::new();
+        let mut moved_images: Vec<Value> = Vec::new();
+        let mut single_text = true;
+        for (j, b) in blocks.into_iter().enumerate() {
+            let mut b = as_block(b, i, j)?;
+            let path = format!("messages[{i}].content[{j}]");
+            let ty = block_type(&b).unwrap_or_default().to_owned();
+            match ty.as_str() {
+                "text" => parts.push(text_part(text_of(&mut b, i, j)?)),
+                "image" => match image_part(&mut b) {
+                    Some(p) => {
+                        single_text = false;
+                        parts.push(chat_part(p));
+                    }
+                    None => self
+                        .deg
+                        .push(path, K::Unsupported, "image source not supported"),
+                },
+                "document" => {
+                    let mut tmp = Vec::new();
+                    if document_parts(b, &mut tmp) {
+                        single_text = false;
+                        parts.extend(tmp.into_iter().map(chat_part));
+                    } else {
+                        self.deg
+                            .push(path, K::Unsupported, "document source not supported");
+                    }
+                }
+                "search_result" => parts.push(text_part(search_result_text(&mut b))),
+                "tool_result" => {
+                    let id = take_str(&mut b, "tool_use_id").ok_or_else(|| {
+                        RequestError::invalid(
+                            format!("messages.{i}.content.{j}.tool_use_id"),
+                            "field required",
+                        )
+                    })?;
+                    let is_error = b.get("is_error").and_then(Value::as_bool) == Some(true);
+                    let (mut text, images) =
+                        match tool_result_parts(b.shift_remove("content"), &path, self.deg) {
+                            ToolResult::Text(s) => (s, Vec::new()),
+                            ToolResult::Parts(ps) => {
+                                let mut imgs = Vec::new();
+                                let mut texts = Vec::new();
+                                for (k, p) in ps.into_iter().enumerate() {
+                                    if p.get("type").and_then(Value::as_str) == Some("input_image")
+                                    {
+                                        imgs.push((k, p));
+                                    } else {
+                                        texts.push(p);
+                                    }
+                                }
+                                (join_texts(texts), imgs)
+                            }
+                        };
+                    for (k, img) in images {
+                        self.deg.push(
+                            format!("{path}.content[{k}]"),
+                            K::Approximated,
+                            "a tool message cannot hold images; moved to the following user message",
+                        );
+                        moved_images.push(chat_part(img));
+                    }
+                    if is_error {
+                        self.deg.push(
+                            format!("{path}.is_error"),
+                            K::Approximated,
+                            "Chat Completions has no error flag; the output is prefixed with `Error`",
+                        );
+                        text = if text.is_empty() {
+                            "Error".into()
+                        } else {
+                            format!("Error: {text}")
+                        };
+                    }
+                    let idx = self.out.len();
+                    self.origins.push((idx, path, id.clone()));
+                    self.out
+                        .push(json!({"role": "tool", "tool_call_id": id, "content": text}));
+                }
+                "thinking" | "redacted_thinking" => self.deg.push(
+                    path,
+                    K::Dropped,
+                    "thinking in a user turn has no upstream form",
+                ),
+                other => self.deg.push(
+                    path,
+                    K::Unsupported,
+                    format!("content block `{other}` is not supported"),
+                ),
+            }
+        }
+        let text_parts = parts.len();
+        let mut all = moved_images;
+        all.append(&mut parts);
+        if all.is_empty() {
+            return Ok(());
+        }
+        let content = if single_text && text_parts == 1 && all.len() == 1 {
+            all.pop()
+                .and_then(|mut p| p.get_mut("text").map(Value::take))
+                .unwrap_or(Value::String(String::new()))
+        } else {
+            Value::Array(all)
+        };
+        self.out.push(json!({"role": "user", "content": content}));
+        Ok(())
+    }
+
+    fn assistant(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), RequestError> {
+        let mut texts = Vec::new();
+        let mut reasoning = Vec::new();
+        let mut calls = Vec::new();
+        let mut call_paths = Vec::new();
+        for (j, b) in blocks.into_iter().enumerate() {
+            let mut b = as_block(b, i, j)?;
+            let path = format!("messages[{i}].content[{j}]");
+            let ty = block_type(&b).unwrap_or_default().to_owned();
+            match ty.as_str() {
+                "text" => {
+                    let t = text_of(&mut b, i, j)?;
+                    if !t.is_empty() {
+                        texts.push(t);
+                    }
+                }
+                "thinking" => {
+                    if let Some(t) = take_str(&mut b, "thinking").filter(|t| !t.is_empty()) {
+                        reasoning.push(t);
+                    }
+                }
+                "tool_use" => {
+                    let field = |k: &str| format!("messages.{i}.content.{j}.{k}");
+                    let id = take_str(&mut b, "id")
+                        .ok_or_else(|| RequestError::invalid(field("id"), "field required"))?;
+                    let name = take_str(&mut b, "name")
+                        .ok_or_else(|| RequestError::invalid(field("name"), "field required"))?;
+                    let arguments = match b.get("input") {
+                        None | Some(Value::Null) => "{}".to_owned(),
+                        Some(v) => serde_json::to_string(v).unwrap_or_else(|_| "{}".into()),
+                    };
+                    call_paths.push((path, id.clone()));
+                    calls.push(json!({"id": id, "type": "function",
+                                      "function": {"name": wire_tool_name(&name), "arguments": arguments}}));
+                }
+                "redacted_thinking" => self.deg.push(
+                    path,
+                    K::Dropped,
+                    "redacted thinking can only be read by Anthropic",
+                ),
+                t if t == "server_tool_use" || t.ends_with("_tool_result") => {
+                    self.deg
+                        .push(path, K::Dropped, "server tool history cannot be replayed")
+                }
+                other => self.deg.push(
+                    path,
+                    K::Unsupported,
+                    format!("content block `{other}` is not supported"),
+                ),
+            }
+        }
+        if texts.is_empty() && calls.is_empty() && reasoning.is_empty() {
+            return Ok(());
+        }
+        let mut m = Map::new();
+        m.insert("role".into(), json!("assistant"));
+        m.insert(
+            "content".into(),
+            if texts.is_empty() && !calls.is_empty() {
+                Value::Null
+            } else {
+                Value::String(texts.join("\n\n"))
+            },
+        );
+        if !calls.is_empty() {
+            m.insert("tool_calls".into(), Value::Array(calls));
+        }
+        if !reasoning.is_empty() {
+            m.insert(
+                "reasoning_content".into(),
+                Value::String(reasoning.join("\n\n")),
+            );
+        }
+        let idx = self.out.len();
+        for (path, id) in call_paths {
+            self.origins.push((idx, path, id));
+        }
+        self.out.push(Value::Object(m));
+        Ok(())
+    }
+}
+
+fn role_of(v: &Value) -> &str {
+    v.get("role").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Every assistant tool call needs a tool message and every tool message its call.
+fn repair_pairs(out: &mut Vec<Value>, origins: &[(usize, String, String)], deg: &mut Degradations) {
+    let call_ids: HashSet<String> = out
+        .iter()
+        .filter(|m| role_of(m) == "assistant")
+        .flat_map(|m| {
+            m.get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let answered: HashSet<String> = out
+        .iter()
+        .filter(|m| role_of(m) == "tool")
+        .filter_map(|m| {
+            m.get("tool_call_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    if call_ids.is_subset(&answered) && answered.is_subset(&call_ids) {
+        return;
+    }
+    let path_of = |idx: usize, id: &str| {
+        origins
+            .iter()
+            .find(|(i, _, oid)| *i == idx && oid == id)
+            .map(|(_, p, _)| p.clone())
+            .unwrap_or_default()
+    };
+    let old = std::mem::take(out);
+    let mut pending: Vec<String> = Vec::new();
+    let flush = |pending: &mut Vec<String>, out: &mut Vec<Value>| {
+        for id in pending.drain(..) {
+            out.push(json!({"role": "tool", "tool_call_id": id,
+                            "content": "No result: the tool call was interrupted."}));
+        }
+    };
+    for (idx, m) in old.into_iter().enumerate() {
+        match role_of(&m) {
+            "tool" => {
+                let id = m
+                    .get("tool_call_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                if call_ids.contains(&id) {
+                    out.push(m);
+                } else {
+                    deg.push(
+                        path_of(idx, &id),
+                        K::Approximated,
+                        "tool result without its call; sent as a user message",
+                    );
+                    let text = m.get("content").and_then(Value::as_str).unwrap_or("");
+                    out.push(json!({"role": "user", "content": format!("Result of tool call {id}:\n{text}")}));
+                }
+            }
+            role => {
+                flush(&mut pending, out);
+                if role == "assistant" {
+                    for c in m
+                        .get("tool_calls")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let id = c.get("id").and_then(Value::as_str).unwrap_or("");
+                        if !answered.contains(id) {
+                            deg.push(
+                                path_of(idx, id),
+                                K::Defaulted,
+                                "tool call without a result; a placeholder result was sent",
+                            );
+                            pending.push(id.to_owned());
+                        }
+                    }
+                }
+                out.push(m);
+            }
+        }
+    }
+    flush(&mut pending, out);
+}

@@ -1,0 +1,299 @@
+//! Configuration: one TOML file, overridden by environment variables, overridden by flags.
+//!
+//! Every key has a default, so no file is needed. The file is `config.toml` in the data dir
+//! unless `--config` names another. Environment variables are `CCP_` + the upper-cased key
+//! (`CCP_PORT`, `CCP_CODEX_BASE_URL`, …). Secrets (provider keys, the client key) are never
+//! printed: `config print` masks them.
+
+use proxy_core::RoutingTable;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A Chat Completions provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// Name used by routing rules (`provider = "kilo"`).
+    pub name: String,
+    /// Base URL; `/chat/completions` is appended.
+    pub base_url: String,
+    /// API key sent as `Authorization: Bearer`; `anonymous` for Kilo's free models.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Read the key from this environment variable instead.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// `max_tokens` or `max_completion_tokens`.
+    #[serde(default = "default_max_tokens_field")]
+    pub max_tokens_field: String,
+    /// `openrouter`, `openai` or `none`.
+    #[serde(default = "default_reasoning_style")]
+    pub reasoning_style: String,
+    /// Send Kilo's headers (`HTTP-Referer`, `X-KiloCode-MachineId`).
+    #[serde(default)]
+    pub kilo_headers: bool,
+    /// Extra headers.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+fn default_max_tokens_field() -> String {
+    "max_tokens".into()
+}
+
+fn default_reasoning_style() -> String {
+    "openrouter".into()
+}
+
+impl Provider {
+    /// The key to send, from the config or the environment.
+    pub fn key(&self) -> Option<String> {
+        self.api_key_env
+            .as_deref()
+            .and_then(|v| std::env::var(v).ok())
+            .or_else(|| self.api_key.clone())
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Bind address.
+    pub host: String,
+    /// Bind port (8081, as the Node version).
+    pub port: u16,
+    /// Where accounts and state live (default `~/.codex-claude-proxy`).
+    pub data_dir: PathBuf,
+    /// `pretty` or `json`.
+    pub log_format: String,
+    /// Required client key (`x-api-key` or `Authorization: Bearer`); optional on loopback.
+    pub client_key: Option<String>,
+    /// Largest accepted request body, bytes.
+    pub body_limit: usize,
+    /// The ChatGPT backend base (`…/backend-api`); `/codex/responses` is appended.
+    pub codex_base_url: String,
+    /// The OAuth issuer.
+    pub oauth_issuer: String,
+    /// Seconds to wait for the upstream's first byte.
+    pub first_byte_timeout_secs: f64,
+    /// Seconds of upstream silence that end a stream with an error.
+    pub idle_timeout_secs: f64,
+    /// Seconds between keep-alive pings while the upstream is silent.
+    pub ping_interval_secs: f64,
+    /// Seconds the proxy may hold a response back (for invisible retries) before it commits.
+    pub commit_timeout_secs: f64,
+    /// Upstream attempts per request (retries + rotations), at least 1.
+    pub max_attempts: u32,
+    /// Chat Completions providers.
+    pub providers: Vec<Provider>,
+    /// Model routing.
+    pub routing: RoutingTable,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8081,
+            data_dir: default_data_dir(),
+            log_format: "pretty".into(),
+            client_key: None,
+            body_limit: 32 * 1024 * 1024,
+            codex_base_url: "https://chatgpt.com/backend-api".into(),
+            oauth_issuer: proxy_core::oauth::ISSUER.into(),
+            first_byte_timeout_secs: 120.0,
+            idle_timeout_secs: 300.0,
+            ping_interval_secs: 10.0,
+            commit_timeout_secs: 8.0,
+            max_attempts: 4,
+            providers: vec![Provider {
+                name: "kilo".into(),
+                base_url: "https://api.kilo.ai/api/openrouter".into(),
+                api_key: Some("anonymous".into()),
+                api_key_env: None,
+                max_tokens_field: default_max_tokens_field(),
+                reasoning_style: default_reasoning_style(),
+                kilo_headers: true,
+                headers: Vec::new(),
+            }],
+            routing: RoutingTable::default(),
+        }
+    }
+}
+
+/// `~/.codex-claude-proxy` (the Node version's data dir, so migrating users keep it).
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".codex-claude-proxy")
+}
+
+/// Flags that override file and environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<String>,
+}
+
+/// Errors loading the configuration.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Read(PathBuf, std::io::Error),
+    /// The file is not valid TOML for this schema.
+    Parse(PathBuf, String),
+    /// An environment variable has a bad value.
+    Env(String, String),
+    /// A value is out of range.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
+            Self::Parse(p, e) => write!(f, "{}: {e}", p.display()),
+            Self::Env(k, e) => write!(f, "environment variable {k}: {e}"),
+            Self::Invalid(e) => write!(f, "invalid configuration: {e}"),
+        }
+    }
+}
+
+fn env_parse<T: std::str::FromStr>(key: &str) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(key) {
+        Ok(v) => v
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| ConfigError::Env(key.into(), e.to_string())),
+        Err(_) => Ok(None),
+    }
+}
+
+impl Config {
+    /// Load: defaults ← file ← environment ← flags.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Self, ConfigError> {
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| std::env::var_os("CCP_DATA_DIR").map(PathBuf::from));
+        let (path, explicit) = match file {
+            Some(p) => (p.to_path_buf(), true),
+            None => match std::env::var_os("CCP_CONFIG") {
+                Some(p) => (PathBuf::from(p), true),
+                None => (
+                    data_dir
+                        .clone()
+                        .unwrap_or_else(default_data_dir)
+                        .join("config.toml"),
+                    false,
+                ),
+            },
+        };
+        let mut cfg = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<Config>(&text)
+                .map_err(|e| ConfigError::Parse(path.clone(), e.to_string()))?,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(e) => return Err(ConfigError::Read(path, e)),
+        };
+        macro_rules! env {
+            ($field:ident, $key:literal) => {
+                if let Some(v) = env_parse($key)? {
+                    cfg.$field = v;
+                }
+            };
+        }
+        env!(host, "CCP_HOST");
+        env!(port, "CCP_PORT");
+        env!(log_format, "CCP_LOG_FORMAT");
+        env!(body_limit, "CCP_BODY_LIMIT");
+        env!(codex_base_url, "CCP_CODEX_BASE_URL");
+        env!(oauth_issuer, "CCP_OAUTH_ISSUER");
+        env!(first_byte_timeout_secs, "CCP_FIRST_BYTE_TIMEOUT_SECS");
+        env!(idle_timeout_secs, "CCP_IDLE_TIMEOUT_SECS");
+        env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");
+        env!(commit_timeout_secs, "CCP_COMMIT_TIMEOUT_SECS");
+        env!(max_attempts, "CCP_MAX_ATTEMPTS");
+        if let Ok(k) = std::env::var("CCP_CLIENT_KEY") {
+            cfg.client_key = Some(k);
+        }
+        if let Ok(url) = std::env::var("CCP_KILO_BASE_URL")
+            && let Some(p) = cfg.providers.iter_mut().find(|p| p.name == "kilo")
+        {
+            p.base_url = url;
+        }
+        if let Some(d) = data_dir {
+            cfg.data_dir = d;
+        }
+        if let Some(h) = &flags.host {
+            cfg.host = h.clone();
+        }
+        if let Some(p) = flags.port {
+            cfg.port = p;
+        }
+        if let Some(l) = &flags.log_format {
+            cfg.log_format = l.clone();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.log_format.as_str(), "pretty" | "json") {
+            return Err(ConfigError::Invalid(format!(
+                "log_format must be \"pretty\" or \"json\", not {:?}",
+                self.log_format
+            )));
+        }
+        for (name, v) in [
+            ("first_byte_timeout_secs", self.first_byte_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("ping_interval_secs", self.ping_interval_secs),
+            ("commit_timeout_secs", self.commit_timeout_secs),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ConfigError::Invalid(format!("{name} must be > 0")));
+            }
+        }
+        if self.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "max_attempts must be at least 1".into(),
+            ));
+        }
+        let loopback = matches!(self.host.as_str(), "127.0.0.1" | "localhost" | "::1");
+        if !loopback && self.client_key.is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "binding {} (not loopback) needs a client_key (CCP_CLIENT_KEY)",
+                self.host
+            )));
+        }
+        Ok(())
+    }
+
+    /// The TOML of this configuration with secrets masked.
+    pub fn masked_toml(&self) -> String {
+        let mut c = self.clone();
+        let mask = |s: &mut Option<String>| {
+            if let Some(v) = s.as_mut()
+                && v != "anonymous"
+            {
+                *v = "********".into();
+            }
+        };
+        mask(&mut c.client_key);
+        for p in &mut c.providers {
+            mask(&mut p.api_key);
+        }
+        toml::to_string_pretty(&c).unwrap_or_default()
+    }
+}

@@ -1,0 +1,598 @@
+//! `POST /v1/messages`: route, convert, call the upstream, and relay its stream.
+//!
+//! The response is committed late: until the upstream produced real output, its events are
+//! held (bounded), so a 401/429/5xx, or an overload smuggled inside a 200 stream, can be retried
+//! on another account or after a backoff without the client seeing anything. A hold longer than
+//! `commit_timeout_secs` commits anyway, so keep-alive pings can start. After the commit,
+//! failures become Anthropic `error` events and the stream ends cleanly. Every stream has a
+//! first-byte timeout, an idle timeout and pings; dropping the client's body drops the
+//! upstream request at once.
+
+use crate::accounts::Account;
+use crate::config::Provider;
+use crate::lanes::{self, Prepared};
+use crate::server::{AppState, authorized, error_response, now_secs, parse_body};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use proxy_core::{Action, Aggregator, ErrorType, Lane, StreamEvent, map_upstream_error};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most events held back before a commit is forced.
+const MAX_HELD_EVENTS: usize = 256;
+
+type Upstream = BoxStream<'static, Result<Bytes, reqwest::Error>>;
+
+/// The handler.
+pub async fn messages(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    if let Err(r) = authorized(&st.cfg, &headers) {
+        return r;
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_response(
+                ErrorType::RequestTooLarge,
+                &format!(
+                    "request body exceeds the limit of {} bytes",
+                    st.cfg.body_limit
+                ),
+                None,
+            );
+        }
+        Err(e) => return error_response(ErrorType::InvalidRequestError, &e.body_text(), None),
+    };
+    let value = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(model) = value
+        .get("model")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return error_response(
+            ErrorType::InvalidRequestError,
+            "model: field required",
+            None,
+        );
+    };
+    let stream = value
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let session = headers
+        .get("x-claude-code-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let route = st.cfg.routing.route(&model);
+    let lane_name = match route.lane {
+        Lane::Codex => "codex",
+        Lane::Chat => "chat",
+    };
+    let job = Job {
+        st: st.clone(),
+        model,
+        route,
+        session,
+        body,
+        first: Some(value),
+        started,
+    };
+    let resp = job.run(stream).await;
+    st.metrics
+        .requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            lane: lane_name.into(),
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+struct Job {
+    st: Arc<AppState>,
+    model: String,
+    route: proxy_core::Route,
+    session: Option<String>,
+    body: Bytes,
+    /// The parsed body, used by the first attempt; later attempts re-parse `body`.
+    first: Option<Value>,
+    started: Instant,
+}
+
+/// Why an attempt did not produce a committed answer.
+enum Failure {
+    /// Try again (after `wait`), possibly excluding the account.
+    Retry {
+        wait: Duration,
+        error: (ErrorType, String, Option<u64>),
+    },
+    /// Give up with this error.
+    Fail(Response),
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(4)).min(2_000))
+}
+
+impl Job {
+    fn provider(&self) -> Option<&Provider> {
+        let name = self.route.provider.as_deref().unwrap_or("kilo");
+        self.st.cfg.providers.iter().find(|p| p.name == name)
+    }
+
+    async fn run(mut self, stream: bool) -> Response {
+        let st = self.st.clone();
+        let mut excluded: Vec<String> = Vec::new();
+        let mut strip_reasoning = false;
+        let mut last: Option<(ErrorType, String, Option<u64>)> = None;
+        for attempt in 0..st.cfg.max_attempts {
+            let value = match self.first.take() {
+                Some(v) => v,
+                None => match serde_json::from_slice(&self.body) {
+                    Ok(v) => v,
+                    Err(_) => break,
+                },
+            };
+            let account: Option<Account> = match self.route.lane {
+                Lane::Codex => {
+                    if st.accounts.is_empty() {
+                        return error_response(
+                            ErrorType::AuthenticationError,
+                            &format!(
+                                "model `{}` is served by the ChatGPT Codex backend, and no ChatGPT account is configured. Add one with `codex-claude-proxy accounts add` (or import ~/.codex/auth.json with `codex-claude-proxy accounts import`), or use a model routed to a Chat provider (e.g. claude-haiku-4-5).",
+                                self.model
+                            ),
+                            None,
+                        );
+                    }
+                    match st
+                        .accounts
+                        .pick(self.session.as_deref(), &excluded, now_secs())
+                    {
+                        Ok(a) => Some(a),
+                        Err(soonest) => {
+                            let (ty, msg, ra) = last.clone().unwrap_or((
+                                ErrorType::RateLimitError,
+                                "every ChatGPT account is rate limited".into(),
+                                soonest,
+                            ));
+                            let ra = ra.or(soonest);
+                            let msg = match ra {
+                                Some(s) => format!(
+                                    "{msg} (all accounts exhausted; the earliest resets in {s} s)"
+                                ),
+                                None => msg,
+                            };
+                            return error_response(ty, &msg, ra);
+                        }
+                    }
+                }
+                Lane::Chat => None,
+            };
+            let prepared = match self.route.lane {
+                Lane::Codex => lanes::prepare_codex(
+                    &st,
+                    &self.model,
+                    &self.route,
+                    self.session.as_deref(),
+                    value,
+                    account.as_ref(),
+                    strip_reasoning,
+                ),
+                Lane::Chat => match self.provider() {
+                    Some(p) => lanes::prepare_chat(&st, &self.model, &self.route, p, value),
+                    None => {
+                        return error_response(
+                            ErrorType::ApiError,
+                            &format!(
+                                "route for `{}` names provider `{}`, which is not configured",
+                                self.model,
+                                self.route.provider.as_deref().unwrap_or("")
+                            ),
+                            None,
+                        );
+                    }
+                },
+            };
+            let prepared = match prepared {
+                Ok(p) => p,
+                Err(e) => return e.into_response(),
+            };
+            match self.attempt(prepared, stream).await {
+                Ok(resp) => return resp,
+                Err(Failure::Fail(resp)) => return resp,
+                Err(Failure::Retry { wait, error }) => {
+                    st.metrics.retries.inc();
+                    if error.0 == ErrorType::InvalidRequestError {
+                        // invalid_encrypted_content: once more, without replayed reasoning.
+                        strip_reasoning = true;
+                    }
+                    if let Some(a) = &account
+                        && matches!(
+                            error.0,
+                            ErrorType::RateLimitError
+                                | ErrorType::AuthenticationError
+                                | ErrorType::PermissionError
+                                | ErrorType::BillingError
+                        )
+                    {
+                        excluded.push(a.account_id.clone());
+                    }
+                    last = Some(error);
+                    let wait = if wait.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        wait.max(backoff(attempt))
+                    };
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        let (ty, msg, ra) = last.unwrap_or((ErrorType::ApiError, "upstream failed".into(), None));
+        st.metrics.error(ty.as_str());
+        error_response(ty, &msg, ra)
+    }
+
+    /// One upstream call: send, hold events until output, then commit or fail.
+    async fn attempt(&self, p: Prepared, stream: bool) -> Result<Response, Failure> {
+        let st = &self.st;
+        let first_byte = Duration::from_secs_f64(st.cfg.first_byte_timeout_secs);
+        let sent = tokio::time::timeout(first_byte, p.request.send()).await;
+        let resp = match sent {
+            Err(_) => {
+                return Err(Failure::Retry {
+                    wait: backoff(0),
+                    error: (
+                        ErrorType::TimeoutError,
+                        format!("upstream sent no response within {first_byte:?}"),
+                        None,
+                    ),
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(Failure::Retry {
+                    wait: backoff(0),
+                    error: (
+                        ErrorType::ApiError,
+                        format!("upstream unreachable: {}", e.without_url()),
+                        None,
+                    ),
+                });
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let hdrs: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        if !(200..300).contains(&status) {
+            let body = read_capped(resp, 64 * 1024).await;
+            let e = map_upstream_error(status, &hdrs, &body, now_secs());
+            tracing::warn!(status, error_type = e.error_type.as_str(), action = ?e.action, "upstream error");
+            let err = (e.error_type, e.message.clone(), e.retry_after);
+            return match e.action {
+                Action::Fail => Err(Failure::Fail(error_response(
+                    e.error_type,
+                    &e.message,
+                    e.retry_after,
+                ))),
+                Action::Retry => Err(Failure::Retry {
+                    wait: e
+                        .retry_after
+                        .map_or(backoff(0), |s| Duration::from_secs(s.min(10))),
+                    error: err,
+                }),
+                Action::Rotate | Action::Refresh => {
+                    if let (Some(acc), Some(ra)) = (&p.account_id, e.retry_after) {
+                        st.accounts.cool_down(acc, now_secs() + ra);
+                    }
+                    Err(Failure::Retry {
+                        wait: Duration::ZERO,
+                        error: err,
+                    })
+                }
+                Action::StripReasoning => Err(Failure::Retry {
+                    wait: Duration::ZERO,
+                    error: err,
+                }),
+            };
+        }
+        let mut upstream: Upstream = resp.bytes_stream().boxed();
+        let mut tr = p.translator;
+        let mut held: Vec<StreamEvent> = Vec::new();
+        let commit_deadline = Instant::now() + Duration::from_secs_f64(st.cfg.commit_timeout_secs);
+        let idle = Duration::from_secs_f64(st.cfg.idle_timeout_secs);
+        let mut agg = (!stream).then(Aggregator::new);
+        // Hold events until real output (or, for non-streaming clients, until the end).
+        loop {
+            let wait_until = if stream {
+                commit_deadline.min(Instant::now() + idle)
+            } else {
+                Instant::now() + idle
+            };
+            let next = tokio::time::timeout_at(wait_until.into(), upstream.next()).await;
+            match next {
+                Err(_) if stream && Instant::now() >= commit_deadline => break,
+                Err(_) => {
+                    return Err(Failure::Retry {
+                        wait: backoff(0),
+                        error: (
+                            ErrorType::TimeoutError,
+                            format!("upstream went silent for {idle:?}"),
+                            None,
+                        ),
+                    });
+                }
+                Ok(Some(Ok(chunk))) => tr.push(&chunk),
+                Ok(Some(Err(_))) | Ok(None) => tr.finish(),
+            }
+            let mut committed = false;
+            while let Some(ev) = tr.poll_event() {
+                if let StreamEvent::Error {
+                    error,
+                    upstream_code,
+                } = &ev
+                {
+                    return Err(classify_stream_error(
+                        error.error_type,
+                        &error.message,
+                        upstream_code.as_deref(),
+                    ));
+                }
+                committed |= matches!(
+                    ev,
+                    StreamEvent::ContentBlockStart { .. } | StreamEvent::MessageDelta { .. }
+                );
+                if let StreamEvent::MessageDelta { usage, .. } = &ev {
+                    st.metrics.usage(usage);
+                }
+                match agg.as_mut() {
+                    Some(a) => a.push(ev),
+                    None => held.push(ev),
+                }
+            }
+            if tr.is_done() {
+                break;
+            }
+            if stream && (committed || held.len() >= MAX_HELD_EVENTS) {
+                break;
+            }
+        }
+        for d in tr.take_degradations() {
+            tracing::debug!(path = %d.path, kind = ?d.kind, detail = %d.detail, "stream degradation");
+        }
+        if let Some(mut a) = agg {
+            st.metrics
+                .duration
+                .observe(self.started.elapsed().as_secs_f64());
+            return match a.finish() {
+                Ok(msg) => {
+                    st.metrics
+                        .ttfb
+                        .observe(self.started.elapsed().as_secs_f64());
+                    let mut r = axum::Json(msg).into_response();
+                    add_degradation_header(&mut r, p.degradations);
+                    Ok(r)
+                }
+                Err(e) => Err(Failure::Fail(error_response(
+                    e.error_type,
+                    &e.message,
+                    None,
+                ))),
+            };
+        }
+        Ok(self.commit(held, tr, upstream, p.degradations))
+    }
+
+    fn commit(
+        &self,
+        held: Vec<StreamEvent>,
+        tr: lanes::Translator,
+        upstream: Upstream,
+        degradations: usize,
+    ) -> Response {
+        let st = self.st.clone();
+        st.metrics.open_streams.inc();
+        st.metrics
+            .ttfb
+            .observe(self.started.elapsed().as_secs_f64());
+        let mut first = Vec::new();
+        for ev in &held {
+            ev.encode(&mut first);
+        }
+        let live = Live {
+            pending: VecDeque::from([Bytes::from(first)]),
+            done: tr.is_done(),
+            tr,
+            upstream: Some(upstream),
+            idle: Duration::from_secs_f64(st.cfg.idle_timeout_secs),
+            ping: Duration::from_secs_f64(st.cfg.ping_interval_secs),
+            last_upstream: Instant::now(),
+            last_sent: Instant::now(),
+            guard: StreamGuard {
+                st,
+                started: self.started,
+            },
+        };
+        let body = Body::from_stream(futures_util::stream::unfold(live, Live::next));
+        let mut r = Response::new(body);
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        add_degradation_header(&mut r, degradations);
+        r
+    }
+}
+
+fn add_degradation_header(r: &mut Response, n: usize) {
+    if n > 0 {
+        r.headers_mut()
+            .insert("x-proxy-degradations", HeaderValue::from(n));
+    }
+}
+
+/// An error event before commit: retry the transient ones invisibly.
+fn classify_stream_error(ty: ErrorType, message: &str, code: Option<&str>) -> Failure {
+    let err = (ty, message.to_owned(), None);
+    match code {
+        Some("server_is_overloaded" | "slow_down" | "rate_limit_exceeded") => {
+            let wait = parse_try_again(message).unwrap_or(backoff(0));
+            Failure::Retry { wait, error: err }
+        }
+        Some("usage_limit_reached") => Failure::Retry {
+            wait: Duration::ZERO,
+            error: err,
+        },
+        None if message == proxy_core::translate::stream::EARLY_EOF_MESSAGE => Failure::Retry {
+            wait: backoff(0),
+            error: err,
+        },
+        _ => Failure::Fail(error_response(ty, message, None)),
+    }
+}
+
+/// "Please try again in 1.5s" → 1.5 s (capped at 10 s).
+fn parse_try_again(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    let rest = &lower[lower.find("try again in")? + "try again in".len()..];
+    let rest = rest.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let n: f64 = rest[..end].parse().ok()?;
+    let unit = rest[end..].trim_start();
+    let secs = if unit.starts_with("ms") {
+        n / 1000.0
+    } else {
+        n
+    };
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 10.0)))
+}
+
+async fn read_capped(resp: reqwest::Response, cap: usize) -> String {
+    let mut out = Vec::new();
+    let mut s = resp.bytes_stream();
+    while let Some(Ok(chunk)) = s.next().await {
+        out.extend_from_slice(&chunk);
+        if out.len() >= cap {
+            out.truncate(cap);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decrements the open-stream gauge and records the duration when the client's body ends or
+/// is dropped (client gone).
+struct StreamGuard {
+    st: Arc<AppState>,
+    started: Instant,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.st.metrics.open_streams.dec();
+        self.st
+            .metrics
+            .duration
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// A committed stream: upstream bytes in, Anthropic SSE out, pings and the idle timeout.
+struct Live {
+    pending: VecDeque<Bytes>,
+    done: bool,
+    tr: lanes::Translator,
+    upstream: Option<Upstream>,
+    idle: Duration,
+    ping: Duration,
+    last_upstream: Instant,
+    last_sent: Instant,
+    guard: StreamGuard,
+}
+
+impl Live {
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                if b.is_empty() {
+                    continue;
+                }
+                self.last_sent = Instant::now();
+                return Some((Ok(b), self));
+            }
+            if self.done {
+                self.upstream = None;
+                return None;
+            }
+            let ping_at = self.last_sent + self.ping;
+            let idle_at = self.last_upstream + self.idle;
+            let upstream = self.upstream.as_mut()?;
+            tokio::select! {
+                chunk = upstream.next() => {
+                    self.last_upstream = Instant::now();
+                    match chunk {
+                        Some(Ok(b)) => self.tr.push(&b),
+                        Some(Err(_)) | None => self.tr.finish(),
+                    }
+                    self.drain();
+                }
+                _ = tokio::time::sleep_until(ping_at.into()) => {
+                    let mut out = Vec::new();
+                    StreamEvent::Ping.encode(&mut out);
+                    self.pending.push_back(Bytes::from(out));
+                }
+                _ = tokio::time::sleep_until(idle_at.into()) => {
+                    let ev = StreamEvent::Error {
+                        error: proxy_core::ErrorBody {
+                            error_type: ErrorType::TimeoutError,
+                            message: format!("upstream went silent for {:?}; the response is incomplete", self.idle),
+                        },
+                        upstream_code: None,
+                    };
+                    // Close an open block first so the client sees a well-formed stream.
+                    self.tr.finish_with(ev);
+                    self.drain();
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        let mut out = Vec::new();
+        while let Some(ev) = self.tr.poll_event() {
+            match &ev {
+                StreamEvent::MessageDelta { usage, .. } => self.guard.st.metrics.usage(usage),
+                StreamEvent::Error { error, .. } => {
+                    self.guard.st.metrics.error(error.error_type.as_str())
+                }
+                _ => {}
+            }
+            ev.encode(&mut out);
+        }
+        if self.tr.is_done() {
+            self.done = true;
+        }
+        self.pending.push_back(Bytes::from(out));
+    }
+}

@@ -1,0 +1,289 @@
+//! The axum server: routes, shared state, and the error contract (every error is JSON in the
+//! Anthropic shape; never an HTML page, never a panic).
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use proxy_core::{ErrorType, error_body};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// State shared by all requests.
+pub struct AppState {
+    /// Effective configuration.
+    pub cfg: Config,
+    /// One pooled upstream client (HTTP/2 where offered).
+    pub client: reqwest::Client,
+    /// ChatGPT accounts.
+    pub accounts: Accounts,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Stable per-install id for Kilo's `X-KiloCode-MachineId`.
+    pub machine_id: String,
+    /// Entropy for ids the upstream does not give.
+    seed: AtomicU64,
+}
+
+impl AppState {
+    /// Build the state (no IO beyond reading accounts and the machine id).
+    pub fn new(cfg: Config) -> Arc<Self> {
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(15))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let accounts = Accounts::load(&cfg.data_dir);
+        let machine_id = machine_id(&cfg.data_dir);
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        Arc::new(Self {
+            client,
+            accounts,
+            metrics: Metrics::default(),
+            machine_id,
+            seed: AtomicU64::new(u64::from_le_bytes(seed)),
+            cfg,
+        })
+    }
+
+    /// A fresh seed for one stream's ids.
+    pub fn next_seed(&self) -> u64 {
+        self.seed
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn machine_id(data_dir: &std::path::Path) -> String {
+    let path = data_dir.join("machine-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_owned();
+        if !id.is_empty() {
+            return id;
+        }
+    }
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let _ = std::fs::create_dir_all(data_dir);
+    let _ = std::fs::write(&path, &id);
+    id
+}
+
+/// An error the host answers with (axum's error-handling pattern: small, `?`-friendly).
+#[derive(Debug)]
+pub struct ApiError {
+    /// Anthropic error type (decides the status).
+    pub ty: ErrorType,
+    /// Message for the client.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of a type with a message.
+    pub fn new(ty: ErrorType, message: impl Into<String>) -> Self {
+        Self {
+            ty,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error_response(self.ty, &self.message, None)
+    }
+}
+
+/// An Anthropic-shaped error response.
+pub fn error_response(ty: ErrorType, message: &str, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(ty.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, error_body(ty, message)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(s) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        h.insert(header::RETRY_AFTER, v);
+    }
+    if ty == ErrorType::InvalidRequestError {
+        h.insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    resp
+}
+
+/// The router with every route.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.cfg.body_limit;
+    Router::new()
+        .route(
+            "/v1/messages",
+            post(crate::relay::messages).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::tokens::count_tokens).fallback(method_not_allowed),
+        )
+        .route("/v1/models", get(models).fallback(method_not_allowed))
+        .route("/health", get(health).fallback(method_not_allowed))
+        .route("/metrics", get(metrics).fallback(method_not_allowed))
+        .route("/api/hello", get(hello).head(hello))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error_response(ErrorType::NotFoundError, "no such route", None)
+}
+
+async fn method_not_allowed() -> Response {
+    let body = error_body(
+        ErrorType::InvalidRequestError,
+        "method not allowed on this route",
+    );
+    let mut r = (StatusCode::METHOD_NOT_ALLOWED, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn hello() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    axum::Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "accounts": st.accounts.summaries(),
+        "lanes": {
+            "codex": !st.accounts.is_empty(),
+            "chat": st.cfg.providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        },
+    }))
+    .into_response()
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let mut r = st.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+/// Ids Claude Code's model picker accepts (gateway discovery keeps ids starting `claude`).
+const MODELS: &[(&str, &str, u64)] = &[
+    (
+        "claude-opus-4-5",
+        "Claude Opus 4.5 (via Codex gpt-5.5)",
+        272_000,
+    ),
+    (
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5 (via Codex gpt-5.5)",
+        272_000,
+    ),
+    (
+        "claude-haiku-4-5",
+        "Claude Haiku 4.5 (via Kilo free models)",
+        200_000,
+    ),
+    (
+        "claude-opus-4-5[1m]",
+        "Claude Opus 4.5, long context",
+        272_000,
+    ),
+    (
+        "claude-sonnet-4-5[1m]",
+        "Claude Sonnet 4.5, long context",
+        272_000,
+    ),
+];
+
+async fn models(Query(q): Query<HashMap<String, String>>) -> Response {
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    let data: Vec<Value> = MODELS
+        .iter()
+        .take(limit)
+        .map(|(id, name, ctx)| {
+            json!({"type": "model", "id": id, "display_name": name,
+                   "created_at": "2025-11-01T00:00:00Z", "max_input_tokens": ctx})
+        })
+        .collect();
+    let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    axum::Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
+        .into_response()
+}
+
+/// Check the client key when one is configured.
+pub fn authorized(cfg: &Config, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(key) = &cfg.client_key else {
+        return Ok(());
+    };
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    if given == Some(key.as_str()) {
+        Ok(())
+    } else {
+        Err(error_response(
+            ErrorType::AuthenticationError,
+            "invalid or missing client key (x-api-key)",
+            None,
+        ))
+    }
+}
+
+/// Parse a JSON body, answering 400 with the serde message on failure.
+pub fn parse_body(body: &Bytes) -> Result<Value, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(error_response(
+            ErrorType::InvalidRequestError,
+            "request body must be a JSON object",
+            None,
+        )),
+        Err(e) => Err(error_response(
+            ErrorType::InvalidRequestError,
+            &format!("request body is not valid JSON: {e}"),
+            None,
+        )),
+    }
+}
