@@ -11,6 +11,21 @@ step "toolchain targets"
 rustup target add wasm32-unknown-unknown wasm32-wasip1 >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+step "real clients (pinned, installed once into tests/clients)"
+clients=tests/clients
+if [ ! -x "$clients/node_modules/.bin/claude" ] || [ "$clients/package-lock.json" -nt "$clients/node_modules/.installed" ]; then
+  (cd "$clients" && npm ci --no-audit --no-fund && touch node_modules/.installed)
+fi
+# npm may skip Claude Code's postinstall (allowScripts): it only links the native binary.
+if ! "$clients/node_modules/.bin/claude" --version >/dev/null 2>&1; then
+  (cd "$clients/node_modules/@anthropic-ai/claude-code" && node install.cjs)
+fi
+if [ ! -x "$clients/.venv/bin/python" ] || [ "$clients/requirements.txt" -nt "$clients/.venv/.installed" ]; then
+  python3 -m venv "$clients/.venv"
+  "$clients/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients/requirements.txt"
+  touch "$clients/.venv/.installed"
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

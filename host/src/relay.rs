@@ -37,8 +37,8 @@ pub async fn messages(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    if let Err(r) = authorized(&st.cfg, &headers) {
-        return r;
+    if let Err(e) = authorized(&st.cfg, &headers) {
+        return e.into_response();
     }
     let body = match body {
         Ok(b) => b,
@@ -56,7 +56,7 @@ pub async fn messages(
     };
     let value = match parse_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Some(model) = value
         .get("model")

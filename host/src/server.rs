@@ -247,7 +247,7 @@ async fn models(Query(q): Query<HashMap<String, String>>) -> Response {
 }
 
 /// Check the client key when one is configured.
-pub fn authorized(cfg: &Config, headers: &HeaderMap) -> Result<(), Response> {
+pub fn authorized(cfg: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(key) = &cfg.client_key else {
         return Ok(());
     };
@@ -263,27 +263,24 @@ pub fn authorized(cfg: &Config, headers: &HeaderMap) -> Result<(), Response> {
     if given == Some(key.as_str()) {
         Ok(())
     } else {
-        Err(error_response(
+        Err(ApiError::new(
             ErrorType::AuthenticationError,
             "invalid or missing client key (x-api-key)",
-            None,
         ))
     }
 }
 
 /// Parse a JSON body, answering 400 with the serde message on failure.
-pub fn parse_body(body: &Bytes) -> Result<Value, Response> {
+pub fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(error_response(
+        Ok(_) => Err(ApiError::new(
             ErrorType::InvalidRequestError,
             "request body must be a JSON object",
-            None,
         )),
-        Err(e) => Err(error_response(
+        Err(e) => Err(ApiError::new(
             ErrorType::InvalidRequestError,
-            &format!("request body is not valid JSON: {e}"),
-            None,
+            format!("request body is not valid JSON: {e}"),
         )),
     }
 }

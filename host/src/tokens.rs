@@ -70,15 +70,15 @@ pub async fn count_tokens(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(r) = authorized(&st.cfg, &headers) {
-        return r;
+    if let Err(e) = authorized(&st.cfg, &headers) {
+        return e.into_response();
     }
     let Ok(body) = body else {
         return error_response(ErrorType::RequestTooLarge, "request body too large", None);
     };
     let mut value = match parse_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let model = value
         .get("model")

@@ -1,0 +1,244 @@
+//! Real clients through the real binary: the official Anthropic SDKs (TypeScript, Python) and
+//! the Claude Code CLI, against the fake upstreams. `bash tests/run.sh` installs the pinned
+//! clients under `tests/clients/` first.
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use support::{Proxy, ProxyOpts, TestAccount, fake};
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients")
+}
+
+fn need(path: &Path, what: &str) {
+    assert!(
+        path.exists(),
+        "{what} is not installed at {}: run `bash tests/run.sh` (it installs the pinned clients)",
+        path.display()
+    );
+}
+
+fn python() -> PathBuf {
+    clients_dir().join(".venv/bin/python")
+}
+
+fn proxy_with_account(fake: &proxy_fakes::FakeServer) -> Proxy {
+    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+    Proxy::start(
+        fake,
+        ProxyOpts {
+            accounts: vec![TestAccount {
+                account_id: "acct-1".into(),
+                access_token: access,
+            }],
+            ..ProxyOpts::default()
+        },
+    )
+}
+
+/// Run a client script; returns its JSON output.
+fn run(cmd: &mut Command) -> Value {
+    let out = cmd
+        .stdin(Stdio::null())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .output()
+        .expect("run client");
+    assert!(
+        out.status.success(),
+        "client failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "client output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The streamed final message equals the non-streaming answer (ids aside).
+fn assert_same(v: &Value, what: &str) {
+    let strip = |m: &Value| {
+        let mut m = m.clone();
+        if let Some(o) = m.as_object_mut() {
+            o.remove("id");
+            // The SDKs differ in how they fill optional fields; compare what both carry.
+            for k in ["container", "stop_details", "context_management"] {
+                o.remove(k);
+            }
+        }
+        m
+    };
+    // Each call gets fresh upstream ids and reasoning blobs: compare blocks without them,
+    // after checking both carry them.
+    let blocks = |m: &Value| -> Value {
+        let mut c = m["content"].clone();
+        for b in c.as_array_mut().into_iter().flatten() {
+            let o = b.as_object_mut().expect("block is an object");
+            for k in ["id", "signature"] {
+                if let Some(x) = o.remove(k) {
+                    assert!(!x.as_str().unwrap_or("").is_empty(), "{what}: empty {k}");
+                }
+            }
+        }
+        c
+    };
+    let (mut s, mut p) = (strip(&v["streamed"]), strip(&v["plain"]));
+    s["content"] = blocks(&s);
+    p["content"] = blocks(&p);
+    assert_eq!(s["content"], p["content"], "{what}: content differs");
+    assert_eq!(
+        s["stop_reason"], p["stop_reason"],
+        "{what}: stop_reason differs"
+    );
+    assert_eq!(
+        s["usage"]["output_tokens"], p["usage"]["output_tokens"],
+        "{what}: usage differs"
+    );
+    assert_eq!(
+        s["usage"]["input_tokens"], p["usage"]["input_tokens"],
+        "{what}: usage differs"
+    );
+    assert_eq!(s["model"], p["model"], "{what}: model differs");
+    assert!(
+        !s["content"].as_array().is_none_or(Vec::is_empty),
+        "{what}: empty content"
+    );
+}
+
+/// The scenario's block kinds arrived (a thinking block with reasoning, a tool call with tools).
+fn check_kinds(v: &Value, scenario: &str) {
+    let kinds: Vec<&str> = v["plain"]["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["type"].as_str())
+        .collect();
+    match scenario {
+        "reasoning" => assert!(
+            kinds.contains(&"thinking") && kinds.contains(&"text"),
+            "{kinds:?}"
+        ),
+        "tools" => assert!(kinds.contains(&"tool_use"), "{kinds:?}"),
+        _ => assert!(kinds.contains(&"text"), "{kinds:?}"),
+    }
+}
+
+const CASES: &[(&str, &str, bool)] = &[
+    ("claude-sonnet-4-5", "text", false),
+    ("claude-sonnet-4-5", "tools", false),
+    ("claude-opus-4-5", "reasoning", true),
+    ("claude-haiku-4-5", "text", false),
+    ("claude-haiku-4-5", "tools", true),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_stream_equals_non_stream() {
+    let node_sdk = clients_dir().join("node_modules/@anthropic-ai/sdk");
+    need(&node_sdk, "@anthropic-ai/sdk");
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    for (model, scenario, thinking) in CASES {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(clients_dir())
+            .arg("sdk_roundtrip.mjs")
+            .args([p.base.as_str(), model, scenario]);
+        if *thinking {
+            cmd.arg("thinking");
+        }
+        let v = tokio::task::block_in_place(|| run(&mut cmd));
+        assert_same(&v, &format!("ts {model} {scenario}"));
+        check_kinds(&v, scenario);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_stream_equals_non_stream() {
+    need(&python(), "the Python venv with `anthropic`");
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    for (model, scenario, thinking) in CASES {
+        let mut cmd = Command::new(python());
+        cmd.current_dir(clients_dir())
+            .arg("sdk_roundtrip.py")
+            .args([p.base.as_str(), model, scenario]);
+        if *thinking {
+            cmd.arg("thinking");
+        }
+        let v = tokio::task::block_in_place(|| run(&mut cmd));
+        assert_same(&v, &format!("python {model} {scenario}"));
+        check_kinds(&v, scenario);
+    }
+}
+
+/// Claude Code in print mode: the fake backend asks it to write a file with its Write tool,
+/// then answers; the file must exist with the content, and the final answer must arrive.
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_writes_a_file_through_the_proxy() {
+    let claude = clients_dir().join("node_modules/.bin/claude");
+    need(&claude, "@anthropic-ai/claude-code");
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    let work = p.data_dir.join("work");
+    let home = p.data_dir.join("home");
+    std::fs::create_dir_all(&work).expect("work dir");
+    std::fs::create_dir_all(&home).expect("home dir");
+    let target = work.join("hello.txt");
+    let prompt = format!(
+        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
+        target.display()
+    );
+    let out = tokio::task::block_in_place(|| {
+        Command::new("timeout")
+            .arg("120")
+            .arg(&claude)
+            .args([
+                "-p",
+                &prompt,
+                "--output-format",
+                "json",
+                "--allowedTools",
+                "Write",
+                "--max-turns",
+                "5",
+            ])
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("ANTHROPIC_BASE_URL", &p.base)
+            .env("ANTHROPIC_API_KEY", "dummy")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("CLAUDE_CODE_MAX_RETRIES", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run claude")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "claude failed ({}): {stdout}\n{}\nproxy log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        p.log_text()
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("claude prints JSON");
+    assert_eq!(result["is_error"], false, "{result}");
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("the file was written"),
+        "hello from the fake codex\n"
+    );
+    assert!(
+        result["result"].as_str().unwrap_or("").contains("DONE"),
+        "final answer: {result}"
+    );
+    // Both turns went to the Codex backend: a tool call, then the answer.
+    assert!(fake.count("/backend-api/codex/responses") >= 2);
+}

@@ -1,0 +1,451 @@
+//! The real binary, end to end, against the in-process fake upstreams (loopback only).
+
+mod support;
+
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use support::{Proxy, ProxyOpts, TestAccount, client, fake, request, sse_events};
+
+fn one_account(fake: &proxy_fakes::FakeServer) -> ProxyOpts {
+    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+    ProxyOpts {
+        accounts: vec![TestAccount {
+            account_id: "acct-1".into(),
+            access_token: access,
+        }],
+        ..ProxyOpts::default()
+    }
+}
+
+async fn post(p: &Proxy, body: &Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/v1/messages?beta=true", p.base))
+        .header("x-api-key", "anything")
+        .header("anthropic-version", "2023-06-01")
+        .header(
+            "anthropic-beta",
+            "claude-code-20250219,some-future-beta-2030-01-01",
+        )
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+fn names(events: &[(String, Value)]) -> Vec<&str> {
+    events.iter().map(|(e, _)| e.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_stream_and_non_stream_agree() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let r = post(&p, &request("claude-sonnet-4-5", "text", true)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let body = r.text().await.expect("body");
+    let events = sse_events(&body);
+    assert_eq!(events.first().map(|e| e.0.as_str()), Some("message_start"));
+    assert_eq!(events.last().map(|e| e.0.as_str()), Some("message_stop"));
+    assert!(!body.contains("[DONE]"));
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "Hello from the fake Codex backend.");
+    let delta = events
+        .iter()
+        .find(|e| e.0 == "message_delta")
+        .expect("message_delta");
+    assert_eq!(delta.1["usage"]["cache_read_input_tokens"], 1000);
+    assert_eq!(delta.1["usage"]["input_tokens"], 200);
+
+    let r = post(&p, &request("claude-sonnet-4-5", "text", false)).await;
+    assert_eq!(r.status(), 200);
+    let msg: Value = r.json().await.expect("json");
+    assert_eq!(msg["type"], "message");
+    assert_eq!(msg["model"], "claude-sonnet-4-5");
+    let texts: Vec<&str> = msg["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .filter(|b| b["type"] == "text")
+        .filter_map(|b| b["text"].as_str())
+        .collect();
+    assert_eq!(texts, vec!["Hello from the fake Codex backend."]);
+    assert_eq!(msg["usage"], delta.1["usage"]);
+    // The upstream got what the backend demands.
+    let logged = fake.requests();
+    let up = logged
+        .iter()
+        .find(|r| r.path.starts_with("/backend-api/codex/responses"))
+        .expect("upstream call");
+    let up_body: Value = serde_json::from_slice(&up.body).expect("upstream json");
+    assert_eq!(up_body["store"], false);
+    assert_eq!(up_body["stream"], true);
+    assert!(up_body.get("max_output_tokens").is_none() && up_body.get("max_tokens").is_none());
+    assert_eq!(up.header("originator"), Some("codex_cli_rs"));
+    assert_eq!(up.header("chatgpt-account-id"), Some("acct-1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_calls_stream_as_tool_use() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let mut req = request("claude-opus-4-5", "tools", true);
+    req["tools"] = json!([{"name": "get_weather", "description": "w",
+        "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}]);
+    let body = post(&p, &req).await.text().await.expect("body");
+    let events = sse_events(&body);
+    let start = events
+        .iter()
+        .find(|(e, d)| e == "content_block_start" && d["content_block"]["type"] == "tool_use")
+        .expect("tool_use start");
+    assert_eq!(start.1["content_block"]["name"], "get_weather");
+    assert_eq!(start.1["content_block"]["input"], json!({}));
+    let args: String = events
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["partial_json"].as_str())
+        .collect();
+    let parsed: Value = serde_json::from_str(&args).expect("arguments are JSON");
+    assert!(parsed.is_object());
+    let delta = events
+        .iter()
+        .find(|e| e.0 == "message_delta")
+        .expect("delta");
+    assert_eq!(delta.1["delta"]["stop_reason"], "tool_use");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_account_codex_model_says_how_to_add_one_and_haiku_works_anonymously() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let r = post(&p, &request("claude-sonnet-4-5", "text", true)).await;
+    assert_eq!(r.status(), 401);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["type"], "error");
+    assert_eq!(e["error"]["type"], "authentication_error");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("accounts add")
+    );
+
+    let r = post(&p, &request("claude-haiku-4-5", "text", true)).await;
+    assert_eq!(r.status(), 200);
+    let events = sse_events(&r.text().await.expect("body"));
+    assert_eq!(names(&events).first().copied(), Some("message_start"));
+    assert_eq!(names(&events).last().copied(), Some("message_stop"));
+    let chat = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("/chat/completions"))
+        .expect("chat upstream call");
+    assert_eq!(chat.header("authorization"), Some("Bearer anonymous"));
+    assert!(chat.header("x-kilocode-machineid").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_contract() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            env: vec![("CCP_BODY_LIMIT".into(), "100000".into())],
+            ..one_account(&fake)
+        },
+    );
+    let c = client();
+    let url = format!("{}/v1/messages", p.base);
+    let r = c.post(&url).body("{not json").send().await.expect("send");
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+
+    let r = c
+        .post(&url)
+        .json(&json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": 5}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("messages.0.content")
+    );
+
+    let big = "x".repeat(200_000);
+    let r = c
+        .post(&url)
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": big}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["type"], "request_too_large");
+
+    let r = c
+        .get(format!("{}/nope", p.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["type"], "not_found_error");
+
+    let r = c.get(&url).send().await.expect("send");
+    assert_eq!(r.status(), 405);
+    assert!(r.json::<Value>().await.is_ok());
+
+    // Upstream failures map to Anthropic errors with retry advice.
+    let r = post(&p, &request("claude-sonnet-4-5", "failed_context", false)).await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("prompt is too long")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_before_output_are_retried_invisibly() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    for scenario in ["http_503_once", "overload_in_200_once", "http_500_once"] {
+        let r = post(&p, &request("claude-sonnet-4-5", scenario, true)).await;
+        assert_eq!(r.status(), 200, "{scenario}");
+        let events = sse_events(&r.text().await.expect("body"));
+        assert_eq!(
+            names(&events).last().copied(),
+            Some("message_stop"),
+            "{scenario}: {events:?}"
+        );
+        assert!(!names(&events).contains(&"error"), "{scenario}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_limit_rotates_accounts_then_answers_429_with_retry_after() {
+    let fake = fake().await;
+    let (a1, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+    let (a2, _, _) = fake.issue_tokens("acct-2", "two@example.com");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            accounts: vec![
+                TestAccount {
+                    account_id: "acct-1".into(),
+                    access_token: a1,
+                },
+                TestAccount {
+                    account_id: "acct-2".into(),
+                    access_token: a2,
+                },
+            ],
+            ..ProxyOpts::default()
+        },
+    );
+    // First account limited once: the second one answers.
+    let r = post(&p, &request("claude-sonnet-4-5", "http_429_once", true)).await;
+    assert_eq!(r.status(), 200);
+    let used: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/backend-api/codex/responses"))
+        .filter_map(|r| r.header("chatgpt-account-id").map(str::to_owned))
+        .collect();
+    assert_eq!(used.len(), 2);
+    assert_ne!(used[0], used[1]);
+    // Every account limited: 429 with retry-after from the upstream's reset.
+    let r = post(&p, &request("claude-sonnet-4-5", "http_429", true)).await;
+    assert_eq!(r.status(), 429);
+    let ra: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number");
+    assert!((100..=120).contains(&ra), "retry-after {ra}");
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_commit_errors_are_events_and_the_stream_ends() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let r = post(&p, &request("claude-sonnet-4-5", "error_event", true)).await;
+    assert_eq!(r.status(), 200);
+    let events = sse_events(&r.text().await.expect("body"));
+    assert_eq!(names(&events).last().copied(), Some("error"));
+    // Every started block was stopped before the error.
+    let starts = names(&events)
+        .iter()
+        .filter(|e| **e == "content_block_start")
+        .count();
+    let stops = names(&events)
+        .iter()
+        .filter(|e| **e == "content_block_stop")
+        .count();
+    assert_eq!(starts, stops);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_upstream_gets_pings_then_an_idle_timeout_error() {
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env = vec![
+        ("CCP_COMMIT_TIMEOUT_SECS".into(), "0.2".into()),
+        ("CCP_PING_INTERVAL_SECS".into(), "0.2".into()),
+        ("CCP_IDLE_TIMEOUT_SECS".into(), "1.2".into()),
+    ];
+    let p = Proxy::start(&fake, opts);
+    let t = Instant::now();
+    let r = post(&p, &request("claude-sonnet-4-5", "stall", true)).await;
+    assert_eq!(r.status(), 200);
+    let events = sse_events(&r.text().await.expect("body"));
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(names(&events).first().copied(), Some("message_start"));
+    assert!(
+        names(&events).iter().filter(|e| **e == "ping").count() >= 2,
+        "{events:?}"
+    );
+    let last = events.last().expect("events");
+    assert_eq!(last.0, "error");
+    assert_eq!(last.1["error"]["type"], "timeout_error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_byte_timeout_ends_with_an_error_not_a_hang() {
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env = vec![
+        ("CCP_FIRST_BYTE_TIMEOUT_SECS".into(), "0.5".into()),
+        ("CCP_MAX_ATTEMPTS".into(), "1".into()),
+    ];
+    let p = Proxy::start(&fake, opts);
+    let t = Instant::now();
+    let r = post(
+        &p,
+        &request("claude-sonnet-4-5", "stall_before_headers", true),
+    )
+    .await;
+    assert_eq!(r.status(), 504);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["type"], "timeout_error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_disconnect_cancels_the_upstream_within_a_second() {
+    use futures_util::StreamExt;
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env = vec![("CCP_COMMIT_TIMEOUT_SECS".into(), "0.2".into())];
+    let p = Proxy::start(&fake, opts);
+    let r = post(&p, &request("claude-sonnet-4-5", "stall", true)).await;
+    assert_eq!(r.status(), 200);
+    let mut body = r.bytes_stream();
+    let first = body.next().await.expect("first bytes").expect("ok");
+    assert!(String::from_utf8_lossy(&first).contains("message_start"));
+    let dropped_at = Instant::now();
+    drop(body);
+    loop {
+        if let Some((_, _)) = fake.disconnects().iter().find(|(s, _)| s == "stall") {
+            break;
+        }
+        assert!(
+            dropped_at.elapsed() < Duration::from_secs(1),
+            "upstream still open after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn count_tokens_models_health_metrics() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let c = client();
+    let r = c
+        .post(format!("{}/v1/messages/count_tokens?beta=true", p.base))
+        .json(
+            &json!({"model": "claude-sonnet-4-5", "system": "You are terse.",
+                      "messages": [{"role": "user", "content": "Hello, world"}]}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let n: Value = r.json().await.expect("json");
+    let tokens = n["input_tokens"].as_u64().expect("number");
+    assert!((5..40).contains(&tokens), "{tokens}");
+    assert_eq!(
+        fake.count("/backend-api"),
+        0,
+        "count_tokens must not touch the upstream"
+    );
+
+    let m: Value = c
+        .get(format!("{}/v1/models?limit=1000", p.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        m["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|x| x["id"].as_str().unwrap_or("").starts_with("claude"))
+    );
+    assert_eq!(m["has_more"], false);
+
+    let h: Value = c
+        .get(format!("{}/health", p.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(h["status"], "ok");
+    assert!(!h.to_string().contains("eyJ"), "no token in /health");
+
+    post(&p, &request("claude-sonnet-4-5", "text", true))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let metrics = c
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "ccp_requests_total",
+        "ccp_ttfb_seconds",
+        "ccp_duration_seconds",
+        "ccp_tokens_total",
+        "ccp_open_streams",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    // The log never holds a token.
+    assert!(!p.log_text().contains("eyJ"), "a token reached the log");
+}

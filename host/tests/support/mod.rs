@@ -1,0 +1,167 @@
+//! Test support: run the real `codex-claude-proxy` binary against the in-process fakes.
+
+#![allow(dead_code)]
+
+use proxy_fakes::{FakeConfig, FakeServer};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running proxy process; killed on drop.
+pub struct Proxy {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its data dir (removed on drop).
+    pub data_dir: PathBuf,
+    /// Captured stderr log file.
+    pub log: PathBuf,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn fresh_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("ccp-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// An account file for the proxy's data dir.
+pub struct TestAccount {
+    pub account_id: String,
+    pub access_token: String,
+}
+
+/// Options for one proxy process.
+#[derive(Default)]
+pub struct ProxyOpts {
+    pub accounts: Vec<TestAccount>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Proxy {
+    /// Start the proxy on a free port, pointed at `fake`.
+    pub fn start(fake: &FakeServer, opts: ProxyOpts) -> Proxy {
+        let data_dir = fresh_dir("data");
+        if !opts.accounts.is_empty() {
+            let acc = data_dir.join("accounts");
+            std::fs::create_dir_all(&acc).expect("accounts dir");
+            for a in &opts.accounts {
+                let body = serde_json::json!({
+                    "account_id": a.account_id, "email": format!("{}@example.com", a.account_id),
+                    "plan_type": "plus", "access_token": a.access_token,
+                });
+                std::fs::write(acc.join(format!("{}.json", a.account_id)), body.to_string())
+                    .expect("write account");
+            }
+        }
+        let log = data_dir.join("proxy.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex-claude-proxy"));
+        cmd.args(["serve", "--port", "0", "--data-dir"])
+            .arg(&data_dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &data_dir)
+            .env("CCP_LOG", "debug")
+            .env(
+                "CCP_CODEX_BASE_URL",
+                format!("{}/backend-api", fake.base_url()),
+            )
+            .env("CCP_OAUTH_ISSUER", fake.base_url())
+            .env(
+                "CCP_KILO_BASE_URL",
+                format!("{}/api/openrouter", fake.base_url()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn proxy");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Proxy {
+            child,
+            base,
+            data_dir,
+            log,
+        }
+    }
+
+    /// The proxy's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A fake upstream with fast timings.
+pub async fn fake() -> FakeServer {
+    FakeServer::start(FakeConfig {
+        stall_secs: 20,
+        drip_ms: 20,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("start fake")
+}
+
+/// A reqwest client without proxies.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// A minimal Anthropic request whose text selects a fake scenario.
+pub fn request(model: &str, scenario: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "max_tokens": 1024,
+        "stream": stream,
+        "messages": [{"role": "user", "content": format!("hello [[scenario:{scenario}]]")}],
+    })
+}
+
+/// Parse an SSE body into (event, data) pairs.
+pub fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for frame in body.split("\n\n") {
+        let mut event = None;
+        let mut data = String::new();
+        for line in frame.lines() {
+            if let Some(e) = line.strip_prefix("event: ") {
+                event = Some(e.to_owned());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data.push_str(d);
+            }
+        }
+        if let Some(e) = event {
+            out.push((
+                e,
+                serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,504 @@
+//! `POST /backend-api/codex/responses`: validation like the real backend (codex.md §1.6, §7),
+//! then a scenario; plus `GET /backend-api/wham/usage` and `GET /backend-api/codex/models`.
+
+use crate::codex_sse::{self, Ctx};
+use crate::scenarios;
+use crate::server::{Logged, Req, Shared, json_response, logged, set_header};
+use crate::util::{form_get, now_secs, parse_form};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Request fields the backend refuses with `{"detail":"Unsupported parameter: X"}`.
+const UNSUPPORTED: &[&str] = &[
+    "max_output_tokens",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "metadata",
+    "user",
+    "previous_response_id",
+    "truncation",
+    "context_management",
+];
+
+type Reject = (u16, Value);
+
+fn detail(status: u16, msg: &str) -> Reject {
+    (status, json!({"detail": msg}))
+}
+
+fn openai_error(status: u16, msg: String, param: Value, code: Value) -> Reject {
+    (
+        status,
+        json!({"error": {"message": msg, "type": "invalid_request_error", "param": param, "code": code}}),
+    )
+}
+
+pub(crate) fn unauthorized() -> Reject {
+    detail(401, "Unauthorized")
+}
+
+pub(crate) async fn responses(shared: &Arc<Shared>, req: Req) -> Response {
+    let mut entry = req.log_entry(0);
+    let body: Option<Value> = serde_json::from_slice(&req.body).ok();
+    if let Some(b) = &body {
+        let session = req.header("session_id");
+        let key = b.get("prompt_cache_key").and_then(Value::as_str);
+        entry.session_matches_cache_key = match (session, key) {
+            (None, None) => None,
+            (Some(s), Some(k)) => Some(s == k),
+            _ => Some(false),
+        };
+        entry.tools_without_strict = b
+            .get("tools")
+            .and_then(Value::as_array)
+            .map(|tools| {
+                tools
+                    .iter()
+                    .filter(|t| t.get("strict") != Some(&Value::Bool(false)))
+                    .map(|t| {
+                        t.get("name")
+                            .and_then(Value::as_str)
+                            .or_else(|| t.get("type").and_then(Value::as_str))
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    let ctx = match validate(shared, &req, body.as_ref()) {
+        Ok(ctx) => ctx,
+        Err((status, err)) => return reject(shared, entry, status, &err),
+    };
+    let name = scenarios::requested(&req.headers, &req.body).unwrap_or_else(|| "text".into());
+    let scenario = match scenarios::resolve(shared, &name, scenarios::CODEX_SCENARIOS) {
+        Ok(s) => s,
+        Err(msg) => return reject(shared, entry, 400, &json!({"detail": msg})),
+    };
+    entry.scenario = Some(scenario.clone());
+    codex_sse::play(shared, &req, ctx, &scenario, entry).await
+}
+
+fn reject(shared: &Shared, mut entry: Logged, status: u16, body: &Value) -> Response {
+    entry.status = status;
+    shared.push_log(entry);
+    let mut resp = json_response(status, body);
+    set_header(&mut resp, "x-request-id", &request_id(shared));
+    resp
+}
+
+pub(crate) fn request_id(shared: &Shared) -> String {
+    shared.rng().hex(8)
+}
+
+fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Reject> {
+    shared
+        .check_bearer(&req.headers)
+        .map_err(|()| unauthorized())?;
+    if req.header("originator").is_none_or(|o| o.trim().is_empty()) {
+        return Err(detail(400, "Missing required header: originator"));
+    }
+    if !req
+        .header("accept")
+        .is_some_and(|a| a.contains("text/event-stream"))
+    {
+        return Err(detail(400, "Accept header must be text/event-stream"));
+    }
+    let body = body.ok_or_else(|| detail(400, "Request body is not valid JSON"))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| detail(400, "Request body must be a JSON object"))?;
+    if obj.get("stream") != Some(&Value::Bool(true)) {
+        return Err(detail(400, "Stream must be set to true"));
+    }
+    if obj.get("store") != Some(&Value::Bool(false)) {
+        return Err(detail(400, "Store must be set to false"));
+    }
+    if let Some(p) = UNSUPPORTED.iter().find(|p| obj.contains_key(**p)) {
+        return Err(detail(400, &format!("Unsupported parameter: {p}")));
+    }
+    if !obj.get("instructions").is_some_and(Value::is_string) {
+        return Err(detail(400, "Instructions are required"));
+    }
+    let model = obj.get("model").and_then(Value::as_str).unwrap_or("");
+    if model.is_empty() {
+        return Err(openai_error(
+            400,
+            "Missing required parameter: 'model'.".into(),
+            json!("model"),
+            json!("missing_required_parameter"),
+        ));
+    }
+    let input: Vec<Value> = match obj.get("input") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::String(s)) => {
+            vec![json!({"type":"message","role":"user","content":[{"type":"input_text","text":s}]})]
+        }
+        _ => {
+            return Err(openai_error(
+                400,
+                "Missing required parameter: 'input'.".into(),
+                json!("input"),
+                json!("missing_required_parameter"),
+            ));
+        }
+    };
+    validate_input(shared, &input)?;
+    validate_tools(obj.get("tools"))?;
+
+    let reasoning = obj.get("reasoning").cloned().unwrap_or(Value::Null);
+    let summary = reasoning.get("summary").and_then(Value::as_str);
+    let include_encrypted = obj
+        .get("include")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|v| v.as_str() == Some("reasoning.encrypted_content"))
+        });
+    Ok(Ctx {
+        model: model.to_string(),
+        instructions: obj.get("instructions").cloned().unwrap_or(Value::Null),
+        prompt_cache_key: obj.get("prompt_cache_key").cloned().unwrap_or(Value::Null),
+        reasoning: json!({
+            "effort": reasoning.get("effort").cloned().unwrap_or(json!("medium")),
+            "summary": summary.map(|s| if s == "auto" { "detailed" } else { s }),
+        }),
+        tools: echo_tools(obj.get("tools")),
+        tool_choice: obj.get("tool_choice").cloned().unwrap_or(json!("auto")),
+        parallel_tool_calls: obj
+            .get("parallel_tool_calls")
+            .cloned()
+            .unwrap_or(json!(true)),
+        include_encrypted,
+        summary_requested: summary.is_some_and(|s| s != "none"),
+        reasoning_off: reasoning.get("effort").and_then(Value::as_str) == Some("none"),
+        has_tool_output: input.iter().any(|i| {
+            matches!(
+                i.get("type").and_then(Value::as_str),
+                Some("function_call_output" | "custom_tool_call_output")
+            )
+        }),
+        write_path: write_path(&req.body),
+    })
+}
+
+/// The path of a `[[write:P]]` marker (JSON-unescaped), or a default.
+pub(crate) fn write_path(body: &[u8]) -> String {
+    scenarios::marker(body, "[[write:")
+        .map(|raw| serde_json::from_str::<String>(&format!("\"{raw}\"")).unwrap_or(raw))
+        .unwrap_or_else(|| "/tmp/proxy-fakes-write.txt".to_string())
+}
+
+/// Tools as the backend echoes them: `strict` defaults to true when omitted.
+fn echo_tools(tools: Option<&Value>) -> Value {
+    let Some(Value::Array(tools)) = tools else {
+        return json!([]);
+    };
+    Value::Array(
+        tools
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                if let Some(m) = t.as_object_mut()
+                    && m.get("type").and_then(Value::as_str) == Some("function")
+                    && !m.contains_key("strict")
+                {
+                    m.insert("strict".into(), json!(true));
+                }
+                t
+            })
+            .collect(),
+    )
+}
+
+fn name_error(field: &str, name: &str) -> Option<Reject> {
+    if name.chars().count() > 64 {
+        return Some(openai_error(
+            400,
+            format!(
+                "Invalid '{field}': string too long. Expected a string with maximum length 64, but got a string with length {} instead.",
+                name.chars().count()
+            ),
+            json!(field),
+            json!("string_above_max_length"),
+        ));
+    }
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        return Some(openai_error(
+            400,
+            format!(
+                "Invalid '{field}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."
+            ),
+            json!(field),
+            json!("invalid_value"),
+        ));
+    }
+    None
+}
+
+fn validate_tools(tools: Option<&Value>) -> Result<(), Reject> {
+    let Some(tools) = tools else { return Ok(()) };
+    let Some(tools) = tools.as_array() else {
+        return Err(openai_error(
+            400,
+            "Invalid type for 'tools': expected an array.".into(),
+            json!("tools"),
+            json!("invalid_type"),
+        ));
+    };
+    for (i, t) in tools.iter().enumerate() {
+        let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
+        if ty == "function" || ty == "custom" {
+            let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(e) = name_error(&format!("tools[{i}].name"), name) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_input(shared: &Shared, input: &[Value]) -> Result<(), Reject> {
+    let mut calls: Vec<(String, usize)> = Vec::new();
+    let mut outputs: Vec<(String, usize)> = Vec::new();
+    for (i, item) in input.iter().enumerate() {
+        let ty = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message");
+        if let Some(id) = item.get("id").filter(|v| !v.is_null()) {
+            return Err(not_found(id.as_str().unwrap_or("")));
+        }
+        if ty == "item_reference" {
+            return Err(not_found(
+                item.get("id").and_then(Value::as_str).unwrap_or(""),
+            ));
+        }
+        if item.get("role").and_then(Value::as_str) == Some("system") {
+            return Err(detail(400, "System messages are not allowed"));
+        }
+        match ty {
+            "message" => check_content(item, i)?,
+            "function_call" | "custom_tool_call" => {
+                let call_id = call_id(item, i)?;
+                let name = item.get("name").and_then(Value::as_str).unwrap_or("");
+                if let Some(e) = name_error(&format!("input[{i}].name"), name) {
+                    return Err(e);
+                }
+                calls.push((call_id, i));
+            }
+            "function_call_output" | "custom_tool_call_output" => {
+                outputs.push((call_id(item, i)?, i));
+            }
+            "reasoning" => {
+                if !item.get("summary").is_some_and(Value::is_array) {
+                    return Err(openai_error(
+                        400,
+                        format!("Missing required parameter: 'input[{i}].summary'."),
+                        json!(format!("input[{i}].summary")),
+                        json!("missing_required_parameter"),
+                    ));
+                }
+                if let Some(blob) = item.get("encrypted_content").and_then(Value::as_str)
+                    && !shared.lock().encrypted.contains(blob)
+                {
+                    let shown = if blob.len() > 12 {
+                        format!("{}...{}", &blob[..4], &blob[blob.len() - 4..])
+                    } else {
+                        blob.to_string()
+                    };
+                    return Err(openai_error(
+                        400,
+                        format!("The encrypted content {shown} could not be verified."),
+                        Value::Null,
+                        json!("invalid_encrypted_content"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (id, _) in &calls {
+        if !outputs.iter().any(|(o, _)| o == id) {
+            return Err(openai_error(
+                400,
+                format!("No tool output found for function call {id}."),
+                json!("input"),
+                Value::Null,
+            ));
+        }
+    }
+    for (id, _) in &outputs {
+        if !calls.iter().any(|(c, _)| c == id) {
+            return Err(openai_error(
+                400,
+                format!("No tool call found for function call output with call_id {id}."),
+                json!("input"),
+                Value::Null,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn not_found(id: &str) -> Reject {
+    openai_error(
+        404,
+        format!(
+            "Item with id '{id}' not found. Items are not persisted when `store` is set to false. Try again with `store` set to true, or remove this item from your input."
+        ),
+        json!("input"),
+        Value::Null,
+    )
+}
+
+fn call_id(item: &Value, i: usize) -> Result<String, Reject> {
+    let id = item.get("call_id").and_then(Value::as_str).unwrap_or("");
+    if id.is_empty() {
+        return Err(openai_error(
+            400,
+            format!("Missing required parameter: 'input[{i}].call_id'."),
+            json!(format!("input[{i}].call_id")),
+            json!("missing_required_parameter"),
+        ));
+    }
+    if id.chars().count() > 64 {
+        return Err(openai_error(
+            400,
+            format!(
+                "Invalid 'input[{i}].call_id': string too long. Expected a string with maximum length 64, but got a string with length {} instead.",
+                id.chars().count()
+            ),
+            json!(format!("input[{i}].call_id")),
+            json!("string_above_max_length"),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+/// Content part types allowed per role (public Responses API rule).
+fn check_content(item: &Value, i: usize) -> Result<(), Reject> {
+    let role = item.get("role").and_then(Value::as_str).unwrap_or("");
+    let Some(parts) = item.get("content").and_then(Value::as_array) else {
+        return Ok(()); // string content is allowed
+    };
+    let (allowed, list): (&[&str], &str) = if role == "assistant" {
+        (&["output_text", "refusal"], "'output_text' and 'refusal'")
+    } else {
+        (
+            &["input_text", "input_image", "input_file"],
+            "'input_text', 'input_image', and 'input_file'",
+        )
+    };
+    for (j, p) in parts.iter().enumerate() {
+        let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
+        if !allowed.contains(&ty) {
+            return Err(openai_error(
+                400,
+                format!("Invalid value: '{ty}'. Supported values are: {list}."),
+                json!(format!("input[{i}].content[{j}]")),
+                json!("invalid_value"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /backend-api/wham/usage` (live sample shape, codex.md §5.1).
+pub(crate) fn usage(shared: &Shared, req: &Req) -> Response {
+    let info = match shared.check_bearer(&req.headers) {
+        Ok(info) => info,
+        Err(()) => return logged(shared, req, 401, unauthorized().1),
+    };
+    let account = req
+        .header("chatgpt-account-id")
+        .map(str::to_string)
+        .or_else(|| info.as_ref().map(|i| i.account_id.clone()))
+        .unwrap_or_else(|| "acct_fake".into());
+    let email = info
+        .and_then(|i| i.email)
+        .unwrap_or_else(|| "user@example.com".into());
+    let now = now_secs();
+    logged(
+        shared,
+        req,
+        200,
+        json!({
+            "user_id": "user_fake",
+            "account_id": account,
+            "email": email,
+            "plan_type": "plus",
+            "rate_limit": {
+                "allowed": true,
+                "limit_reached": false,
+                "primary_window": {"used_percent": 20, "limit_window_seconds": 604800,
+                                   "reset_after_seconds": 16361, "reset_at": now + 16361},
+                "secondary_window": null
+            },
+            "code_review_rate_limit": null,
+            "additional_rate_limits": null,
+            "credits": {"has_credits": false, "unlimited": false, "overage_limit_reached": false,
+                        "balance": "0", "approx_local_messages": [0, 0], "approx_cloud_messages": [0, 0]},
+            "spend_control": {"reached": false, "individual_limit": null},
+            "rate_limit_reached_type": null,
+            "promo": null,
+            "rate_limit_reset_credits": {"available_count": 2, "applicable_available_count": 0}
+        }),
+    )
+}
+
+/// `GET /backend-api/codex/models?client_version=V` (abridged catalog, codex.md §5.2).
+pub(crate) fn models(shared: &Shared, req: &Req) -> Response {
+    if shared.check_bearer(&req.headers).is_err() {
+        return logged(shared, req, 401, unauthorized().1);
+    }
+    let form = parse_form(&req.query);
+    if form_get(&form, "client_version").is_none_or(str::is_empty) {
+        return logged(
+            shared,
+            req,
+            400,
+            json!({"detail": "Missing required query parameter: client_version"}),
+        );
+    }
+    let model = |slug: &str, name: &str, levels: &[&str], ctx: u64, prio: u64| {
+        json!({
+            "slug": slug, "display_name": name, "description": format!("{name} (fake catalog)"),
+            "default_reasoning_level": "medium",
+            "supported_reasoning_levels": levels.iter().map(|l| json!({"effort": l, "description": format!("{l} reasoning")})).collect::<Vec<_>>(),
+            "shell_type": "shell_command", "visibility": "list", "minimal_client_version": "0.124.0",
+            "supported_in_api": true, "priority": prio, "upgrade": null, "availability_nux": null,
+            "base_instructions": "You are Codex.", "model_messages": {"instructions_template": "{{ base }}"},
+            "supports_reasoning_summaries": true, "supports_reasoning_summary_parameter": true,
+            "default_reasoning_summary": "none", "support_verbosity": true, "default_verbosity": "low",
+            "apply_patch_tool_type": "freeform", "web_search_tool_type": "text_and_image",
+            "supports_search_tool": true, "input_modalities": ["text", "image"],
+            "supports_image_detail_original": true, "truncation_policy": {"mode": "tokens", "limit": 10000},
+            "supports_parallel_tool_calls": true, "context_window": ctx, "max_context_window": ctx,
+            "auto_compact_token_limit": null, "prefer_websockets": true, "use_responses_lite": false,
+            "service_tiers": [{"id": "priority", "name": "Fast", "description": "1.5x speed, increased usage"}],
+            "default_service_tier": null,
+            "available_in_plans": ["free", "go", "plus", "pro", "team", "business", "enterprise"],
+            "experimental_supported_tools": []
+        })
+    };
+    let levels = ["low", "medium", "high", "xhigh"];
+    let body = json!({"models": [
+        model("gpt-5.5", "GPT-5.5", &levels, 272_000, 7),
+        model("gpt-5.4", "GPT-5.4", &levels, 272_000, 6),
+        model("gpt-5.4-mini", "GPT-5.4-Mini", &levels, 272_000, 5),
+        model("gpt-5.3-codex-spark", "GPT-5.3-Codex-Spark", &levels, 128_000, 4),
+    ]});
+    let mut resp = logged(shared, req, 200, body);
+    set_header(&mut resp, "etag", "\"fake-models-etag-1\"");
+    resp
+}
