@@ -21,6 +21,7 @@ mod aggregate;
 mod degrade;
 mod error;
 pub mod oauth;
+pub mod providers;
 mod routing;
 pub mod sse;
 pub mod translate;
@@ -36,6 +37,8 @@ pub use translate::chat_request::{
 };
 pub use translate::chat_stream::{ChatStreamOptions, ChatTranslator};
 pub use translate::names::{ToolNames, wire_call_id, wire_tool_name};
+pub use translate::openai_in::{convert_openai_request, convert_openai_request_value};
+pub use translate::openai_out::{OpenAiStream, openai_error};
 pub use translate::request::{
     CodexRequest, RequestOptions, convert_request, convert_request_value,
 };

@@ -19,7 +19,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use proxy_core::{Action, Aggregator, ErrorType, Lane, StreamEvent, map_upstream_error};
+use proxy_core::convert_openai_request_value;
+use proxy_core::{
+    Action, Aggregator, ErrorType, Lane, OpenAiStream, StreamEvent, map_upstream_error,
+    openai_error,
+};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,40 +34,94 @@ const MAX_HELD_EVENTS: usize = 256;
 
 type Upstream = BoxStream<'static, Result<Bytes, reqwest::Error>>;
 
-/// The handler.
+/// `POST /v1/messages`.
 pub async fn messages(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let started = Instant::now();
-    if let Err(e) = authorized(&st.cfg, &headers) {
-        return e.into_response();
-    }
+    handle(st, headers, body, Dialect::Anthropic).await
+}
+
+/// `POST /v1/chat/completions`: the OpenAI request becomes an Anthropic one (core), takes the
+/// same path, and the answer is folded back into OpenAI chunks (core).
+pub async fn chat_completions(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let probe = Dialect::OpenAi {
+        include_usage: false,
+    };
     let body = match body {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error_response(
-                ErrorType::RequestTooLarge,
-                &format!(
-                    "request body exceeds the limit of {} bytes",
-                    st.cfg.body_limit
-                ),
-                None,
-            );
-        }
-        Err(e) => return error_response(ErrorType::InvalidRequestError, &e.body_text(), None),
+        Err(e) => return too_large_or_bad(&st, e, probe),
     };
     let value = match parse_body(&body) {
         Ok(v) => v,
-        Err(e) => return e.into_response(),
+        Err(e) => return probe.error(e.ty, &e.message, None),
+    };
+    let include_usage = value
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let converted = match convert_openai_request_value(value) {
+        Ok(c) => c,
+        Err(e) => return probe.error(e.error_type(), &e.to_string(), None),
+    };
+    for d in &converted.degradations {
+        tracing::debug!(path = %d.path, kind = ?d.kind, detail = %d.detail, "openai request degradation");
+    }
+    let anthropic = Bytes::from(serde_json::to_vec(&converted.value).unwrap_or_default());
+    handle(
+        st,
+        headers,
+        Ok(anthropic),
+        Dialect::OpenAi { include_usage },
+    )
+    .await
+}
+
+fn too_large_or_bad(st: &AppState, e: BytesRejection, dialect: Dialect) -> Response {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        dialect.error(
+            ErrorType::RequestTooLarge,
+            &format!(
+                "request body exceeds the limit of {} bytes",
+                st.cfg.body_limit
+            ),
+            None,
+        )
+    } else {
+        dialect.error(ErrorType::InvalidRequestError, &e.body_text(), None)
+    }
+}
+
+async fn handle(
+    st: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    dialect: Dialect,
+) -> Response {
+    let started = Instant::now();
+    if let Err(e) = authorized(&st.cfg, &headers) {
+        return dialect.error(e.ty, &e.message, None);
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return too_large_or_bad(&st, e, dialect),
+    };
+    let value = match parse_body(&body) {
+        Ok(v) => v,
+        Err(e) => return dialect.error(e.ty, &e.message, None),
     };
     let Some(model) = value
         .get("model")
         .and_then(Value::as_str)
         .map(str::to_owned)
     else {
-        return error_response(
+        return dialect.error(
             ErrorType::InvalidRequestError,
             "model: field required",
             None,
@@ -90,6 +148,7 @@ pub async fn messages(
         body,
         first: Some(value),
         started,
+        dialect,
     };
     let resp = job.run(stream).await;
     st.metrics
@@ -111,6 +170,96 @@ struct Job {
     /// The parsed body, used by the first attempt; later attempts re-parse `body`.
     first: Option<Value>,
     started: Instant,
+    dialect: Dialect,
+}
+
+/// Which API the client speaks.
+#[derive(Debug, Clone, Copy)]
+pub enum Dialect {
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    OpenAi {
+        /// Send a usage chunk (`stream_options.include_usage`).
+        include_usage: bool,
+    },
+}
+
+impl Dialect {
+    fn fold(self, model: &str) -> Fold {
+        match self {
+            Dialect::Anthropic => Fold::Anthropic(Aggregator::new()),
+            Dialect::OpenAi { .. } => Fold::OpenAi(OpenAiStream::new(model, now_secs(), false)),
+        }
+    }
+
+    fn encoder(self, model: &str) -> Encoder {
+        match self {
+            Dialect::Anthropic => Encoder::Anthropic,
+            Dialect::OpenAi { include_usage } => Encoder::OpenAi(Box::new(OpenAiStream::new(
+                model,
+                now_secs(),
+                include_usage,
+            ))),
+        }
+    }
+
+    /// An error response in this dialect's shape.
+    pub fn error(self, ty: ErrorType, message: &str, retry_after: Option<u64>) -> Response {
+        match self {
+            Dialect::Anthropic => error_response(ty, message, retry_after),
+            Dialect::OpenAi { .. } => {
+                let (status, body) = openai_error(ty, message);
+                let mut r = (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    axum::Json(body),
+                )
+                    .into_response();
+                if let Some(s) = retry_after {
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(s));
+                }
+                r
+            }
+        }
+    }
+}
+
+/// Non-streaming accumulation, per dialect.
+enum Fold {
+    Anthropic(Aggregator),
+    OpenAi(OpenAiStream),
+}
+
+impl Fold {
+    fn push(&mut self, ev: StreamEvent) {
+        match self {
+            Fold::Anthropic(a) => a.push(ev),
+            Fold::OpenAi(o) => o.push(&ev, &mut Vec::new()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Value, proxy_core::ErrorBody> {
+        match self {
+            Fold::Anthropic(a) => a.finish(),
+            Fold::OpenAi(o) => o.completion(),
+        }
+    }
+}
+
+/// Stream encoding, per dialect.
+enum Encoder {
+    Anthropic,
+    OpenAi(Box<OpenAiStream>),
+}
+
+impl Encoder {
+    fn encode(&mut self, ev: &StreamEvent, out: &mut Vec<u8>) {
+        match self {
+            Encoder::Anthropic => ev.encode(out),
+            Encoder::OpenAi(o) => o.push(ev, out),
+        }
+    }
 }
 
 /// Why an attempt did not produce a committed answer.
@@ -121,7 +270,7 @@ enum Failure {
         error: (ErrorType, String, Option<u64>),
     },
     /// Give up with this error.
-    Fail(Response),
+    Fail(ErrorType, String, Option<u64>),
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -129,6 +278,10 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Job {
+    fn error(&self, ty: ErrorType, message: &str, retry_after: Option<u64>) -> Response {
+        self.dialect.error(ty, message, retry_after)
+    }
+
     fn provider(&self) -> Option<&Provider> {
         let name = self.route.provider.as_deref().unwrap_or("kilo");
         self.st.cfg.providers.iter().find(|p| p.name == name)
@@ -150,7 +303,7 @@ impl Job {
             let account: Option<Account> = match self.route.lane {
                 Lane::Codex => {
                     if st.accounts.is_empty() {
-                        return error_response(
+                        return self.error(
                             ErrorType::AuthenticationError,
                             &format!(
                                 "model `{}` is served by the ChatGPT Codex backend, and no ChatGPT account is configured. Add one with `codex-claude-proxy accounts add` (or import ~/.codex/auth.json with `codex-claude-proxy accounts import`), or use a model routed to a Chat provider (e.g. claude-haiku-4-5).",
@@ -177,7 +330,7 @@ impl Job {
                                 ),
                                 None => msg,
                             };
-                            return error_response(ty, &msg, ra);
+                            return self.error(ty, &msg, ra);
                         }
                     }
                 }
@@ -196,7 +349,7 @@ impl Job {
                 Lane::Chat => match self.provider() {
                     Some(p) => lanes::prepare_chat(&st, &self.model, &self.route, p, value),
                     None => {
-                        return error_response(
+                        return self.error(
                             ErrorType::ApiError,
                             &format!(
                                 "route for `{}` names provider `{}`, which is not configured",
@@ -214,7 +367,10 @@ impl Job {
             };
             match self.attempt(prepared, stream).await {
                 Ok(resp) => return resp,
-                Err(Failure::Fail(resp)) => return resp,
+                Err(Failure::Fail(ty, msg, ra)) => {
+                    st.metrics.error(ty.as_str());
+                    return self.error(ty, &msg, ra);
+                }
                 Err(Failure::Retry { wait, error }) => {
                     st.metrics.retries.inc();
                     if error.0 == ErrorType::InvalidRequestError {
@@ -244,7 +400,7 @@ impl Job {
         }
         let (ty, msg, ra) = last.unwrap_or((ErrorType::ApiError, "upstream failed".into(), None));
         st.metrics.error(ty.as_str());
-        error_response(ty, &msg, ra)
+        self.error(ty, &msg, ra)
     }
 
     /// One upstream call: send, hold events until output, then commit or fail.
@@ -287,11 +443,7 @@ impl Job {
             tracing::warn!(status, error_type = e.error_type.as_str(), action = ?e.action, "upstream error");
             let err = (e.error_type, e.message.clone(), e.retry_after);
             return match e.action {
-                Action::Fail => Err(Failure::Fail(error_response(
-                    e.error_type,
-                    &e.message,
-                    e.retry_after,
-                ))),
+                Action::Fail => Err(Failure::Fail(e.error_type, e.message, e.retry_after)),
                 Action::Retry => Err(Failure::Retry {
                     wait: e
                         .retry_after
@@ -318,7 +470,7 @@ impl Job {
         let mut held: Vec<StreamEvent> = Vec::new();
         let commit_deadline = Instant::now() + Duration::from_secs_f64(st.cfg.commit_timeout_secs);
         let idle = Duration::from_secs_f64(st.cfg.idle_timeout_secs);
-        let mut agg = (!stream).then(Aggregator::new);
+        let mut agg = (!stream).then(|| self.dialect.fold(&self.model));
         // Hold events until real output (or, for non-streaming clients, until the end).
         loop {
             let wait_until = if stream {
@@ -382,6 +534,7 @@ impl Job {
                 .duration
                 .observe(self.started.elapsed().as_secs_f64());
             return match a.finish() {
+                // `a` is a Fold: an Anthropic Message or an OpenAI chat.completion.
                 Ok(msg) => {
                     st.metrics
                         .ttfb
@@ -390,11 +543,7 @@ impl Job {
                     add_degradation_header(&mut r, p.degradations);
                     Ok(r)
                 }
-                Err(e) => Err(Failure::Fail(error_response(
-                    e.error_type,
-                    &e.message,
-                    None,
-                ))),
+                Err(e) => Err(Failure::Fail(e.error_type, e.message, None)),
             };
         }
         Ok(self.commit(held, tr, upstream, p.degradations))
@@ -412,11 +561,13 @@ impl Job {
         st.metrics
             .ttfb
             .observe(self.started.elapsed().as_secs_f64());
+        let mut encoder = self.dialect.encoder(&self.model);
         let mut first = Vec::new();
         for ev in &held {
-            ev.encode(&mut first);
+            encoder.encode(ev, &mut first);
         }
         let live = Live {
+            encoder,
             pending: VecDeque::from([Bytes::from(first)]),
             done: tr.is_done(),
             tr,
@@ -466,7 +617,7 @@ fn classify_stream_error(ty: ErrorType, message: &str, code: Option<&str>) -> Fa
             wait: backoff(0),
             error: err,
         },
-        _ => Failure::Fail(error_response(ty, message, None)),
+        _ => Failure::Fail(ty, message.to_owned(), None),
     }
 }
 
@@ -520,6 +671,7 @@ impl Drop for StreamGuard {
 
 /// A committed stream: upstream bytes in, Anthropic SSE out, pings and the idle timeout.
 struct Live {
+    encoder: Encoder,
     pending: VecDeque<Bytes>,
     done: bool,
     tr: lanes::Translator,
@@ -559,7 +711,7 @@ impl Live {
                 }
                 _ = tokio::time::sleep_until(ping_at.into()) => {
                     let mut out = Vec::new();
-                    StreamEvent::Ping.encode(&mut out);
+                    self.encoder.encode(&StreamEvent::Ping, &mut out);
                     self.pending.push_back(Bytes::from(out));
                 }
                 _ = tokio::time::sleep_until(idle_at.into()) => {
@@ -588,7 +740,7 @@ impl Live {
                 }
                 _ => {}
             }
-            ev.encode(&mut out);
+            self.encoder.encode(&ev, &mut out);
         }
         if self.tr.is_done() {
             self.done = true;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Stable per-install id for Kilo's `X-KiloCode-MachineId`.
     pub machine_id: String,
+    /// Kilo free-model discovery.
+    pub kilo: crate::admin::KiloModels,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -51,6 +53,7 @@ impl AppState {
             accounts,
             metrics: Metrics::default(),
             machine_id,
+            kilo: crate::admin::KiloModels::default(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg,
         })
@@ -145,8 +148,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/messages/count_tokens",
             post(crate::tokens::count_tokens).fallback(method_not_allowed),
         )
+        .route(
+            "/v1/chat/completions",
+            post(crate::relay::chat_completions).fallback(method_not_allowed),
+        )
         .route("/v1/models", get(models).fallback(method_not_allowed))
         .route("/health", get(health).fallback(method_not_allowed))
+        .route(
+            "/kilo/models",
+            get(crate::admin::kilo_models).fallback(method_not_allowed),
+        )
         .route("/metrics", get(metrics).fallback(method_not_allowed))
         .route("/api/hello", get(hello).head(hello))
         .fallback(not_found)

@@ -242,3 +242,43 @@ async fn claude_code_writes_a_file_through_the_proxy() {
     // Both turns went to the Codex backend: a tool call, then the answer.
     assert!(fake.count("/backend-api/codex/responses") >= 2);
 }
+
+/// The official OpenAI Python SDK on `/v1/chat/completions`, both lanes: the accumulated
+/// stream equals the non-streaming completion.
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_sdk_stream_equals_non_stream() {
+    need(&python(), "the Python venv with `openai`");
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    for (model, scenario) in [
+        ("claude-sonnet-4-5", "text"),
+        ("gpt-5.5", "tools"),
+        ("claude-haiku-4-5", "text"),
+        ("claude-haiku-4-5", "tools"),
+    ] {
+        let mut cmd = Command::new(python());
+        cmd.current_dir(clients_dir())
+            .arg("openai_roundtrip.py")
+            .args([p.base.as_str(), model, scenario]);
+        let v = tokio::task::block_in_place(|| run(&mut cmd));
+        assert_eq!(v["streamed"], v["plain"], "{model} {scenario}");
+        if scenario == "tools" {
+            assert_eq!(v["plain"]["finish_reason"], "tool_calls", "{model}");
+            let args = v["plain"]["tool_calls"][0]["arguments"]
+                .as_str()
+                .unwrap_or("");
+            assert!(
+                serde_json::from_str::<Value>(args).is_ok_and(|a| a.is_object()),
+                "{args}"
+            );
+        } else {
+            assert!(
+                v["plain"]["content"]
+                    .as_str()
+                    .is_some_and(|c| !c.is_empty())
+            );
+            assert_eq!(v["plain"]["finish_reason"], "stop");
+        }
+        assert!(v["plain"]["usage"]["prompt_tokens"].as_u64().is_some());
+    }
+}

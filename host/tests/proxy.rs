@@ -449,3 +449,157 @@ async fn count_tokens_models_health_metrics() {
     // The log never holds a token.
     assert!(!p.log_text().contains("eyJ"), "a token reached the log");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_clients_get_openai_shaped_errors() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let c = client();
+    let url = format!("{}/v1/chat/completions", p.base);
+    let r = c.post(&url).body("{nope").send().await.expect("send");
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert!(e.get("type").is_none(), "not the Anthropic shape: {e}");
+
+    let r = c
+        .post(&url)
+        .json(&json!({"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["code"], "invalid_api_key");
+
+    let r = c
+        .post(&url)
+        .json(&json!({"model": "gpt-5.5", "n": 3, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kilo_free_models_are_discovered_and_admin_routes_refuse_other_origins() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let c = client();
+    let url = format!("{}/kilo/models", p.base);
+    let v: Value = c
+        .get(&url)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["source"], "live");
+    let ids: Vec<&str> = v["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"kilo-auto/free"), "{ids:?}");
+    assert!(
+        !ids.iter().any(|i| *i == "openai/gpt-5"),
+        "paid model listed: {ids:?}"
+    );
+    let v: Value = c
+        .get(&url)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["source"], "cache");
+    assert_eq!(fake.count("/api/openrouter/models"), 1);
+
+    let r = c
+        .get(&url)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+
+    // With the gateway unreachable, the fallback list answers.
+    let mut opts = ProxyOpts::default();
+    opts.env = vec![(
+        "CCP_KILO_BASE_URL".into(),
+        "http://127.0.0.1:9/api/openrouter".into(),
+    )];
+    let q = Proxy::start(&fake, opts);
+    let v: Value = c
+        .get(format!("{}/kilo/models", q.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["source"], "fallback");
+    assert!(!v["models"].as_array().expect("models").is_empty());
+}
+
+#[test]
+fn cli_help_config_print_and_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_codex-claude-proxy");
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["config", "print", "--help"],
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("ccp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "port = 9999\nclient_key = \"sk-very-secret\"\n[[providers]]\nname = \"or\"\nbase_url = \"http://127.0.0.1:1/v1\"\napi_key = \"sk-or-secret\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(bin)
+        .args(["config", "print", "--config"])
+        .arg(&cfg)
+        .env("CCP_HOST", "127.0.0.1")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("port = 9999"), "{text}");
+    assert!(
+        !text.contains("sk-very-secret") && !text.contains("sk-or-secret"),
+        "{text}"
+    );
+
+    std::fs::write(&cfg, "port = \"not a number\"\n").expect("write");
+    let out = std::process::Command::new(bin)
+        .args(["config", "print", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("c.toml"));
+
+    // A non-loopback bind without a client key is refused.
+    let out = std::process::Command::new(bin)
+        .args(["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -415,3 +415,74 @@ fn routing_vectors() {
     }
     report(failures, entries.len());
 }
+
+#[test]
+fn openai_request_vectors() {
+    check_requests("openai_request", 20);
+}
+
+/// SSE text → frames, with `data:` JSON parsed so key order does not matter.
+fn sse_frames(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter(|f| !f.is_empty())
+        .map(|f| match f.strip_prefix("data: ") {
+            Some(d) => {
+                serde_json::from_str::<Value>(d).unwrap_or_else(|_| Value::String(f.to_owned()))
+            }
+            None => Value::String(f.to_owned()),
+        })
+        .collect()
+}
+
+#[test]
+fn openai_stream_vectors() {
+    let files = sorted_files(&vectors().join("openai_stream"), "json");
+    assert!(
+        files.len() >= 12,
+        "expected at least 12 openai_stream vectors"
+    );
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let case = read_json(f);
+        let out = run_both(&json!({"kind": "openai_stream", "case": case}));
+        if let Some(e) = out.get("runner_error") {
+            failures.push(format!("{name}: {e}"));
+            continue;
+        }
+        let got = sse_frames(out["sse"].as_str().unwrap_or(""));
+        let want = sse_frames(case["expected_sse"].as_str().unwrap_or(""));
+        if let Some(d) = diff(&Value::Array(got), &Value::Array(want), "sse") {
+            failures.push(format!("{name}: {d}"));
+            continue;
+        }
+        let (got, want, what) = match case.get("expected_error") {
+            Some(e) => (&out["error"], e, "error"),
+            None => (&out["message"], &case["expected_message"], "message"),
+        };
+        if let Some(d) = diff(got, want, what) {
+            failures.push(format!("{name}: {d}"));
+        }
+    }
+    report(failures, files.len());
+}
+
+#[test]
+fn openai_error_vectors() {
+    let case = read_json(&vectors().join("openai_error.json"));
+    let rows = case.as_array().expect("a list");
+    assert!(rows.len() >= 10);
+    let out = run_both(&json!({"kind": "openai_error", "case": case}));
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(
+            out[i]["status"], r["expected_status"],
+            "{}",
+            r["anthropic_type"]
+        );
+        assert_eq!(out[i]["body"], r["expected"], "{}", r["anthropic_type"]);
+    }
+}

@@ -1,11 +1,11 @@
 //! Anthropic Messages stream events as this proxy emits them (types only).
 
 use crate::error::ErrorType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Token usage, Anthropic style: `input_tokens` excludes cache reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Input tokens neither read from nor written to the cache.
     pub input_tokens: u64,
@@ -18,7 +18,7 @@ pub struct Usage {
 }
 
 /// Why the model stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// Natural end.
@@ -34,7 +34,7 @@ pub enum StopReason {
 }
 
 /// The start of a content block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BlockStart {
     /// `{"type":"text","text":""}`.
@@ -77,7 +77,7 @@ pub enum BlockStart {
 }
 
 /// A content block delta.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Delta {
     /// Text.
@@ -103,7 +103,7 @@ pub enum Delta {
 }
 
 /// `message_delta.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageDeltaBody {
     /// Why generation stopped.
     pub stop_reason: StopReason,
@@ -112,7 +112,7 @@ pub struct MessageDeltaBody {
 }
 
 /// The error object inside an `error` event or error body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// The Anthropic error type.
     #[serde(rename = "type")]
@@ -122,7 +122,7 @@ pub struct ErrorBody {
 }
 
 /// One Anthropic stream event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// The message envelope, content empty.

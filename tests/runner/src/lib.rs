@@ -206,6 +206,65 @@ fn request_bytes(case: &Value) -> Vec<u8> {
     }
 }
 
+fn run_openai_request(case: &Value) -> Value {
+    match proxy_core::convert_openai_request(&request_bytes(case)) {
+        Ok(c) => {
+            json!({"body": c.value, "error": null, "degradations": degradations(&c.degradations)})
+        }
+        Err(e) => json!({
+            "body": null,
+            "error": {"type": e.error_type().as_str(), "message": e.to_string()},
+            "degradations": [],
+        }),
+    }
+}
+
+fn run_openai_stream(case: &Value) -> Value {
+    let o = case.get("options").cloned().unwrap_or(Value::Null);
+    let mut s = proxy_core::OpenAiStream::new(
+        opt_str(&o, "model").unwrap_or_default(),
+        o.get("created").and_then(Value::as_u64).unwrap_or(0),
+        o.get("include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    );
+    let mut out = Vec::new();
+    for e in case
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match serde_json::from_value::<StreamEvent>(e.get("data").cloned().unwrap_or(Value::Null)) {
+            Ok(ev) => s.push(&ev, &mut out),
+            Err(err) => return json!({"runner_error": format!("bad event {e}: {err}")}),
+        }
+    }
+    let (message, error) = match s.completion() {
+        Ok(m) => (m, Value::Null),
+        Err(e) => (
+            Value::Null,
+            proxy_core::openai_error(e.error_type, &e.message).1,
+        ),
+    };
+    json!({"sse": String::from_utf8_lossy(&out), "message": message, "error": error})
+}
+
+fn run_openai_error(case: &Value) -> Value {
+    let rows: Vec<Value> = case
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let ty: proxy_core::ErrorType = serde_json::from_value(r["anthropic_type"].clone())
+                .unwrap_or(proxy_core::ErrorType::ApiError);
+            let (status, body) = proxy_core::openai_error(ty, r["message"].as_str().unwrap_or(""));
+            json!({"status": status, "body": body})
+        })
+        .collect();
+    Value::Array(rows)
+}
+
 fn run_error(case: &Value) -> Value {
     let headers: Vec<(String, String)> = case
         .get("headers")
@@ -256,6 +315,9 @@ pub fn run_json(input: &str) -> String {
             job.kind == "chat_stream",
         ),
         "chat_request" => run_chat_request(&job.case),
+        "openai_request" => run_openai_request(&job.case),
+        "openai_stream" => run_openai_stream(&job.case),
+        "openai_error" => run_openai_error(&job.case),
         "error" => run_error(&job.case),
         "routing" => run_routing(&job.case),
         other => json!({"runner_error": format!("unknown kind {other}")}),
