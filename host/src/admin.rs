@@ -1,7 +1,7 @@
 //! Admin routes. They refuse cross-site requests: a browser page on another origin cannot
 //! drive them (Origin must be this proxy's own, or absent as from curl), and JSON bodies only.
 
-use crate::server::{AppState, error_response};
+use crate::server::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -61,7 +61,7 @@ impl KiloModels {
 }
 
 /// Refuse requests a foreign web page could make.
-pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
         return Ok(());
     };
@@ -72,18 +72,17 @@ pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     if ok {
         Ok(())
     } else {
-        Err(error_response(
+        Err(ApiError::new(
             ErrorType::PermissionError,
             "cross-origin requests to admin routes are refused",
-            None,
         ))
     }
 }
 
 /// `GET /kilo/models`: Kilo's free models (discovered, cached, or the fallback list).
 pub async fn kilo_models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = same_origin(&st, &headers) {
-        return r;
+    if let Err(e) = same_origin(&st, &headers) {
+        return e.into_response();
     }
     let (models, source) = st.kilo.get(&st).await;
     axum::Json(json!({"source": source, "models": models})).into_response()
