@@ -153,6 +153,10 @@ async fn serve(cfg: Config) -> ExitCode {
     // Tests read this line to learn the port when binding port 0.
     println!("listening on http://{local}");
     let app = server::router(state);
+    // SSE frames are small writes: send each at once instead of letting Nagle batch them.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
