@@ -23,6 +23,12 @@ pub struct Provider {
     /// Read the key from this environment variable instead.
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// Or from this file (its first line).
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// Model ids this provider serves, listed by `GET /v1/models`.
+    #[serde(default)]
+    pub models: Vec<String>,
     /// `max_tokens` or `max_completion_tokens`.
     #[serde(default = "default_max_tokens_field")]
     pub max_tokens_field: String,
@@ -51,6 +57,11 @@ impl Provider {
         self.api_key_env
             .as_deref()
             .and_then(|v| std::env::var(v).ok())
+            .or_else(|| {
+                let text = std::fs::read_to_string(self.api_key_file.as_ref()?).ok()?;
+                text.lines().next().map(|l| l.trim().to_owned())
+            })
+            .filter(|k| !k.is_empty())
             .or_else(|| self.api_key.clone())
     }
 }
@@ -112,6 +123,8 @@ impl Default for Config {
                 base_url: "https://api.kilo.ai/api/openrouter".into(),
                 api_key: Some("anonymous".into()),
                 api_key_env: None,
+                api_key_file: None,
+                models: vec!["kilo-auto/free".into()],
                 max_tokens_field: default_max_tokens_field(),
                 reasoning_style: default_reasoning_style(),
                 kilo_headers: true,

@@ -237,14 +237,26 @@ const MODELS: &[(&str, &str, u64)] = &[
     ),
 ];
 
-async fn models(Query(q): Query<HashMap<String, String>>) -> Response {
+async fn models(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(1000)
         .clamp(1, 1000);
+    // Claude ids first (Claude Code's discovery keeps only those), then provider models for
+    // OpenAI clients.
+    let provider_models = st.cfg.providers.iter().flat_map(|p| {
+        p.models
+            .iter()
+            .map(move |m| (m.clone(), format!("{m} ({})", p.name), None::<u64>))
+    });
     let data: Vec<Value> = MODELS
         .iter()
+        .map(|(id, name, ctx)| ((*id).to_owned(), (*name).to_owned(), Some(*ctx)))
+        .chain(provider_models)
         .take(limit)
         .map(|(id, name, ctx)| {
             json!({"type": "model", "id": id, "display_name": name,

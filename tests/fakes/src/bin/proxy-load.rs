@@ -40,7 +40,9 @@ fn args() -> Args {
             "--scenario" => a.scenario = v,
             "--drip-ms" => a.drip_ms = v.parse().unwrap_or(a.drip_ms),
             _ => {
-                eprintln!("usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS]");
+                eprintln!(
+                    "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS]"
+                );
                 std::process::exit(2);
             }
         }
@@ -71,14 +73,22 @@ fn start_proxy(bin: &str, fake: &FakeServer, token: &str) -> Proxy {
     let mut child = Command::new(bin)
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(&dir)
-        .env("CCP_CODEX_BASE_URL", format!("{}/backend-api", fake.base_url()))
-        .env("CCP_KILO_BASE_URL", format!("{}/api/openrouter", fake.base_url()))
+        .env(
+            "CCP_CODEX_BASE_URL",
+            format!("{}/backend-api", fake.base_url()),
+        )
+        .env(
+            "CCP_KILO_BASE_URL",
+            format!("{}/api/openrouter", fake.base_url()),
+        )
         .env("CCP_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (build it with cargo build --release -p proxy-host)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (build it with cargo build --release -p proxy-host)")
+        });
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
@@ -109,7 +119,11 @@ struct Sample {
 /// One request: time to the first output token (the first chunk holding a delta event: the
 /// proxy commits its headers only then, so first-byte times are not comparable), and how
 /// many delta events arrived.
-async fn one(client: &reqwest::Client, req: reqwest::RequestBuilder, marker: &'static str) -> Option<(f64, usize)> {
+async fn one(
+    client: &reqwest::Client,
+    req: reqwest::RequestBuilder,
+    marker: &'static str,
+) -> Option<(f64, usize)> {
     let _ = client;
     let t = Instant::now();
     let resp = req.send().await.ok()?;
@@ -130,11 +144,19 @@ async fn one(client: &reqwest::Client, req: reqwest::RequestBuilder, marker: &'s
     Some((ttfb?, s.matches(marker).count()))
 }
 
-async fn run(n: usize, make: impl Fn() -> reqwest::RequestBuilder, marker: &'static str, client: &reqwest::Client) -> Sample {
+async fn run(
+    n: usize,
+    make: impl Fn() -> reqwest::RequestBuilder,
+    marker: &'static str,
+    client: &reqwest::Client,
+) -> Sample {
     let t = Instant::now();
     let futs: Vec<_> = (0..n).map(|_| one(client, make(), marker)).collect();
     let results = futures_util::future::join_all(futs).await;
-    let mut s = Sample { wall: t.elapsed().as_secs_f64(), ..Sample::default() };
+    let mut s = Sample {
+        wall: t.elapsed().as_secs_f64(),
+        ..Sample::default()
+    };
     for r in results {
         match r {
             Some((ttfb, d)) => {
@@ -158,13 +180,20 @@ fn pct(v: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let a = args();
-    let fake = FakeServer::start(FakeConfig { drip_ms: a.drip_ms, ..FakeConfig::default() })
-        .await
-        .expect("fake");
+    let fake = FakeServer::start(FakeConfig {
+        drip_ms: a.drip_ms,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake");
     let (token, _, _) = fake.issue_tokens("acct-load", "load@example.com");
     let proxy = start_proxy(&a.proxy_bin, &fake, &token);
     let pid = proxy.child.id();
-    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(2000).build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(2000)
+        .build()
+        .expect("client");
     let marker_text = format!("[[scenario:{}]]", a.scenario);
 
     let upstream_url = format!("{}/backend-api/codex/responses", fake.base_url());
@@ -178,8 +207,13 @@ async fn main() {
         "messages": [{"role": "user", "content": marker_text}]})
     .to_string();
 
-    println!("scenario {} (drip {} ms), proxy pid {pid}", a.scenario, a.drip_ms);
-    println!("| N | direct first-token p50/p99 ms | proxy first-token p50/p99 ms | added p50/p99 ms | wall direct/proxy s | wall ratio | proxy req/s | lost events | failures | proxy peak RSS MB |");
+    println!(
+        "scenario {} (drip {} ms), proxy pid {pid}",
+        a.scenario, a.drip_ms
+    );
+    println!(
+        "| N | direct first-token p50/p99 ms | proxy first-token p50/p99 ms | added p50/p99 ms | wall direct/proxy s | wall ratio | proxy req/s | lost events | failures | proxy peak RSS MB |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for &n in &a.ns {
         // Warm both paths' connection pools first (a running proxy's upstream pool is warm).
@@ -243,7 +277,11 @@ async fn main() {
         .await;
         sampler.abort();
         let expected = direct.deltas.iter().copied().max().unwrap_or(0);
-        let lost: usize = via.deltas.iter().map(|d| expected.saturating_sub(*d)).sum::<usize>()
+        let lost: usize = via
+            .deltas
+            .iter()
+            .map(|d| expected.saturating_sub(*d))
+            .sum::<usize>()
             + via.failures * expected;
         let ms = |x: f64| x * 1000.0;
         println!(
