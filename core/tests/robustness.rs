@@ -317,3 +317,22 @@ fn errors_name_the_field() {
         assert!(e.to_string().starts_with(path), "{body}: {e}");
     }
 }
+
+#[test]
+fn the_codex_request_schema_rejects_what_the_backend_rejects() {
+    use proxy_core::wire::responses::ResponsesRequest;
+    let ok = json!({"model": "m", "instructions": "", "input": [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+        "tools": [], "tool_choice": "auto", "parallel_tool_calls": true,
+        "reasoning": {"effort": "low"}, "store": false, "stream": true, "include": []});
+    assert!(serde_json::from_value::<ResponsesRequest>(ok.clone()).is_ok());
+    let mut with_cap = ok.clone();
+    with_cap["max_output_tokens"] = json!(10);
+    assert!(serde_json::from_value::<ResponsesRequest>(with_cap).is_err());
+    let mut with_id = ok.clone();
+    with_id["input"][0]["id"] = json!("msg_1");
+    assert!(serde_json::from_value::<ResponsesRequest>(with_id).is_err());
+    let mut system = ok;
+    system["input"][0]["role"] = json!("system");
+    assert!(serde_json::from_value::<ResponsesRequest>(system).is_err());
+}

@@ -236,6 +236,22 @@ fn check_requests(kind: &str, min: usize) -> usize {
             failures.push(format!("{name}: {d} (error: {})", out["error"]));
             continue;
         }
+        if kind == "request"
+            && let Some(req) = case.get("request")
+            && let Err(e) =
+                serde_json::from_value::<proxy_core::wire::anthropic::MessagesRequest>(req.clone())
+        {
+            failures.push(format!(
+                "{name}: request does not read as MessagesRequest: {e}"
+            ));
+        }
+        if kind == "request"
+            && let Err(e) = serde_json::from_value::<proxy_core::wire::responses::ResponsesRequest>(
+                out["body"].clone(),
+            )
+        {
+            failures.push(format!("{name}: body breaks the Codex request schema: {e}"));
+        }
         let (got, want) = (
             deg_set(&out["degradations"]),
             deg_set(&case["degradations"]),
@@ -328,6 +344,12 @@ fn check_streams(cases: Vec<StreamCase>, min: usize) {
         };
         if let Some(d) = diff(got, want, what) {
             failures.push(format!("{}: {d}", c.name));
+        }
+        if what == "message"
+            && let Err(e) =
+                serde_json::from_value::<proxy_core::wire::anthropic::Message>(got.clone())
+        {
+            failures.push(format!("{}: not a valid Message: {e}", c.name));
         }
         // The wasm build must agree on an irregular chunking too.
         let chunked = run_both(&stream_job(c, &[7, 1, 13, 2]));

@@ -200,3 +200,187 @@ impl StreamEvent {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
+
+/// A non-streaming Anthropic Message, as this proxy answers it (closed schema, for tests).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// `msg_…`.
+    pub id: String,
+    /// Always `message`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Always `assistant`.
+    pub role: String,
+    /// The client's model id.
+    pub model: String,
+    /// Blocks.
+    pub content: Vec<ContentBlock>,
+    /// Never null in a finished message.
+    pub stop_reason: StopReason,
+    /// Matched stop sequence.
+    pub stop_sequence: Option<String>,
+    /// Usage.
+    pub usage: Usage,
+}
+
+/// A response content block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ContentBlock {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// Thinking with its signature.
+    Thinking {
+        /// Summary text.
+        thinking: String,
+        /// Opaque signature.
+        signature: String,
+    },
+    /// A client tool call.
+    ToolUse {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments object.
+        input: Map<String, Value>,
+    },
+    /// A server tool call.
+    ServerToolUse {
+        /// `srvtoolu_…`.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments object.
+        input: Map<String, Value>,
+    },
+    /// Web search results.
+    WebSearchToolResult {
+        /// The server tool call id.
+        tool_use_id: String,
+        /// Results.
+        content: Vec<Value>,
+    },
+}
+
+/// An Anthropic Messages request as clients send it: tolerant of unknown fields and block
+/// types (the conversion itself walks the JSON directly, moving strings instead of copying
+/// them; this type documents the shape and lets tests and hosts read requests typed).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessagesRequest {
+    /// Model id.
+    pub model: Option<String>,
+    /// Output cap (required by Anthropic; optional here).
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    /// The conversation.
+    pub messages: Vec<RequestMessage>,
+    /// String or text blocks.
+    #[serde(default)]
+    pub system: Option<Value>,
+    /// Tools.
+    #[serde(default)]
+    pub tools: Option<Vec<Value>>,
+    /// Tool choice.
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    /// Thinking settings.
+    #[serde(default)]
+    pub thinking: Option<Value>,
+    /// Effort and output format.
+    #[serde(default)]
+    pub output_config: Option<Value>,
+    /// Streamed or not.
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// Opaque client data (`user_id`).
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    /// Everything else, kept.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// One message of a request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestMessage {
+    /// `user`, `assistant` or `system`.
+    pub role: String,
+    /// A string or blocks.
+    pub content: RequestContent,
+}
+
+/// Message content: a string or blocks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RequestContent {
+    /// Plain text.
+    Text(String),
+    /// Blocks.
+    Blocks(Vec<RequestBlock>),
+}
+
+/// A request content block; unknown types are kept as JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestBlock {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image.
+    Image {
+        /// `base64`, `url` or `file` source.
+        source: Value,
+    },
+    /// A document.
+    Document {
+        /// Its source.
+        source: Value,
+        /// Optional title.
+        #[serde(default)]
+        title: Option<String>,
+    },
+    /// A tool call from history.
+    ToolUse {
+        /// Call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments.
+        #[serde(default)]
+        input: Value,
+    },
+    /// A tool result.
+    ToolResult {
+        /// The call it answers.
+        tool_use_id: String,
+        /// String or blocks.
+        #[serde(default)]
+        content: Option<Value>,
+        /// Failure flag.
+        #[serde(default)]
+        is_error: Option<bool>,
+    },
+    /// Replayed thinking.
+    Thinking {
+        /// Text.
+        thinking: String,
+        /// Signature.
+        #[serde(default)]
+        signature: String,
+    },
+    /// Replayed redacted thinking.
+    RedactedThinking {
+        /// Opaque data.
+        data: String,
+    },
+    /// Any other block type.
+    #[serde(other)]
+    Other,
+}

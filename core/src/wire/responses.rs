@@ -160,3 +160,158 @@ pub struct ErrorObj {
     #[serde(default)]
     pub message: Option<String>,
 }
+
+/// The request body this proxy sends to `…/codex/responses`, as a closed schema: every field
+/// the backend accepts and nothing else (`deny_unknown_fields`), so tests can prove a
+/// converted body never carries a field the backend rejects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesRequest {
+    /// Model slug.
+    pub model: String,
+    /// System prompt (always a string).
+    pub instructions: String,
+    /// Conversation items.
+    pub input: Vec<InputItem>,
+    /// Tools.
+    pub tools: Vec<ToolDef>,
+    /// `"auto"`, `"none"`, `"required"` or `{"type":"function","name"}`.
+    pub tool_choice: serde_json::Value,
+    /// Parallel tool calls allowed.
+    pub parallel_tool_calls: bool,
+    /// `{effort, summary?}`.
+    pub reasoning: ReasoningParam,
+    /// Always false.
+    pub store: bool,
+    /// Always true.
+    pub stream: bool,
+    /// `["reasoning.encrypted_content"]` or `[]`.
+    pub include: Vec<String>,
+    /// Cache affinity key.
+    #[serde(default)]
+    pub prompt_cache_key: Option<String>,
+    /// `"priority"` for fast mode.
+    #[serde(default)]
+    pub service_tier: Option<String>,
+    /// Structured output format.
+    #[serde(default)]
+    pub text: Option<serde_json::Value>,
+}
+
+/// `reasoning` of the request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasoningParam {
+    /// Effort level.
+    pub effort: String,
+    /// Summary mode.
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+/// An input item (no `id`: the backend does not persist items).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputItem {
+    /// A message.
+    Message {
+        /// `user`, `assistant` or `developer` (never `system`).
+        role: MessageRole,
+        /// Parts.
+        content: Vec<InputPart>,
+    },
+    /// A call the model made.
+    FunctionCall {
+        /// Tool name.
+        name: String,
+        /// JSON text.
+        arguments: String,
+        /// Call id.
+        call_id: String,
+    },
+    /// A tool's result.
+    FunctionCallOutput {
+        /// Call id.
+        call_id: String,
+        /// A string or parts.
+        output: serde_json::Value,
+    },
+    /// Replayed reasoning.
+    Reasoning {
+        /// Summary parts.
+        summary: Vec<serde_json::Value>,
+        /// The blob.
+        encrypted_content: String,
+    },
+}
+
+/// Roles the backend accepts.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRole {
+    /// User.
+    User,
+    /// Assistant.
+    Assistant,
+    /// Developer (what `system` becomes).
+    Developer,
+}
+
+/// A content part of an input message.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputPart {
+    /// Text from the user side.
+    InputText {
+        /// Text.
+        text: String,
+    },
+    /// Text the assistant said.
+    OutputText {
+        /// Text.
+        text: String,
+    },
+    /// An image (data URL or URL).
+    InputImage {
+        /// URL.
+        image_url: String,
+    },
+    /// A file (PDF).
+    InputFile {
+        /// Data URL.
+        #[serde(default)]
+        file_data: Option<String>,
+        /// Remote file.
+        #[serde(default)]
+        file_url: Option<String>,
+        /// Name.
+        #[serde(default)]
+        filename: Option<String>,
+    },
+}
+
+/// A tool definition.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolDef {
+    /// A client function; `strict` is always sent.
+    Function {
+        /// Name within the backend's limits.
+        name: String,
+        /// Description.
+        description: String,
+        /// Always false.
+        strict: bool,
+        /// JSON schema.
+        parameters: serde_json::Value,
+    },
+    /// The backend's own web search.
+    WebSearch {
+        /// Domain filters.
+        #[serde(default)]
+        filters: Option<serde_json::Value>,
+        /// Approximate location.
+        #[serde(default)]
+        user_location: Option<serde_json::Value>,
+    },
+}
