@@ -1,13 +1,15 @@
 //! The two upstream families: how a request is converted (by the core) and sent.
 
-use crate::accounts::Account;
+use crate::accounts::{Slot, tag_of};
 use crate::config::Provider;
 use crate::server::{ApiError, AppState};
+use crate::store::StoredAccount;
 use proxy_core::{
     ChatOptions, ChatStreamOptions, ChatTranslator, ErrorType, RequestOptions, ResponsesTranslator,
     Route, StreamEvent, StreamOptions, convert_chat_request_value, convert_request_value,
 };
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Codex CLI version the backend's headers name.
 const CODEX_VERSION: &str = "0.147.0";
@@ -66,7 +68,7 @@ pub struct Prepared {
     /// Its translator.
     pub translator: Translator,
     /// The account used (Codex lane).
-    pub account_id: Option<String>,
+    pub slot: Option<Arc<Slot>>,
     /// How many degradations the conversion recorded.
     pub degradations: usize,
 }
@@ -84,19 +86,20 @@ pub fn prepare_codex(
     route: &Route,
     session: Option<&str>,
     value: Value,
-    account: Option<&Account>,
+    account: Option<(StoredAccount, String)>,
     strip_reasoning: bool,
 ) -> Result<Prepared, ApiError> {
-    let account = account.ok_or_else(|| {
+    let (account, token) = account.ok_or_else(|| {
         ApiError::new(
             ErrorType::AuthenticationError,
             "no ChatGPT account available",
         )
     })?;
+    let tag = tag_of(&account.account_id);
     let mut opts = RequestOptions::new(route.model.clone());
     opts.effort = route.effort.clone();
     opts.session_id = session.map(str::to_owned);
-    opts.account_tag = Some(account.tag());
+    opts.account_tag = Some(tag.clone());
     let converted = convert_request_value(value, &opts)
         .map_err(|e| ApiError::new(e.error_type(), e.to_string()))?;
     log_degradations(&converted.degradations);
@@ -111,7 +114,7 @@ pub fn prepare_codex(
     let mut rb = st
         .client
         .post(url)
-        .bearer_auth(&account.access_token)
+        .bearer_auth(&token)
         .header("chatgpt-account-id", &account.account_id)
         .header("originator", "codex_cli_rs")
         .header(
@@ -134,13 +137,13 @@ pub fn prepare_codex(
         thinking: req.thinking,
         tool_names: req.tool_names.clone(),
         upstream_model: route.model.clone(),
-        account_tag: Some(account.tag()),
+        account_tag: Some(tag),
         seed: st.next_seed(),
     }));
     Ok(Prepared {
         request: rb.body(req.to_json()),
         translator,
-        account_id: Some(account.account_id.clone()),
+        slot: None,
         degradations: converted.degradations.len(),
     })
 }
@@ -195,7 +198,7 @@ pub fn prepare_chat(
     Ok(Prepared {
         request: rb.body(req.to_json()),
         translator,
-        account_id: None,
+        slot: None,
         degradations: converted.degradations.len(),
     })
 }

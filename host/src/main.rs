@@ -11,6 +11,7 @@ mod lanes;
 mod metrics;
 mod relay;
 mod server;
+mod store;
 mod tokens;
 
 use clap::{Args, Parser, Subcommand};
@@ -147,11 +148,21 @@ async fn serve(cfg: Config) -> ExitCode {
     let state = server::AppState::new(cfg);
     tracing::info!(
         address = %local,
-        accounts = state.accounts.len(),
+        accounts = state.pool.len(),
         "codex-claude-proxy listening; point ANTHROPIC_BASE_URL at http://{local}"
     );
     // Tests read this line to learn the port when binding port 0.
     println!("listening on http://{local}");
+    // Background: refresh tokens before they expire, and pick up accounts added by the CLI.
+    let bg = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            bg.pool.reload();
+            bg.pool.refresh_due(server::now_secs(), 600).await;
+        }
+    });
     let app = server::router(state);
     // SSE frames are small writes: send each at once instead of letting Nagle batch them.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

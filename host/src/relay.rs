@@ -8,7 +8,7 @@
 //! first-byte timeout, an idle timeout and pings; dropping the client's body drops the
 //! upstream request at once.
 
-use crate::accounts::Account;
+use crate::accounts::{PickError, Slot, TokenFailure};
 use crate::config::Provider;
 use crate::lanes::{self, Prepared};
 use crate::server::{AppState, authorized, error_response, now_secs, parse_body};
@@ -264,10 +264,11 @@ impl Encoder {
 
 /// Why an attempt did not produce a committed answer.
 enum Failure {
-    /// Try again (after `wait`), possibly excluding the account.
+    /// Try again (after `wait`); `action` says what to do about the account first.
     Retry {
         wait: Duration,
         error: (ErrorType, String, Option<u64>),
+        action: Action,
     },
     /// Give up with this error.
     Fail(ErrorType, String, Option<u64>),
@@ -291,6 +292,7 @@ impl Job {
         let st = self.st.clone();
         let mut excluded: Vec<String> = Vec::new();
         let mut strip_reasoning = false;
+        let mut refreshed: Vec<String> = Vec::new();
         let mut last: Option<(ErrorType, String, Option<u64>)> = None;
         for attempt in 0..st.cfg.max_attempts {
             let value = match self.first.take() {
@@ -300,9 +302,9 @@ impl Job {
                     Err(_) => break,
                 },
             };
-            let account: Option<Account> = match self.route.lane {
+            let account: Option<(Arc<Slot>, String)> = match self.route.lane {
                 Lane::Codex => {
-                    if st.accounts.is_empty() {
+                    if st.pool.is_empty() {
                         return self.error(
                             ErrorType::AuthenticationError,
                             &format!(
@@ -312,25 +314,52 @@ impl Job {
                             None,
                         );
                     }
-                    match st
-                        .accounts
-                        .pick(self.session.as_deref(), &excluded, now_secs())
+                    let now = now_secs();
+                    let slot = match st
+                        .pool
+                        .pick(self.session.as_deref(), &self.route.model, &excluded, now)
+                        .await
                     {
-                        Ok(a) => Some(a),
-                        Err(soonest) => {
+                        Ok(slot) => slot,
+                        Err(PickError::Exhausted(soonest)) => {
                             let (ty, msg, ra) = last.clone().unwrap_or((
                                 ErrorType::RateLimitError,
                                 "every ChatGPT account is rate limited".into(),
-                                soonest,
+                                Some(soonest),
                             ));
-                            let ra = ra.or(soonest);
-                            let msg = match ra {
-                                Some(s) => format!(
-                                    "{msg} (all accounts exhausted; the earliest resets in {s} s)"
-                                ),
-                                None => msg,
-                            };
+                            let ra = Some(ra.map_or(soonest, |r| r.min(soonest)));
+                            let msg = format!(
+                                "{msg} (all accounts exhausted; the earliest resets in {} s)",
+                                ra.unwrap_or(soonest)
+                            );
                             return self.error(ty, &msg, ra);
+                        }
+                        Err(PickError::NoAccount) => {
+                            let (ty, msg, ra) = last.clone().unwrap_or((
+                                ErrorType::AuthenticationError,
+                                "every ChatGPT account needs a new login: run `codex-claude-proxy accounts add`".into(),
+                                None,
+                            ));
+                            return self.error(ty, &msg, ra);
+                        }
+                    };
+                    match st.pool.token(&slot, now).await {
+                        Ok(token) => Some((slot, token)),
+                        Err(TokenFailure::Relogin(r)) => {
+                            excluded.push(slot.id());
+                            last = Some((
+                                ErrorType::AuthenticationError,
+                                format!(
+                                    "the ChatGPT account needs a new login ({r}): run `codex-claude-proxy accounts add`"
+                                ),
+                                None,
+                            ));
+                            continue;
+                        }
+                        Err(TokenFailure::Transient(m)) => {
+                            excluded.push(slot.id());
+                            last = Some((ErrorType::ApiError, m, None));
+                            continue;
                         }
                     }
                 }
@@ -343,7 +372,9 @@ impl Job {
                     &self.route,
                     self.session.as_deref(),
                     value,
-                    account.as_ref(),
+                    account
+                        .as_ref()
+                        .map(|(slot, token)| (slot.snapshot(), token.clone())),
                     strip_reasoning,
                 ),
                 Lane::Chat => match self.provider() {
@@ -362,7 +393,10 @@ impl Job {
                 },
             };
             let prepared = match prepared {
-                Ok(p) => p,
+                Ok(mut p) => {
+                    p.slot = account.as_ref().map(|(slot, _)| slot.clone());
+                    p
+                }
                 Err(e) => return e.into_response(),
             };
             match self.attempt(prepared, stream).await {
@@ -371,22 +405,34 @@ impl Job {
                     st.metrics.error(ty.as_str());
                     return self.error(ty, &msg, ra);
                 }
-                Err(Failure::Retry { wait, error }) => {
+                Err(Failure::Retry {
+                    wait,
+                    error,
+                    action,
+                }) => {
                     st.metrics.retries.inc();
-                    if error.0 == ErrorType::InvalidRequestError {
+                    let now = now_secs();
+                    match (action, &account) {
                         // invalid_encrypted_content: once more, without replayed reasoning.
-                        strip_reasoning = true;
-                    }
-                    if let Some(a) = &account
-                        && matches!(
-                            error.0,
-                            ErrorType::RateLimitError
-                                | ErrorType::AuthenticationError
-                                | ErrorType::PermissionError
-                                | ErrorType::BillingError
-                        )
-                    {
-                        excluded.push(a.account_id.clone());
+                        (Action::StripReasoning, _) => strip_reasoning = true,
+                        // 401: refresh this account's token and retry it once.
+                        (Action::Refresh, Some((slot, token))) => {
+                            let id = slot.id();
+                            if refreshed.contains(&id) {
+                                excluded.push(id);
+                            } else {
+                                refreshed.push(id.clone());
+                                if st.pool.refresh(slot, Some(token), now).await.is_err() {
+                                    excluded.push(id);
+                                }
+                            }
+                        }
+                        (Action::Rotate, Some((slot, _))) => {
+                            st.pool
+                                .cool_down(slot, &self.route.model, now + error.2.unwrap_or(60));
+                            excluded.push(slot.id());
+                        }
+                        _ => {}
                     }
                     last = Some(error);
                     let wait = if wait.is_zero() {
@@ -417,6 +463,7 @@ impl Job {
                         format!("upstream sent no response within {first_byte:?}"),
                         None,
                     ),
+                    action: Action::Retry,
                 });
             }
             Ok(Err(e)) => {
@@ -427,6 +474,7 @@ impl Job {
                         format!("upstream unreachable: {}", e.without_url()),
                         None,
                     ),
+                    action: Action::Retry,
                 });
             }
             Ok(Ok(r)) => r,
@@ -437,6 +485,13 @@ impl Job {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
+        if let Some(slot) = &p.slot {
+            st.pool.record_quota(
+                slot,
+                proxy_core::RateLimits::from_headers(&hdrs),
+                now_secs(),
+            );
+        }
         if !(200..300).contains(&status) {
             let body = read_capped(resp, 64 * 1024).await;
             let e = map_upstream_error(status, &hdrs, &body, now_secs());
@@ -449,19 +504,12 @@ impl Job {
                         .retry_after
                         .map_or(backoff(0), |s| Duration::from_secs(s.min(10))),
                     error: err,
+                    action: Action::Retry,
                 }),
-                Action::Rotate | Action::Refresh => {
-                    if let (Some(acc), Some(ra)) = (&p.account_id, e.retry_after) {
-                        st.accounts.cool_down(acc, now_secs() + ra);
-                    }
-                    Err(Failure::Retry {
-                        wait: Duration::ZERO,
-                        error: err,
-                    })
-                }
-                Action::StripReasoning => Err(Failure::Retry {
+                action => Err(Failure::Retry {
                     wait: Duration::ZERO,
                     error: err,
+                    action,
                 }),
             };
         }
@@ -489,6 +537,7 @@ impl Job {
                             format!("upstream went silent for {idle:?}"),
                             None,
                         ),
+                        action: Action::Retry,
                     });
                 }
                 Ok(Some(Ok(chunk))) => tr.push(&chunk),
@@ -607,15 +656,26 @@ fn classify_stream_error(ty: ErrorType, message: &str, code: Option<&str>) -> Fa
     match code {
         Some("server_is_overloaded" | "slow_down" | "rate_limit_exceeded") => {
             let wait = parse_try_again(message).unwrap_or(backoff(0));
-            Failure::Retry { wait, error: err }
+            Failure::Retry {
+                wait,
+                error: err,
+                action: Action::Retry,
+            }
         }
         Some("usage_limit_reached") => Failure::Retry {
             wait: Duration::ZERO,
             error: err,
+            action: Action::Rotate,
+        },
+        Some("invalid_encrypted_content") => Failure::Retry {
+            wait: Duration::ZERO,
+            error: err,
+            action: Action::StripReasoning,
         },
         None if message == proxy_core::translate::stream::EARLY_EOF_MESSAGE => Failure::Retry {
             wait: backoff(0),
             error: err,
+            action: Action::Retry,
         },
         _ => Failure::Fail(ty, message.to_owned(), None),
     }

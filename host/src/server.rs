@@ -1,7 +1,7 @@
 //! The axum server: routes, shared state, and the error contract (every error is JSON in the
 //! Anthropic shape; never an HTML page, never a panic).
 
-use crate::accounts::Accounts;
+use crate::accounts::Pool;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use axum::Router;
@@ -24,7 +24,7 @@ pub struct AppState {
     /// One pooled upstream client (HTTP/2 where offered).
     pub client: reqwest::Client,
     /// ChatGPT accounts.
-    pub accounts: Accounts,
+    pub pool: Pool,
     /// Metrics.
     pub metrics: Metrics,
     /// Stable per-install id for Kilo's `X-KiloCode-MachineId`.
@@ -44,13 +44,13 @@ impl AppState {
             .connect_timeout(Duration::from_secs(15))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        let accounts = Accounts::load(&cfg.data_dir);
+        let pool = Pool::load(&cfg.data_dir, client.clone(), cfg.oauth_issuer.clone());
         let machine_id = machine_id(&cfg.data_dir);
         let mut seed = [0u8; 8];
         let _ = getrandom::fill(&mut seed);
         Arc::new(Self {
             client,
-            accounts,
+            pool,
             metrics: Metrics::default(),
             machine_id,
             kilo: crate::admin::KiloModels::default(),
@@ -190,9 +190,10 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "accounts": st.accounts.summaries(),
+        "accounts": st.pool.summaries(now_secs()),
+        "strategy": st.pool.strategy(),
         "lanes": {
-            "codex": !st.accounts.is_empty(),
+            "codex": !st.pool.is_empty(),
             "chat": st.cfg.providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         },
     }))

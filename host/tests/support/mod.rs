@@ -46,6 +46,8 @@ pub struct TestAccount {
 #[derive(Default)]
 pub struct ProxyOpts {
     pub accounts: Vec<TestAccount>,
+    /// Account files written as given (`account_id` names the file).
+    pub raw_accounts: Vec<serde_json::Value>,
     pub env: Vec<(String, String)>,
 }
 
@@ -53,6 +55,12 @@ impl Proxy {
     /// Start the proxy on a free port, pointed at `fake`.
     pub fn start(fake: &FakeServer, opts: ProxyOpts) -> Proxy {
         let data_dir = fresh_dir("data");
+        for a in &opts.raw_accounts {
+            let acc = data_dir.join("accounts");
+            std::fs::create_dir_all(&acc).expect("accounts dir");
+            let id = a["account_id"].as_str().expect("account_id");
+            std::fs::write(acc.join(format!("{id}.json")), a.to_string()).expect("write account");
+        }
         if !opts.accounts.is_empty() {
             let acc = data_dir.join("accounts");
             std::fs::create_dir_all(&acc).expect("accounts dir");
