@@ -19,10 +19,13 @@
 
 pub mod accounts;
 mod aggregate;
+pub mod claude_settings;
 mod degrade;
 mod error;
+pub mod import;
 pub mod oauth;
 pub mod providers;
+pub mod quota;
 mod routing;
 pub mod sse;
 pub mod translate;

@@ -1,7 +1,7 @@
 //! Admin routes. They refuse cross-site requests: a browser page on another origin cannot
 //! drive them (Origin must be this proxy's own, or absent as from curl), and JSON bodies only.
 
-use crate::server::{ApiError, AppState};
+use crate::server::{ApiError, AppState, error_response};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -62,6 +62,20 @@ impl KiloModels {
 
 /// Refuse requests a foreign web page could make.
 pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    // DNS rebinding: a foreign name resolving to 127.0.0.1 still sends its own Host.
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let host_name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let host_ok = host.is_empty()
+        || ["127.0.0.1", "localhost", "[::1]", st.cfg.host.as_str()].contains(&host_name);
+    if !host_ok {
+        return Err(ApiError::new(
+            ErrorType::PermissionError,
+            "admin routes answer only to the proxy's own host name",
+        ));
+    }
     let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
         return Ok(());
     };
@@ -86,4 +100,379 @@ pub async fn kilo_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
     }
     let (models, source) = st.kilo.get(&st).await;
     axum::Json(json!({"source": source, "models": models})).into_response()
+}
+
+use crate::server::now_secs;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::Path as UrlPath;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A sign-in started through the admin API.
+pub struct PendingLogin {
+    pending: crate::login::Pending,
+    status: Arc<std::sync::Mutex<(String, String)>>,
+}
+
+/// Sign-ins in progress, by `state`.
+#[derive(Default)]
+pub struct Logins {
+    map: std::sync::Mutex<HashMap<String, PendingLogin>>,
+}
+
+fn guard(st: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -> Result<(), ApiError> {
+    same_origin(st, headers)?;
+    if let Some(b) = body
+        && !b.is_empty()
+    {
+        let json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(ApiError::new(
+                ErrorType::InvalidRequestError,
+                "admin routes take application/json bodies only",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn body_json(b: &Bytes) -> Value {
+    serde_json::from_slice(b).unwrap_or(Value::Null)
+}
+
+fn ok(v: Value) -> Response {
+    Json(v).into_response()
+}
+
+fn bad(ty: ErrorType, msg: &str) -> Response {
+    error_response(ty, msg, None)
+}
+
+/// `GET /accounts`: every account, no secrets.
+pub async fn list_accounts(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    ok(json!({"accounts": st.pool.summaries(now_secs()), "strategy": st.pool.strategy()}))
+}
+
+/// `POST /accounts/import` (`{"path": …}` optional).
+pub async fn import_accounts(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    let path = body_json(&body)
+        .get("path")
+        .and_then(Value::as_str)
+        .map(std::path::PathBuf::from);
+    match crate::cli::import_report(&st.cfg, path.as_deref()) {
+        Ok((lines, errors)) => {
+            st.pool.reload();
+            ok(
+                json!({"report": lines, "errors": errors, "accounts": st.pool.summaries(now_secs())}),
+            )
+        }
+        Err(e) => bad(ErrorType::NotFoundError, &e),
+    }
+}
+
+async fn finish_login(
+    st: Arc<AppState>,
+    result: Result<crate::store::StoredAccount, crate::login::LoginError>,
+    status: &std::sync::Mutex<(String, String)>,
+) {
+    let outcome = match result {
+        Ok(a) => match crate::store::Store::open(&st.cfg.data_dir)
+            .and_then(|s| crate::cli::save(&s, &a))
+        {
+            Ok(_) => {
+                st.pool.reload();
+                ("done".to_owned(), a.email.unwrap_or(a.account_id))
+            }
+            Err(e) => ("failed".to_owned(), format!("cannot save: {e}")),
+        },
+        Err(e) => ("failed".to_owned(), e.to_string()),
+    };
+    *status.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
+}
+
+/// `POST /accounts/add`: start a browser sign-in; the proxy listens for the callback
+/// (`{"callback_port": N}` optional) and finishes by itself. Poll `GET /accounts/login/{state}`.
+pub async fn add_account(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    let port = body_json(&body)
+        .get("callback_port")
+        .and_then(Value::as_u64)
+        .map(|p| p as u16);
+    let listener = match crate::login::bind_callback(port).await {
+        Ok(l) => l,
+        Err(e) => return bad(ErrorType::ApiError, &e.0),
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(1455);
+    let pending = match crate::login::start(&st.cfg.oauth_issuer, port, !st.pool.is_empty()) {
+        Ok(p) => p,
+        Err(e) => return bad(ErrorType::ApiError, &e.0),
+    };
+    let state = pending.state.clone();
+    let url = pending.url.clone();
+    let status = Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
+    let (verifier, redirect) = (pending.pkce.verifier.clone(), pending.redirect_uri.clone());
+    st.logins
+        .map
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            state.clone(),
+            PendingLogin {
+                pending,
+                status: status.clone(),
+            },
+        );
+    let st2 = st.clone();
+    let expected = state.clone();
+    tokio::spawn(async move {
+        let result = match crate::login::wait_callback(listener, Duration::from_secs(600)).await {
+            Ok((_, got)) if got != expected => {
+                Err(crate::login::LoginError("state mismatch".into()))
+            }
+            Ok((code, _)) => {
+                crate::login::exchange(
+                    &st2.client,
+                    &st2.cfg.oauth_issuer,
+                    &code,
+                    &redirect,
+                    &verifier,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        finish_login(st2, result, &status).await;
+    });
+    ok(json!({"url": url, "state": state}))
+}
+
+/// `POST /accounts/add/manual`: finish a sign-in with the pasted callback URL or code
+/// (`{"callback": "…", "state": "…"}`).
+pub async fn add_manual(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    let b = body_json(&body);
+    let pasted = b
+        .get("callback")
+        .or_else(|| b.get("code"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (code, state) = crate::login::parse_pasted(pasted);
+    let Some(state) = state.or_else(|| b.get("state").and_then(Value::as_str).map(str::to_owned))
+    else {
+        return bad(
+            ErrorType::InvalidRequestError,
+            "state: field required (or paste the whole callback URL)",
+        );
+    };
+    let entry = st
+        .logins
+        .map
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&state);
+    let Some(login) = entry else {
+        return bad(
+            ErrorType::NotFoundError,
+            "no sign-in in progress with that state",
+        );
+    };
+    let result = crate::login::exchange(
+        &st.client,
+        &st.cfg.oauth_issuer,
+        &code,
+        &login.pending.redirect_uri,
+        &login.pending.pkce.verifier,
+    )
+    .await;
+    finish_login(st.clone(), result, &login.status).await;
+    let (status, detail) = login
+        .status
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    ok(json!({"status": status, "detail": detail}))
+}
+
+/// `GET /accounts/login/{state}`: a sign-in's progress.
+pub async fn login_status(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    UrlPath(state): UrlPath<String>,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    let map = st.logins.map.lock().unwrap_or_else(|e| e.into_inner());
+    match map.get(&state) {
+        Some(l) => {
+            let (status, detail) = l.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            ok(json!({"status": status, "detail": detail}))
+        }
+        None => bad(ErrorType::NotFoundError, "no sign-in with that state"),
+    }
+}
+
+/// `DELETE /accounts/{id}`.
+pub async fn remove_account(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    let r = crate::store::Store::open(&st.cfg.data_dir).and_then(|s| {
+        let l = s.lock()?;
+        s.remove(&l, &id)
+    });
+    match r {
+        Ok(true) => {
+            st.pool.reload();
+            ok(json!({"removed": id}))
+        }
+        Ok(false) => bad(ErrorType::NotFoundError, "no such account"),
+        Err(e) => bad(ErrorType::ApiError, &e.to_string()),
+    }
+}
+
+/// `POST /accounts/{id}/refresh`.
+pub async fn refresh_account(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    let Some(slot) = st.pool.all().into_iter().find(|s| s.id() == id) else {
+        return bad(ErrorType::NotFoundError, "no such account");
+    };
+    let token = slot.snapshot().access_token;
+    match st.pool.refresh(&slot, Some(&token), now_secs()).await {
+        Ok(()) => ok(json!({"refreshed": id})),
+        Err(crate::accounts::TokenFailure::Relogin(r)) => bad(
+            ErrorType::AuthenticationError,
+            &format!("re-login needed: {r}"),
+        ),
+        Err(crate::accounts::TokenFailure::Transient(m)) => bad(ErrorType::ApiError, &m),
+    }
+}
+
+/// `GET /settings/account-strategy` and `POST` with `{"strategy": "round-robin"}`.
+pub async fn strategy(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    if method == axum::http::Method::POST {
+        let want = body_json(&body)
+            .get("strategy")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        match want.parse::<proxy_core::accounts::Strategy>() {
+            Ok(s) => {
+                if let Err(e) = st.pool.set_strategy(s) {
+                    return bad(ErrorType::ApiError, &e.to_string());
+                }
+            }
+            Err(e) => return bad(ErrorType::InvalidRequestError, &e),
+        }
+    }
+    ok(json!({"strategy": st.pool.strategy()}))
+}
+
+/// `GET /claude/config`: Claude Code's env keys (secrets masked).
+pub async fn claude_config(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    let path = crate::claude_setup::claude_settings_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let env: serde_json::Map<String, Value> = v
+        .get("env")
+        .and_then(Value::as_object)
+        .map(|e| {
+            e.iter()
+                .filter(|(k, _)| k.starts_with("ANTHROPIC_") || k.starts_with("CLAUDE_"))
+                .map(|(k, val)| {
+                    let shown = match val.as_str() {
+                        Some(s) if proxy_core::claude_settings::is_secret_key(k) => {
+                            Value::String(proxy_core::claude_settings::mask_secret(s))
+                        }
+                        _ => val.clone(),
+                    };
+                    (k.clone(), shown)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ok(json!({"path": path, "env": env}))
+}
+
+async fn claude_write(
+    st: Arc<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+    direct: bool,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    match crate::claude_setup::setup(&st.cfg, direct) {
+        Ok(r) => ok(json!({
+            "path": r.path, "backup": r.backup,
+            "changes": r.changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })),
+        Err(e) => bad(ErrorType::ApiError, &e),
+    }
+}
+
+/// `POST /claude/config/proxy`.
+pub async fn claude_proxy(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    claude_write(st, headers, body, false).await
+}
+
+/// `POST /claude/config/direct`.
+pub async fn claude_direct(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    claude_write(st, headers, body, true).await
 }

@@ -6,9 +6,13 @@
 
 mod accounts;
 mod admin;
+mod claude_setup;
+mod cli;
 mod config;
 mod lanes;
+mod login;
 mod metrics;
+mod quota;
 mod relay;
 mod server;
 mod store;
@@ -54,10 +58,93 @@ enum Command {
         #[arg(long, value_parser = ["pretty", "json"])]
         log_format: Option<String>,
     },
+    /// Manage ChatGPT accounts (sign in, import, list, remove, switch, refresh, status).
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
+    /// Point Claude Code's ~/.claude/settings.json at this proxy (or back, with --direct).
+    Claude {
+        #[command(subcommand)]
+        action: ClaudeAction,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountsAction {
+    /// Sign in with ChatGPT (opens a browser; --no-browser to paste; --device for a code).
+    Add {
+        #[command(flatten)]
+        common: Common,
+        /// Print the sign-in URL and read the pasted callback URL (or code) from stdin.
+        #[arg(long)]
+        no_browser: bool,
+        /// Use the device-code flow (a code to enter at auth.openai.com).
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
+        /// Listen for the callback on exactly this port (default: 1455, then 1457).
+        #[arg(long)]
+        callback_port: Option<u16>,
+    },
+    /// Import accounts from the Codex CLI (~/.codex/auth.json) and the Node version
+    /// (~/.codex-claude-proxy/accounts.json), or from FILE.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// A file to import (either format); default: both known locations.
+        file: Option<PathBuf>,
+    },
+    /// List accounts and their state.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Remove an account (by account id, email or tag).
+    Remove {
+        #[command(flatten)]
+        common: Common,
+        /// Account id, email or tag.
+        account: String,
+    },
+    /// Make an account the preferred one (by account id, email or tag).
+    Switch {
+        #[command(flatten)]
+        common: Common,
+        /// Account id, email or tag.
+        account: String,
+    },
+    /// Refresh tokens now (one account, or --all).
+    Refresh {
+        #[command(flatten)]
+        common: Common,
+        /// Account id, email or tag.
+        #[arg(required_unless_present = "all")]
+        account: Option<String>,
+        /// Every account.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Each account's live quota from the backend.
+    Status {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClaudeAction {
+    /// Write the env keys Claude Code needs, keeping every other setting (a backup is made).
+    Setup {
+        #[command(flatten)]
+        common: Common,
+        /// Remove the proxy's keys instead (use Anthropic directly again).
+        #[arg(long)]
+        direct: bool,
     },
 }
 
@@ -94,6 +181,43 @@ fn init_logging(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Accounts { action } => accounts(action),
+        Command::Claude {
+            action: ClaudeAction::Setup { common, direct },
+        } => {
+            let cfg = match load(&common, Overrides::default()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match claude_setup::setup(&cfg, direct) {
+                Ok(r) => {
+                    if r.changes.is_empty() {
+                        println!(
+                            "{} already {}",
+                            r.path.display(),
+                            if direct {
+                                "uses Anthropic directly"
+                            } else {
+                                "points at this proxy"
+                            }
+                        );
+                    } else {
+                        println!("Updated {}:", r.path.display());
+                        for c in &r.changes {
+                            println!("  {c}");
+                        }
+                        if let Some(b) = r.backup {
+                            println!("Backup: {}", b.display());
+                        }
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Config {
             action: ConfigAction::Print { common },
         } => match load(&common, Overrides::default()) {
@@ -132,6 +256,57 @@ fn main() -> ExitCode {
             };
             rt.block_on(serve(cfg))
         }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the runtime: {e}"))
+        .ok()
+}
+
+fn accounts(action: AccountsAction) -> ExitCode {
+    let common = match &action {
+        AccountsAction::Add { common, .. }
+        | AccountsAction::Import { common, .. }
+        | AccountsAction::List { common }
+        | AccountsAction::Remove { common, .. }
+        | AccountsAction::Switch { common, .. }
+        | AccountsAction::Refresh { common, .. }
+        | AccountsAction::Status { common } => common.clone(),
+    };
+    let cfg = match load(&common, Overrides::default()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match action {
+        AccountsAction::Add {
+            no_browser,
+            device,
+            callback_port,
+            ..
+        } => rt.block_on(cli::add(
+            &cfg,
+            cli::AddOptions {
+                no_browser,
+                device,
+                callback_port,
+            },
+        )),
+        AccountsAction::Import { file, .. } => cli::import(&cfg, file.as_deref()),
+        AccountsAction::List { .. } => cli::list(&cfg),
+        AccountsAction::Remove { account, .. } => cli::remove(&cfg, &account),
+        AccountsAction::Switch { account, .. } => cli::switch(&cfg, &account),
+        AccountsAction::Refresh { account, all, .. } => rt.block_on(cli::refresh(
+            &cfg,
+            if all { None } else { account.as_deref() },
+        )),
+        AccountsAction::Status { .. } => rt.block_on(cli::status(&cfg)),
     }
 }
 

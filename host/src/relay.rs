@@ -327,12 +327,11 @@ impl Job {
                                 "every ChatGPT account is rate limited".into(),
                                 Some(soonest),
                             ));
-                            let ra = Some(ra.map_or(soonest, |r| r.min(soonest)));
+                            let ra = ra.map_or(soonest, |r| r.min(soonest));
                             let msg = format!(
-                                "{msg} (all accounts exhausted; the earliest resets in {} s)",
-                                ra.unwrap_or(soonest)
+                                "{msg} (all accounts exhausted; the earliest resets in {ra} s)"
                             );
-                            return self.error(ty, &msg, ra);
+                            return self.error(ty, &msg, Some(ra));
                         }
                         Err(PickError::NoAccount) => {
                             let (ty, msg, ra) = last.clone().unwrap_or((

@@ -31,6 +31,8 @@ pub struct AppState {
     pub machine_id: String,
     /// Kilo free-model discovery.
     pub kilo: crate::admin::KiloModels,
+    /// Sign-ins started through the admin API.
+    pub logins: crate::admin::Logins,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -54,6 +56,7 @@ impl AppState {
             metrics: Metrics::default(),
             machine_id,
             kilo: crate::admin::KiloModels::default(),
+            logins: crate::admin::Logins::default(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg,
         })
@@ -159,6 +162,52 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(crate::admin::kilo_models).fallback(method_not_allowed),
         )
         .route("/metrics", get(metrics).fallback(method_not_allowed))
+        .route(
+            "/accounts",
+            get(crate::admin::list_accounts).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/import",
+            post(crate::admin::import_accounts).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/add",
+            post(crate::admin::add_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/add/manual",
+            post(crate::admin::add_manual).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/login/{state}",
+            get(crate::admin::login_status).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/{id}",
+            axum::routing::delete(crate::admin::remove_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/{id}/refresh",
+            post(crate::admin::refresh_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/settings/account-strategy",
+            get(crate::admin::strategy)
+                .post(crate::admin::strategy)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/claude/config",
+            get(crate::admin::claude_config).fallback(method_not_allowed),
+        )
+        .route(
+            "/claude/config/proxy",
+            post(crate::admin::claude_proxy).fallback(method_not_allowed),
+        )
+        .route(
+            "/claude/config/direct",
+            post(crate::admin::claude_direct).fallback(method_not_allowed),
+        )
         .route("/api/hello", get(hello).head(hello))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -200,8 +249,65 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
+/// Per-account gauges, rendered at scrape time from the pool (quota from the backend's
+/// headers, re-login state) in OpenMetrics text.
+fn account_metrics(st: &AppState) -> String {
+    let now = now_secs();
+    let mut out = String::new();
+    out.push_str("# HELP ccp_account_relogin_needed 1 when the account needs a new login.\n# TYPE ccp_account_relogin_needed gauge\n");
+    let slots = st.pool.all();
+    let label = |s: &crate::accounts::Slot| {
+        let a = s.snapshot();
+        a.email
+            .unwrap_or_else(|| s.tag())
+            .replace(['"', '\\', '\n'], "_")
+    };
+    for s in &slots {
+        let a = s.snapshot();
+        out.push_str(&format!(
+            "ccp_account_relogin_needed{{account=\"{}\"}} {}\n",
+            label(s),
+            u8::from(a.relogin_reason.is_some())
+        ));
+    }
+    out.push_str("# HELP ccp_account_quota_used_percent Used share of a quota window, from the backend's headers.\n# TYPE ccp_account_quota_used_percent gauge\n");
+    let mut resets = String::new();
+    for s in &slots {
+        if let Some((_, q)) = s.quota() {
+            for (name, w) in [("primary", q.primary), ("secondary", q.secondary)] {
+                let Some(w) = w else { continue };
+                if let Some(u) = w.used_percent {
+                    out.push_str(&format!(
+                        "ccp_account_quota_used_percent{{account=\"{}\",window=\"{name}\"}} {u}\n",
+                        label(s)
+                    ));
+                }
+                if let Some(r) = w.reset_in(now) {
+                    resets.push_str(&format!(
+                        "ccp_account_quota_reset_seconds{{account=\"{}\",window=\"{name}\"}} {r}\n",
+                        label(s)
+                    ));
+                }
+            }
+        }
+    }
+    out.push_str("# HELP ccp_account_quota_reset_seconds Seconds until a quota window resets.\n# TYPE ccp_account_quota_reset_seconds gauge\n");
+    out.push_str(&resets);
+    out.push_str(&format!(
+        "# HELP ccp_token_refreshes Token refreshes performed.\n# TYPE ccp_token_refreshes counter\nccp_token_refreshes_total {}\n",
+        st.pool.refresh_count()
+    ));
+    out
+}
+
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
-    let mut r = st.metrics.render().into_response();
+    let mut text = st.metrics.render();
+    let extra = account_metrics(&st);
+    match text.rfind("# EOF") {
+        Some(i) => text.insert_str(i, &extra),
+        None => text.push_str(&extra),
+    }
+    let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

@@ -1,0 +1,495 @@
+//! The `accounts` subcommands: add (browser, paste, device code), import, list, remove, switch,
+//! refresh, status. Exit codes: 0 success, 1 the operation failed, 2 bad usage or config.
+
+use crate::accounts::{Pool, TokenFailure, tag_of};
+use crate::config::Config;
+use crate::login;
+use crate::server::now_secs;
+use crate::store::{Store, StoredAccount};
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+fn open_store(cfg: &Config) -> Result<Store, ExitCode> {
+    Store::open(&cfg.data_dir).map_err(|e| {
+        eprintln!(
+            "error: cannot open the account store in {}: {e}",
+            cfg.data_dir.display()
+        );
+        ExitCode::FAILURE
+    })
+}
+
+/// Save an account, merging with one already stored under the same id. Returns whether it
+/// replaced an existing one.
+pub fn save(store: &Store, a: &StoredAccount) -> std::io::Result<bool> {
+    let l = store.lock()?;
+    let existed = store.read(&a.account_id).is_some();
+    store.write(&l, a)?;
+    Ok(existed)
+}
+
+fn describe(a: &StoredAccount) -> String {
+    format!(
+        "{} ({}, plan {})",
+        a.email.as_deref().unwrap_or("no email"),
+        tag_of(&a.account_id),
+        a.plan_type.as_deref().unwrap_or("?")
+    )
+}
+
+/// How `accounts add` signs in.
+pub struct AddOptions {
+    /// Print the URL and read the pasted callback instead of serving it.
+    pub no_browser: bool,
+    /// Use the device-code flow.
+    pub device: bool,
+    /// Listen on exactly this callback port.
+    pub callback_port: Option<u16>,
+}
+
+/// `accounts add`.
+pub async fn add(cfg: &Config, o: AddOptions) -> ExitCode {
+    let store = match open_store(cfg) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let second = !store.load().0.is_empty();
+    let client = client();
+    let result = if o.device {
+        login::device_login(
+            &client,
+            &cfg.oauth_issuer,
+            |url, code| {
+                eprintln!("Open {url} in a browser and enter the code:\n\n    {code}\n");
+                eprint!("Waiting for confirmation");
+            },
+            || {
+                eprint!(".");
+                let _ = std::io::stderr().flush();
+            },
+        )
+        .await
+        .inspect(|_| eprintln!())
+    } else if o.no_browser {
+        let port = o.callback_port.unwrap_or(login::CALLBACK_PORTS[0]);
+        match login::start(&cfg.oauth_issuer, port, second) {
+            Err(e) => Err(e),
+            Ok(p) => {
+                eprintln!(
+                    "Open this URL in a browser, sign in, then paste the URL the browser ends on (it starts with {}):\n\n{}\n",
+                    p.redirect_uri, p.url
+                );
+                eprint!("> ");
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                let (code, state) = login::parse_pasted(&line);
+                if state.as_deref().is_some_and(|s| s != p.state) {
+                    Err(login::LoginError(
+                        "the pasted URL belongs to another sign-in (state mismatch)".into(),
+                    ))
+                } else if code.is_empty() {
+                    Err(login::LoginError("nothing was pasted".into()))
+                } else {
+                    login::exchange(
+                        &client,
+                        &cfg.oauth_issuer,
+                        &code,
+                        &p.redirect_uri,
+                        &p.pkce.verifier,
+                    )
+                    .await
+                }
+            }
+        }
+    } else {
+        match login::bind_callback(o.callback_port).await {
+            Err(e) => Err(e),
+            Ok(listener) => {
+                let port = listener
+                    .local_addr()
+                    .map(|a| a.port())
+                    .unwrap_or(login::CALLBACK_PORTS[0]);
+                match login::start(&cfg.oauth_issuer, port, second) {
+                    Err(e) => Err(e),
+                    Ok(p) => {
+                        eprintln!(
+                            "Opening the browser to sign in. If it does not open, visit:\n\n{}\n",
+                            p.url
+                        );
+                        open_browser(&p.url);
+                        match login::wait_callback(listener, Duration::from_secs(600)).await {
+                            Err(e) => Err(e),
+                            Ok((_, state)) if state != p.state => Err(login::LoginError(
+                                "the callback belongs to another sign-in (state mismatch)".into(),
+                            )),
+                            Ok((code, _)) => {
+                                login::exchange(
+                                    &client,
+                                    &cfg.oauth_issuer,
+                                    &code,
+                                    &p.redirect_uri,
+                                    &p.pkce.verifier,
+                                )
+                                .await
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    match result {
+        Ok(a) => match save(&store, &a) {
+            Ok(replaced) => {
+                println!(
+                    "{} {}",
+                    if replaced { "Updated" } else { "Added" },
+                    describe(&a)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("cannot save the account: {e}")),
+        },
+        Err(e) => fail(e),
+    }
+}
+
+fn open_browser(url: &str) {
+    let cmd = std::env::var("CCP_BROWSER").unwrap_or_else(|_| {
+        if cfg!(target_os = "macos") {
+            "open".into()
+        } else {
+            "xdg-open".into()
+        }
+    });
+    let _ = std::process::Command::new(cmd)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+fn find(store: &Store, key: &str) -> Option<StoredAccount> {
+    store.load().0.into_iter().find(|a| {
+        a.account_id == key || a.email.as_deref() == Some(key) || tag_of(&a.account_id) == key
+    })
+}
+
+/// `accounts list`.
+pub fn list(cfg: &Config) -> ExitCode {
+    let store = match open_store(cfg) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (accounts, bad) = store.load();
+    let active = store.index().active;
+    if accounts.is_empty() {
+        println!(
+            "No ChatGPT accounts. Add one with `codex-claude-proxy accounts add` or `accounts import`."
+        );
+    }
+    let now = now_secs();
+    for a in &accounts {
+        let expiry = match a.expires_at {
+            Some(e) if e > now => format!("token valid {}h", (e - now) / 3600),
+            Some(_) => "token expired (refreshes on use)".into(),
+            None => "expiry unknown".into(),
+        };
+        let status = match &a.relogin_reason {
+            Some(r) => format!("RE-LOGIN NEEDED ({r})"),
+            None => expiry,
+        };
+        let mark = if active.as_deref() == Some(a.account_id.as_str()) {
+            "*"
+        } else {
+            " "
+        };
+        println!("{mark} {}  {}", describe(a), status);
+    }
+    for b in &bad {
+        eprintln!("warning: unreadable account file {b}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `accounts remove`.
+pub fn remove(cfg: &Config, key: &str) -> ExitCode {
+    let store = match open_store(cfg) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let Some(a) = find(&store, key) else {
+        return fail(format!("no account matches `{key}`"));
+    };
+    match store.lock().and_then(|l| store.remove(&l, &a.account_id)) {
+        Ok(_) => {
+            println!("Removed {}", describe(&a));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `accounts switch`: the sticky strategy prefers this account for sessionless requests.
+pub fn switch(cfg: &Config, key: &str) -> ExitCode {
+    let store = match open_store(cfg) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let Some(a) = find(&store, key) else {
+        return fail(format!("no account matches `{key}`"));
+    };
+    let r = store.lock().and_then(|l| {
+        let mut index = store.index();
+        index.active = Some(a.account_id.clone());
+        store.write_index(&l, &index)
+    });
+    match r {
+        Ok(()) => {
+            println!("Active account: {}", describe(&a));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `accounts refresh [KEY] [--all]`.
+pub async fn refresh(cfg: &Config, key: Option<&str>) -> ExitCode {
+    let pool = Pool::load(&cfg.data_dir, client(), cfg.oauth_issuer.clone());
+    let now = now_secs();
+    let mut failed = 0;
+    let mut matched = 0;
+    for slot in pool.all() {
+        let a = slot.snapshot();
+        if let Some(k) = key
+            && a.account_id != k
+            && a.email.as_deref() != Some(k)
+            && tag_of(&a.account_id) != k
+        {
+            continue;
+        }
+        matched += 1;
+        // Force: treat the current token as stale.
+        match pool.refresh(&slot, Some(&a.access_token), now).await {
+            Ok(()) => println!("Refreshed {}", describe(&a)),
+            Err(TokenFailure::Relogin(r)) => {
+                failed += 1;
+                println!(
+                    "RE-LOGIN NEEDED {} ({r}): run `codex-claude-proxy accounts add`",
+                    describe(&a)
+                );
+            }
+            Err(TokenFailure::Transient(m)) => {
+                failed += 1;
+                println!("Failed {}: {m}", describe(&a));
+            }
+        }
+    }
+    if matched == 0 {
+        return fail(match key {
+            Some(k) => format!("no account matches `{k}`"),
+            None => "no accounts".into(),
+        });
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `accounts status`: each account with its live quota from `wham/usage`.
+pub async fn status(cfg: &Config) -> ExitCode {
+    let pool = Pool::load(&cfg.data_dir, client(), cfg.oauth_issuer.clone());
+    if pool.is_empty() {
+        println!("No ChatGPT accounts.");
+        return ExitCode::SUCCESS;
+    }
+    let client = client();
+    let now = now_secs();
+    let mut failed = 0;
+    for slot in pool.all() {
+        let a = slot.snapshot();
+        print!("{}: ", describe(&a));
+        if let Some(r) = &a.relogin_reason {
+            println!("RE-LOGIN NEEDED ({r})");
+            failed += 1;
+            continue;
+        }
+        let token = match pool.token(&slot, now).await {
+            Ok(t) => t,
+            Err(e) => {
+                println!("no token ({e:?})");
+                failed += 1;
+                continue;
+            }
+        };
+        match crate::quota::fetch_usage(&client, &cfg.codex_base_url, &a.account_id, &token).await {
+            Ok(u) => println!("{}", crate::quota::describe_usage(&u, now)),
+            Err(e) => {
+                failed += 1;
+                println!("usage unavailable: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn home() -> std::path::PathBuf {
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ".".into())
+}
+
+fn to_stored(a: proxy_core::import::ImportedAccount, now: u64) -> StoredAccount {
+    StoredAccount {
+        account_id: a.account_id,
+        email: a.email,
+        plan_type: a.plan_type,
+        access_token: a.access_token,
+        refresh_token: a.refresh_token,
+        id_token: a.id_token,
+        expires_at: a.expires_at,
+        last_refresh: None,
+        added_at: now,
+        relogin_reason: None,
+    }
+}
+
+/// Read one file in either format.
+fn read_import(path: &std::path::Path) -> Result<Vec<proxy_core::import::ImportedAccount>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match proxy_core::import::parse_node_accounts(&text) {
+        Ok(n) => {
+            for s in &n.skipped {
+                eprintln!(
+                    "warning: {}: entry {} skipped ({:?})",
+                    path.display(),
+                    s.index,
+                    s.reason
+                );
+            }
+            Ok(n.accounts)
+        }
+        Err(node_err) => proxy_core::import::parse_codex_auth(&text)
+            .map(|a| vec![a])
+            .map_err(|e| {
+                format!(
+                    "{}: not a Codex auth.json ({e}) nor a Node accounts.json ({node_err})",
+                    path.display()
+                )
+            }),
+    }
+}
+
+/// Import from FILE, or from the Codex CLI's and the Node version's files. Duplicates are
+/// merged by account id; an account already stored is replaced only by newer tokens.
+/// Returns the report lines, or an error when nothing could be imported.
+pub fn import_report(
+    cfg: &Config,
+    file: Option<&std::path::Path>,
+) -> Result<(Vec<String>, usize), String> {
+    let store =
+        Store::open(&cfg.data_dir).map_err(|e| format!("cannot open the account store: {e}"))?;
+    let sources: Vec<std::path::PathBuf> = match file {
+        Some(f) => vec![f.to_path_buf()],
+        None => {
+            let codex_home = std::env::var_os("CODEX_HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| home().join(".codex"));
+            vec![
+                codex_home.join("auth.json"),
+                home().join(".codex-claude-proxy/accounts.json"),
+            ]
+        }
+    };
+    let mut found = Vec::new();
+    let mut lines = Vec::new();
+    let mut errors = 0;
+    for p in &sources {
+        if file.is_none() && !p.exists() {
+            continue;
+        }
+        match read_import(p) {
+            Ok(list) => found.extend(list),
+            Err(e) => {
+                errors += 1;
+                lines.push(format!("error: {e}"));
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(if errors > 0 {
+            lines.join("\n")
+        } else {
+            format!(
+                "no credentials found (looked at {})",
+                sources
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
+    let now = now_secs();
+    let lock = store.lock().map_err(|e| e.to_string())?;
+    for a in proxy_core::import::merge_by_account_id(found) {
+        let new = to_stored(a, now);
+        match store.read(&new.account_id) {
+            Some(old) if old.expires_at >= new.expires_at && old.relogin_reason.is_none() => {
+                lines.push(format!(
+                    "Kept {} (the stored tokens are newer)",
+                    describe(&old)
+                ));
+            }
+            old => {
+                store
+                    .write(&lock, &new)
+                    .map_err(|e| format!("cannot save {}: {e}", describe(&new)))?;
+                lines.push(format!(
+                    "{} {}",
+                    if old.is_some() { "Updated" } else { "Imported" },
+                    describe(&new)
+                ));
+            }
+        }
+    }
+    Ok((lines, errors))
+}
+
+/// `accounts import [FILE]`.
+pub fn import(cfg: &Config, file: Option<&std::path::Path>) -> ExitCode {
+    match import_report(cfg, file) {
+        Ok((lines, errors)) => {
+            for l in lines {
+                println!("{l}");
+            }
+            if errors > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
