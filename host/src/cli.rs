@@ -493,3 +493,33 @@ pub fn import(cfg: &Config, file: Option<&std::path::Path>) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// Rewrite one account forever (each write a little different and large enough to take
+/// several syscalls), printing a dot after each; the crash-safety test kills it mid-write.
+pub fn stress_write(cfg: &Config) -> ExitCode {
+    let store = match open_store(cfg) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let mut out = std::io::stdout().lock();
+    for n in 0u64.. {
+        let a = StoredAccount {
+            account_id: "stress".into(),
+            email: Some(format!("stress-{n}@example.com")),
+            plan_type: Some("plus".into()),
+            access_token: "a".repeat(64 * 1024 + (n as usize % 4096)),
+            refresh_token: Some(format!("rt-{n}")),
+            id_token: None,
+            expires_at: Some(n),
+            last_refresh: Some(n),
+            added_at: 0,
+            relogin_reason: None,
+        };
+        if let Err(e) = save(&store, &a) {
+            return fail(e);
+        }
+        let _ = out.write_all(b".");
+        let _ = out.flush();
+    }
+    ExitCode::SUCCESS
+}

@@ -134,6 +134,13 @@ enum AccountsAction {
         #[command(flatten)]
         common: Common,
     },
+    /// Test aid: rewrite one account file in a loop, printing a dot per write (for the
+    /// crash-safety test that kills the writer mid-write).
+    #[command(hide = true)]
+    StressWrite {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,7 +282,8 @@ fn accounts(action: AccountsAction) -> ExitCode {
         | AccountsAction::Remove { common, .. }
         | AccountsAction::Switch { common, .. }
         | AccountsAction::Refresh { common, .. }
-        | AccountsAction::Status { common } => common.clone(),
+        | AccountsAction::Status { common }
+        | AccountsAction::StressWrite { common } => common.clone(),
     };
     let cfg = match load(&common, Overrides::default()) {
         Ok(c) => c,
@@ -307,6 +315,7 @@ fn accounts(action: AccountsAction) -> ExitCode {
             if all { None } else { account.as_deref() },
         )),
         AccountsAction::Status { .. } => rt.block_on(cli::status(&cfg)),
+        AccountsAction::StressWrite { .. } => cli::stress_write(&cfg),
     }
 }
 

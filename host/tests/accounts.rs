@@ -127,3 +127,194 @@ async fn a_dead_refresh_token_marks_the_account_and_is_not_retried() {
     .expect("json");
     assert!(saved["relogin_reason"].is_string(), "the mark is persisted");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
+    let fake = fake_with_refresh_delay(0).await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let c = client();
+    let nr = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    // Sign in through the admin API: the proxy serves the callback itself.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let started: Value = c
+        .post(format!("{}/accounts/add", p.base))
+        .json(&json!({"callback_port": port}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let url = started["url"].as_str().expect("url");
+    let loc = nr.get(url).send().await.expect("authorize").headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .replace("localhost", "127.0.0.1");
+    nr.get(&loc).send().await.expect("callback");
+    let state = started["state"].as_str().expect("state");
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = c
+            .get(format!("{}/accounts/login/{state}", p.base))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        if status["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status["status"], "done", "{status}");
+    let list: Value = c
+        .get(format!("{}/accounts", p.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["accounts"].as_array().map(Vec::len), Some(1));
+    assert!(
+        !list.to_string().contains("eyJ"),
+        "no token in the admin API"
+    );
+
+    // Import through the API.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/fixtures/import/node_accounts.json");
+    let r = c
+        .post(format!("{}/accounts/import", p.base))
+        .json(&json!({"path": fixture}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+
+    // Strategy switch at runtime, persisted; bad values refused; cross-site refused.
+    let r: Value = c
+        .post(format!("{}/settings/account-strategy", p.base))
+        .json(&json!({"strategy": "round-robin"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["strategy"], "round-robin");
+    let r = c
+        .post(format!("{}/settings/account-strategy", p.base))
+        .json(&json!({"strategy": "chaos"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let r = c
+        .post(format!("{}/settings/account-strategy", p.base))
+        .header("origin", "https://evil.example")
+        .json(&json!({"strategy": "sticky"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(format!("{}/settings/account-strategy", p.base))
+        .header("content-type", "text/plain")
+        .body("{\"strategy\":\"sticky\"}")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400, "JSON bodies only");
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.data_dir.join("accounts/index.json")).expect("index"),
+    )
+    .expect("json");
+    assert_eq!(index["strategy"], "round-robin");
+
+    // Live quota from the backend's headers shows in /metrics after a request.
+    let r = post(&p, &request("claude-sonnet-4-5", "text", false)).await;
+    assert_eq!(r.status(), 200);
+    let m = c
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(m.contains("ccp_account_quota_used_percent{"), "{m}");
+    assert!(m.contains("ccp_account_relogin_needed{"));
+}
+
+/// Every token that crossed the wire or sits on disk, collected after a busy session (sign-in,
+/// proactive refresh, 401 refresh, requests, errors) at the most verbose log level: none of
+/// them may appear in the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_token_text_reaches_the_log() {
+    let fake = fake_with_refresh_delay(0).await;
+    let (access, refresh, id) = fake.issue_tokens("acct-1", "one@example.com");
+    let mut opts = ProxyOpts {
+        raw_accounts: vec![json!({"account_id": "acct-1", "email": "one@example.com",
+            "access_token": access, "refresh_token": refresh, "id_token": id,
+            "expires_at": now() - 5})],
+        ..ProxyOpts::default()
+    };
+    opts.env = vec![("CCP_LOG".into(), "trace".into())];
+    let p = Proxy::start(&fake, opts);
+    for scenario in [
+        "text",
+        "http_401_once",
+        "http_500_once",
+        "failed_context",
+        "tools",
+    ] {
+        let _ = post(&p, &request("claude-sonnet-4-5", scenario, true))
+            .await
+            .text()
+            .await;
+    }
+    let _ = client()
+        .post(format!("{}/accounts/acct-1/refresh", p.base))
+        .send()
+        .await;
+    let mut secrets: Vec<String> = vec![access, refresh, id];
+    for r in fake.requests() {
+        if let Some(a) = r
+            .header("authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+        {
+            secrets.push(a.to_owned());
+        }
+        if let Some(v) = r.json()
+            && let Some(t) = v.get("refresh_token").and_then(Value::as_str)
+        {
+            secrets.push(t.to_owned());
+        }
+    }
+    let on_disk: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.data_dir.join("accounts/acct-1.json")).expect("file"),
+    )
+    .expect("json");
+    for k in ["access_token", "refresh_token", "id_token"] {
+        if let Some(t) = on_disk[k].as_str() {
+            secrets.push(t.to_owned());
+        }
+    }
+    assert!(fake.refresh_calls() >= 2, "the session refreshed");
+    let log = p.log_text();
+    assert!(log.len() > 1000, "trace logging produced output");
+    for s in secrets.iter().filter(|s| s.len() >= 16) {
+        // Any 24-character window of a token would do to leak it.
+        let probe = &s[s.len() / 2 - 12..s.len() / 2 + 12];
+        assert!(!log.contains(probe), "a token fragment is in the log");
+    }
+}
