@@ -336,3 +336,14 @@ fn the_codex_request_schema_rejects_what_the_backend_rejects() {
     system["input"][0]["role"] = json!("system");
     assert!(serde_json::from_value::<ResponsesRequest>(system).is_err());
 }
+
+#[test]
+fn the_session_key_comes_from_the_header_else_the_metadata() {
+    use proxy_core::session_key;
+    let body = json!({"metadata": {"user_id": "{\"device_id\":\"d\",\"account_uuid\":\"\",\"session_id\":\"s-123\"}"}});
+    assert_eq!(session_key(Some("hdr"), &body).as_deref(), Some("hdr"));
+    assert_eq!(session_key(None, &body).as_deref(), Some("s-123"));
+    let legacy = json!({"metadata": {"user_id": "user_abc_account_x_session_0199-uuid"}});
+    assert_eq!(session_key(None, &legacy).as_deref(), Some("0199-uuid"));
+    assert_eq!(session_key(None, &json!({})), None);
+}

@@ -476,3 +476,110 @@ pub async fn claude_direct(
 ) -> Response {
     claude_write(st, headers, body, true).await
 }
+
+/// `POST /accounts/device`: start a device-code sign-in; answers the URL and code to show,
+/// and a `state` to poll at `GET /accounts/login/{state}`.
+pub async fn add_device(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<(String, String)>();
+    let status = Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
+    let mut id = [0u8; 16];
+    let _ = getrandom::fill(&mut id);
+    let state: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let st2 = st.clone();
+    let status2 = status.clone();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        let result = crate::login::device_login(
+            &st2.client,
+            &st2.cfg.oauth_issuer,
+            |url, code| {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send((url.to_owned(), code.to_owned()));
+                }
+            },
+            || {},
+        )
+        .await;
+        finish_login(st2, result, &status2).await;
+    });
+    let pending = match crate::login::start(&st.cfg.oauth_issuer, 1455, false) {
+        Ok(p) => p,
+        Err(e) => return bad(ErrorType::ApiError, &e.0),
+    };
+    st.logins
+        .map
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            state.clone(),
+            PendingLogin {
+                pending,
+                status: status.clone(),
+            },
+        );
+    match tokio::time::timeout(Duration::from_secs(30), rx).await {
+        Ok(Ok((url, code))) => {
+            ok(json!({"verification_url": url, "user_code": code, "state": state}))
+        }
+        _ => {
+            let (_, detail) = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            bad(
+                ErrorType::ApiError,
+                &format!("device sign-in could not start: {detail}"),
+            )
+        }
+    }
+}
+
+/// Cached `wham/usage` answers.
+#[derive(Default)]
+pub struct QuotaCache {
+    map: tokio::sync::Mutex<HashMap<String, (Instant, Value)>>,
+}
+
+/// `GET /accounts/quota`: each account's live quota from the backend (cached for a minute).
+pub async fn quota(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    let now = now_secs();
+    let mut out = Vec::new();
+    for slot in st.pool.all() {
+        let a = slot.snapshot();
+        let mut cache = st.quota.map.lock().await;
+        if let Some((at, v)) = cache.get(&a.account_id)
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            out.push(v.clone());
+            continue;
+        }
+        let entry = match st.pool.token(&slot, now).await {
+            Err(e) => {
+                json!({"account_id": a.account_id, "email": a.email, "error": format!("{e:?}")})
+            }
+            Ok(token) => match crate::quota::fetch_usage(
+                &st.client,
+                &st.cfg.codex_base_url,
+                &a.account_id,
+                &token,
+            )
+            .await
+            {
+                Ok(u) => json!({"account_id": a.account_id, "email": a.email, "usage": u}),
+                Err(e) => json!({"account_id": a.account_id, "email": a.email, "error": e}),
+            },
+        };
+        if entry.get("usage").is_some() {
+            cache.insert(a.account_id.clone(), (Instant::now(), entry.clone()));
+        }
+        out.push(entry);
+    }
+    ok(json!({"accounts": out}))
+}

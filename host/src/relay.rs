@@ -131,10 +131,12 @@ async fn handle(
         .get("stream")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let session = headers
-        .get("x-claude-code-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let session = proxy_core::session_key(
+        headers
+            .get("x-claude-code-session-id")
+            .and_then(|v| v.to_str().ok()),
+        &value,
+    );
     let route = st.cfg.routing.route(&model);
     let lane_name = match route.lane {
         Lane::Codex => "codex",
@@ -329,7 +331,8 @@ impl Job {
                             ));
                             let ra = ra.map_or(soonest, |r| r.min(soonest));
                             let msg = format!(
-                                "{msg} (all accounts exhausted; the earliest resets in {ra} s)"
+                                "{msg} (all accounts exhausted; the earliest resets in {ra} s, at {} UTC)",
+                                utc_clock(now_secs() + ra)
                             );
                             return self.error(ty, &msg, Some(ra));
                         }
@@ -678,6 +681,12 @@ fn classify_stream_error(ty: ErrorType, message: &str, code: Option<&str>) -> Fa
         },
         _ => Failure::Fail(ty, message.to_owned(), None),
     }
+}
+
+/// `HH:MM:SS` of a unix time, UTC.
+fn utc_clock(unix: u64) -> String {
+    let s = unix % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
 }
 
 /// "Please try again in 1.5s" → 1.5 s (capped at 10 s).

@@ -33,6 +33,8 @@ pub struct AppState {
     pub kilo: crate::admin::KiloModels,
     /// Sign-ins started through the admin API.
     pub logins: crate::admin::Logins,
+    /// Cached `wham/usage` answers.
+    pub quota: crate::admin::QuotaCache,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -57,6 +59,7 @@ impl AppState {
             machine_id,
             kilo: crate::admin::KiloModels::default(),
             logins: crate::admin::Logins::default(),
+            quota: crate::admin::QuotaCache::default(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg,
         })
@@ -165,6 +168,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/accounts",
             get(crate::admin::list_accounts).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/device",
+            post(crate::admin::add_device).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/quota",
+            get(crate::admin::quota).fallback(method_not_allowed),
         )
         .route(
             "/accounts/import",

@@ -318,3 +318,59 @@ async fn no_token_text_reaches_the_log() {
         assert!(!log.contains(probe), "a token fragment is in the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_device_sign_in_and_cached_quota() {
+    let fake = fake_with_refresh_delay(0).await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let c = client();
+    let started: Value = c
+        .post(format!("{}/accounts/device", p.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        started["verification_url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/codex/device"),
+        "{started}"
+    );
+    assert!(started["user_code"].is_string());
+    let state = started["state"].as_str().expect("state");
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = c
+            .get(format!("{}/accounts/login/{state}", p.base))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        if status["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "done", "{status}");
+    for _ in 0..2 {
+        let q: Value = c
+            .get(format!("{}/accounts/quota", p.base))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert!(q["accounts"][0]["usage"]["windows"].is_array(), "{q}");
+    }
+    assert_eq!(
+        fake.count("/backend-api/wham/usage"),
+        1,
+        "cached for a minute"
+    );
+}

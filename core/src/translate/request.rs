@@ -556,6 +556,16 @@ fn reasoning(
     (Value::Object(r), include, thinking_on, text)
 }
 
+/// The conversation key of a request: the client's session header, else the session inside
+/// `metadata.user_id` (JSON form or the older `…_session_<uuid>` form). It keys the upstream
+/// prompt cache and the sticky account choice, so one conversation stays on one account.
+pub fn session_key(header: Option<&str>, request: &Value) -> Option<String> {
+    header
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .or_else(|| session_from_metadata(request.get("metadata")))
+}
+
 pub(crate) fn session_from_metadata(metadata: Option<&Value>) -> Option<String> {
     let uid = metadata?.get("user_id")?.as_str()?;
     if uid.trim_start().starts_with('{') {
