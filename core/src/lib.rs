@@ -36,6 +36,7 @@ pub use aggregate::Aggregator;
 pub use degrade::{Converted, Degradation, DegradationKind};
 pub use error::{ErrorType, RequestError, error_body};
 pub use routing::{Lane, Route, RoutingTable, Rule};
+pub use translate::EventTranslator;
 pub use translate::chat_request::{
     ChatOptions, ChatRequest, convert_chat_request, convert_chat_request_value,
 };

@@ -5,8 +5,8 @@ use crate::config::Provider;
 use crate::server::{ApiError, AppState};
 use crate::store::StoredAccount;
 use proxy_core::{
-    ChatOptions, ChatStreamOptions, ChatTranslator, ErrorType, RequestOptions, ResponsesTranslator,
-    Route, StreamEvent, StreamOptions, convert_chat_request_value, convert_request_value,
+    ChatOptions, ChatStreamOptions, ChatTranslator, ErrorType, EventTranslator, RequestOptions,
+    ResponsesTranslator, Route, StreamOptions, convert_chat_request_value, convert_request_value,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -15,51 +15,7 @@ use std::sync::Arc;
 const CODEX_VERSION: &str = "0.147.0";
 
 /// A translator for whichever upstream serves the request.
-pub enum Translator {
-    /// Codex Responses SSE.
-    Codex(ResponsesTranslator),
-    /// Chat Completions SSE.
-    Chat(ChatTranslator),
-}
-
-/// Dispatch one call to whichever translator this is.
-macro_rules! each {
-    ($self:expr, $t:ident => $e:expr) => {
-        match $self {
-            Translator::Codex($t) => $e,
-            Translator::Chat($t) => $e,
-        }
-    };
-}
-
-impl Translator {
-    /// Feed upstream bytes.
-    pub fn push(&mut self, b: &[u8]) {
-        each!(self, t => t.push(b))
-    }
-    /// Upstream ended.
-    pub fn finish(&mut self) {
-        each!(self, t => t.finish())
-    }
-    /// End with a host-side error (idle timeout), closing any open block first.
-    pub fn finish_with(&mut self, ev: StreamEvent) {
-        if let StreamEvent::Error { error, .. } = ev {
-            each!(self, t => t.abort(error))
-        }
-    }
-    /// Next event.
-    pub fn poll_event(&mut self) -> Option<StreamEvent> {
-        each!(self, t => t.poll_event())
-    }
-    /// Terminal event produced.
-    pub fn is_done(&self) -> bool {
-        each!(self, t => t.is_done())
-    }
-    /// Degradations so far.
-    pub fn take_degradations(&mut self) -> Vec<proxy_core::Degradation> {
-        each!(self, t => t.take_degradations())
-    }
-}
+pub type Translator = Box<dyn EventTranslator + Send>;
 
 /// A request ready to send.
 pub struct Prepared {
@@ -132,7 +88,7 @@ pub fn prepare_codex(
     if let Some(k) = &req.prompt_cache_key {
         rb = rb.header("session_id", k);
     }
-    let translator = Translator::Codex(ResponsesTranslator::new(StreamOptions {
+    let translator: Translator = Box::new(ResponsesTranslator::new(StreamOptions {
         model: model.to_owned(),
         thinking: req.thinking,
         tool_names: req.tool_names.clone(),
@@ -188,7 +144,7 @@ pub fn prepare_chat(
     for (k, v) in &provider.headers {
         rb = rb.header(k.as_str(), v.as_str());
     }
-    let translator = Translator::Chat(ChatTranslator::new(ChatStreamOptions {
+    let translator: Translator = Box::new(ChatTranslator::new(ChatStreamOptions {
         model: model.to_owned(),
         thinking: req.thinking,
         tool_names: req.tool_names.clone(),

@@ -783,15 +783,11 @@ impl Live {
                     self.pending.push_back(Bytes::from(out));
                 }
                 _ = tokio::time::sleep_until(idle_at.into()) => {
-                    let ev = StreamEvent::Error {
-                        error: proxy_core::ErrorBody {
-                            error_type: ErrorType::TimeoutError,
-                            message: format!("upstream went silent for {:?}; the response is incomplete", self.idle),
-                        },
-                        upstream_code: None,
-                    };
-                    // Close an open block first so the client sees a well-formed stream.
-                    self.tr.finish_with(ev);
+                    // Closes an open block first so the client sees a well-formed stream.
+                    self.tr.abort(proxy_core::ErrorBody {
+                        error_type: ErrorType::TimeoutError,
+                        message: format!("upstream went silent for {:?}; the response is incomplete", self.idle),
+                    });
                     self.drain();
                 }
             }

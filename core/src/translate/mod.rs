@@ -8,3 +8,51 @@ pub mod openai_out;
 pub mod request;
 pub mod signature;
 pub mod stream;
+
+use crate::degrade::Degradation;
+use crate::wire::anthropic::{ErrorBody, StreamEvent};
+
+/// The push/poll surface every upstream's stream translator offers, so hosts and the vector
+/// runner drive any of them the same way.
+pub trait EventTranslator {
+    /// Feed upstream bytes (any chunking).
+    fn push(&mut self, bytes: &[u8]);
+    /// The upstream body ended; a missing terminal event becomes an `error` event.
+    fn finish(&mut self);
+    /// End with a host-side error (an idle timeout), closing any open block first.
+    fn abort(&mut self, error: ErrorBody);
+    /// Next Anthropic event.
+    fn poll_event(&mut self) -> Option<StreamEvent>;
+    /// Whether a terminal event has been produced.
+    fn is_done(&self) -> bool;
+    /// What was lost so far.
+    fn take_degradations(&mut self) -> Vec<Degradation>;
+}
+
+macro_rules! impl_event_translator {
+    ($t:ty) => {
+        impl EventTranslator for $t {
+            fn push(&mut self, bytes: &[u8]) {
+                <$t>::push(self, bytes)
+            }
+            fn finish(&mut self) {
+                <$t>::finish(self)
+            }
+            fn abort(&mut self, error: ErrorBody) {
+                <$t>::abort(self, error)
+            }
+            fn poll_event(&mut self) -> Option<StreamEvent> {
+                <$t>::poll_event(self)
+            }
+            fn is_done(&self) -> bool {
+                <$t>::is_done(self)
+            }
+            fn take_degradations(&mut self) -> Vec<Degradation> {
+                <$t>::take_degradations(self)
+            }
+        }
+    };
+}
+
+impl_event_translator!(stream::ResponsesTranslator);
+impl_event_translator!(chat_stream::ChatTranslator);

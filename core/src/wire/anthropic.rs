@@ -33,9 +33,9 @@ pub enum StopReason {
     Refusal,
 }
 
-/// The start of a content block.
+/// The start of a content block (and, complete, a block of a non-streaming Message).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BlockStart {
     /// `{"type":"text","text":""}`.
     Text {
@@ -224,48 +224,8 @@ pub struct Message {
     pub usage: Usage,
 }
 
-/// A response content block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ContentBlock {
-    /// Text.
-    Text {
-        /// The text.
-        text: String,
-    },
-    /// Thinking with its signature.
-    Thinking {
-        /// Summary text.
-        thinking: String,
-        /// Opaque signature.
-        signature: String,
-    },
-    /// A client tool call.
-    ToolUse {
-        /// Call id.
-        id: String,
-        /// Tool name.
-        name: String,
-        /// Arguments object.
-        input: Map<String, Value>,
-    },
-    /// A server tool call.
-    ServerToolUse {
-        /// `srvtoolu_…`.
-        id: String,
-        /// Tool name.
-        name: String,
-        /// Arguments object.
-        input: Map<String, Value>,
-    },
-    /// Web search results.
-    WebSearchToolResult {
-        /// The server tool call id.
-        tool_use_id: String,
-        /// Results.
-        content: Vec<Value>,
-    },
-}
+/// A response content block: the same shapes a stream starts its blocks with, complete.
+pub type ContentBlock = BlockStart;
 
 /// An Anthropic Messages request as clients send it: tolerant of unknown fields and block
 /// types (the conversion itself walks the JSON directly, moving strings instead of copying

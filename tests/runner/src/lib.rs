@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 use proxy_core::{
-    Aggregator, ChatOptions, ChatStreamOptions, ChatTranslator, RequestOptions,
+    Aggregator, ChatOptions, ChatStreamOptions, ChatTranslator, EventTranslator, RequestOptions,
     ResponsesTranslator, RoutingTable, StreamEvent, StreamOptions, ToolNames, convert_chat_request,
     convert_request, map_upstream_error,
 };
@@ -69,45 +69,7 @@ fn run_request(case: &Value) -> Value {
     }
 }
 
-/// The push/poll surface both stream translators share.
-trait Translate {
-    fn push(&mut self, b: &[u8]);
-    fn finish(&mut self);
-    fn poll_event(&mut self) -> Option<StreamEvent>;
-    fn take_degradations(&mut self) -> Vec<proxy_core::Degradation>;
-}
-
-impl Translate for ResponsesTranslator {
-    fn push(&mut self, b: &[u8]) {
-        ResponsesTranslator::push(self, b)
-    }
-    fn finish(&mut self) {
-        ResponsesTranslator::finish(self)
-    }
-    fn poll_event(&mut self) -> Option<StreamEvent> {
-        ResponsesTranslator::poll_event(self)
-    }
-    fn take_degradations(&mut self) -> Vec<proxy_core::Degradation> {
-        ResponsesTranslator::take_degradations(self)
-    }
-}
-
-impl Translate for ChatTranslator {
-    fn push(&mut self, b: &[u8]) {
-        ChatTranslator::push(self, b)
-    }
-    fn finish(&mut self) {
-        ChatTranslator::finish(self)
-    }
-    fn poll_event(&mut self) -> Option<StreamEvent> {
-        ChatTranslator::poll_event(self)
-    }
-    fn take_degradations(&mut self) -> Vec<proxy_core::Degradation> {
-        ChatTranslator::take_degradations(self)
-    }
-}
-
-fn stream_translator(case: &Value, chat: bool) -> Box<dyn Translate> {
+fn stream_translator(case: &Value, chat: bool) -> Box<dyn EventTranslator> {
     let o = case.get("options").cloned().unwrap_or(Value::Null);
     let names: Vec<&str> = o
         .get("tool_names")
@@ -143,7 +105,7 @@ fn run_stream(case: &Value, upstream: &[u8], chunks: &[usize], chat: bool) -> Va
     let mut t = stream_translator(case, chat);
     let mut agg = Aggregator::new();
     let mut events = Vec::new();
-    let mut drain = |t: &mut Box<dyn Translate>, agg: &mut Aggregator| {
+    let mut drain = |t: &mut Box<dyn EventTranslator>, agg: &mut Aggregator| {
         while let Some(ev) = t.poll_event() {
             events.push(json!({"event": ev.name(), "data": serde_json::to_value(&ev).unwrap_or(Value::Null)}));
             agg.push(ev);
