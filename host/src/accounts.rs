@@ -201,7 +201,12 @@ impl Pool {
             match slots.iter().find(|s| s.id() == a.account_id) {
                 Some(s) => {
                     let mut cur = s.account.write().unwrap_or_else(|e| e.into_inner());
-                    if a.last_refresh >= cur.last_refresh {
+                    // The disk wins when it is newer, holds other tokens (a re-import or a
+                    // refresh by another process), or revives an account marked for re-login.
+                    let newer = a.last_refresh >= cur.last_refresh
+                        || a.refresh_token != cur.refresh_token
+                        || (cur.relogin_reason.is_some() && a.relogin_reason.is_none());
+                    if newer {
                         *cur = normalize(a);
                     }
                     drop(cur);
@@ -283,7 +288,12 @@ impl Pool {
         if a.refresh_token.is_some()
             && needs_refresh(a.expires_at, a.last_refresh, now, REFRESH_MARGIN_SECS)
         {
-            self.refresh(slot, None, now).await?;
+            match self.refresh(slot, None, now).await {
+                Ok(()) => {}
+                // The issuer is down but the token still works: use it while it lasts.
+                Err(TokenFailure::Transient(_)) if a.expires_at.is_some_and(|e| e > now) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(slot.snapshot().access_token)
     }

@@ -95,7 +95,7 @@ pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// `GET /kilo/models`: Kilo's free models (discovered, cached, or the fallback list).
 pub async fn kilo_models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(e) = same_origin(&st, &headers) {
+    if let Err(e) = guard(&st, &headers, None) {
         return e.into_response();
     }
     let (models, source) = st.kilo.get(&st).await;
@@ -122,6 +122,9 @@ pub struct Logins {
 }
 
 fn guard(st: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -> Result<(), ApiError> {
+    // The client key (required on any non-loopback bind) guards admin routes too: a Host
+    // header proves nothing to a non-browser client.
+    crate::server::authorized(&st.cfg, headers)?;
     same_origin(st, headers)?;
     if let Some(b) = body
         && !b.is_empty()
@@ -173,7 +176,21 @@ pub async fn import_accounts(
         .get("path")
         .and_then(Value::as_str)
         .map(std::path::PathBuf::from);
-    match crate::cli::import_report(&st.cfg, path.as_deref()) {
+    if let Some(p) = &path {
+        let ok = std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= 1024 * 1024);
+        if !ok {
+            return bad(
+                ErrorType::InvalidRequestError,
+                "path: must name a regular credentials file of at most 1 MiB",
+            );
+        }
+    }
+    let cfg = st.cfg.clone();
+    let report =
+        tokio::task::spawn_blocking(move || crate::cli::import_report(&cfg, path.as_deref()))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+    match report {
         Ok((lines, errors)) => {
             st.pool.reload();
             ok(
@@ -328,10 +345,16 @@ pub async fn login_status(
     if let Err(e) = guard(&st, &headers, None) {
         return e.into_response();
     }
-    let map = st.logins.map.lock().unwrap_or_else(|e| e.into_inner());
-    match map.get(&state) {
-        Some(l) => {
-            let (status, detail) = l.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut map = st.logins.map.lock().unwrap_or_else(|e| e.into_inner());
+    let found = map
+        .get(&state)
+        .map(|l| l.status.lock().unwrap_or_else(|e| e.into_inner()).clone());
+    match found {
+        Some((status, detail)) => {
+            if status != "pending" {
+                // Reported once: a finished sign-in is forgotten.
+                map.remove(&state);
+            }
             ok(json!({"status": status, "detail": detail}))
         }
         None => bad(ErrorType::NotFoundError, "no sign-in with that state"),
@@ -347,10 +370,16 @@ pub async fn remove_account(
     if let Err(e) = guard(&st, &headers, None) {
         return e.into_response();
     }
-    let r = crate::store::Store::open(&st.cfg.data_dir).and_then(|s| {
-        let l = s.lock()?;
-        s.remove(&l, &id)
-    });
+    let dir = st.cfg.data_dir.clone();
+    let id2 = id.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        crate::store::Store::open(&dir).and_then(|s| {
+            let l = s.lock()?;
+            s.remove(&l, &id2)
+        })
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
     match r {
         Ok(true) => {
             st.pool.reload();
@@ -402,7 +431,11 @@ pub async fn strategy(
             .to_owned();
         match want.parse::<proxy_core::accounts::Strategy>() {
             Ok(s) => {
-                if let Err(e) = st.pool.set_strategy(s) {
+                let st2 = st.clone();
+                let r = tokio::task::spawn_blocking(move || st2.pool.set_strategy(s))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                if let Err(e) = r {
                     return bad(ErrorType::ApiError, &e.to_string());
                 }
             }
@@ -428,7 +461,12 @@ pub async fn claude_config(State(st): State<Arc<AppState>>, headers: HeaderMap) 
                 .filter(|(k, _)| k.starts_with("ANTHROPIC_") || k.starts_with("CLAUDE_"))
                 .map(|(k, val)| {
                     let shown = match val.as_str() {
-                        Some(s) if proxy_core::claude_settings::is_secret_key(k) => {
+                        Some(s)
+                            if proxy_core::claude_settings::is_secret_key(k)
+                                || ["TOKEN", "KEY", "SECRET", "HEADER"]
+                                    .iter()
+                                    .any(|w| k.contains(w)) =>
+                        {
                             Value::String(proxy_core::claude_settings::mask_secret(s))
                         }
                         _ => val.clone(),

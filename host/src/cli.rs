@@ -369,7 +369,8 @@ fn to_stored(a: proxy_core::import::ImportedAccount, now: u64) -> StoredAccount 
         refresh_token: a.refresh_token,
         id_token: a.id_token,
         expires_at: a.expires_at,
-        last_refresh: None,
+        // Imported tokens are the newest this store has seen: a running proxy adopts them.
+        last_refresh: Some(now),
         added_at: now,
         relogin_reason: None,
     }

@@ -86,7 +86,10 @@ pub fn prepare_codex(
         .header("accept", "text/event-stream")
         .header("content-type", "application/json");
     if let Some(k) = &req.prompt_cache_key {
-        rb = rb.header("session_id", k);
+        // A session id is client data: one that is not a valid header value is not sent.
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(k) {
+            rb = rb.header("session_id", v);
+        }
     }
     let translator: Translator = Box::new(ResponsesTranslator::new(StreamOptions {
         model: model.to_owned(),

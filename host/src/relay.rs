@@ -306,7 +306,19 @@ impl Job {
             };
             let account: Option<(Arc<Slot>, String)> = match self.route.lane {
                 Lane::Codex => {
+                    // A request that can never succeed gets its 400 before any account
+                    // question (a 401/429 would make clients retry it).
+                    let invalid = || {
+                        proxy_core::convert_request_value(
+                            value.clone(),
+                            &proxy_core::RequestOptions::new(self.route.model.clone()),
+                        )
+                        .err()
+                    };
                     if st.pool.is_empty() {
+                        if let Some(e) = invalid() {
+                            return self.error(e.error_type(), &e.to_string(), None);
+                        }
                         return self.error(
                             ErrorType::AuthenticationError,
                             &format!(
@@ -323,26 +335,33 @@ impl Job {
                         .await
                     {
                         Ok(slot) => slot,
-                        Err(PickError::Exhausted(soonest)) => {
-                            let (ty, msg, ra) = last.clone().unwrap_or((
-                                ErrorType::RateLimitError,
-                                "every ChatGPT account is rate limited".into(),
-                                Some(soonest),
-                            ));
-                            let ra = ra.map_or(soonest, |r| r.min(soonest));
-                            let msg = format!(
-                                "{msg} (all accounts exhausted; the earliest resets in {ra} s, at {} UTC)",
-                                utc_clock(now_secs() + ra)
-                            );
-                            return self.error(ty, &msg, Some(ra));
-                        }
-                        Err(PickError::NoAccount) => {
-                            let (ty, msg, ra) = last.clone().unwrap_or((
-                                ErrorType::AuthenticationError,
-                                "every ChatGPT account needs a new login: run `codex-claude-proxy accounts add`".into(),
-                                None,
-                            ));
-                            return self.error(ty, &msg, ra);
+                        Err(pick) => {
+                            if let Some(e) = invalid() {
+                                return self.error(e.error_type(), &e.to_string(), None);
+                            }
+                            return match pick {
+                                PickError::Exhausted(soonest) => {
+                                    let (ty, msg, ra) = last.clone().unwrap_or((
+                                        ErrorType::RateLimitError,
+                                        "every ChatGPT account is rate limited".into(),
+                                        Some(soonest),
+                                    ));
+                                    let ra = ra.map_or(soonest, |r| r.min(soonest));
+                                    let msg = format!(
+                                        "{msg} (all accounts exhausted; the earliest resets in {ra} s, at {} UTC)",
+                                        utc_clock(now_secs() + ra)
+                                    );
+                                    self.error(ty, &msg, Some(ra))
+                                }
+                                PickError::NoAccount => {
+                                    let (ty, msg, ra) = last.clone().unwrap_or((
+                                        ErrorType::AuthenticationError,
+                                        "every ChatGPT account needs a new login: run `codex-claude-proxy accounts add`".into(),
+                                        None,
+                                    ));
+                                    self.error(ty, &msg, ra)
+                                }
+                            };
                         }
                     };
                     match st.pool.token(&slot, now).await {
@@ -399,7 +418,7 @@ impl Job {
                     p.slot = account.as_ref().map(|(slot, _)| slot.clone());
                     p
                 }
-                Err(e) => return e.into_response(),
+                Err(e) => return self.error(e.ty, &e.message, None),
             };
             match self.attempt(prepared, stream).await {
                 Ok(resp) => return resp,
@@ -416,7 +435,18 @@ impl Job {
                     let now = now_secs();
                     match (action, &account) {
                         // invalid_encrypted_content: once more, without replayed reasoning.
-                        (Action::StripReasoning, _) => strip_reasoning = true,
+                        // invalid_encrypted_content: once more without replayed reasoning, once.
+                        (Action::StripReasoning, _) if !strip_reasoning => strip_reasoning = true,
+                        (Action::StripReasoning, _) => {
+                            st.metrics.error(error.0.as_str());
+                            return self.error(error.0, &error.1, error.2);
+                        }
+                        // A Chat provider's 401/402/usage limit: no account to refresh or
+                        // rotate, so retrying the same call cannot help.
+                        (Action::Refresh | Action::Rotate, None) => {
+                            st.metrics.error(error.0.as_str());
+                            return self.error(error.0, &error.1, error.2);
+                        }
                         // 401: refresh this account's token and retry it once.
                         (Action::Refresh, Some((slot, token))) => {
                             let id = slot.id();
@@ -495,7 +525,11 @@ impl Job {
             );
         }
         if !(200..300).contains(&status) {
-            let body = read_capped(resp, 64 * 1024).await;
+            // An error body that stalls must not hang the request either.
+            let idle = Duration::from_secs_f64(st.cfg.idle_timeout_secs);
+            let body = tokio::time::timeout(idle, read_capped(resp, 64 * 1024))
+                .await
+                .unwrap_or_default();
             let e = map_upstream_error(status, &hdrs, &body, now_secs());
             tracing::warn!(status, error_type = e.error_type.as_str(), action = ?e.action, "upstream error");
             let err = (e.error_type, e.message.clone(), e.retry_after);
@@ -618,6 +652,9 @@ impl Job {
             encoder.encode(ev, &mut first);
         }
         let live = Live {
+            started: held
+                .iter()
+                .any(|e| matches!(e, StreamEvent::MessageStart { .. })),
             encoder,
             pending: VecDeque::from([Bytes::from(first)]),
             done: tr.is_done(),
@@ -740,6 +777,8 @@ impl Drop for StreamGuard {
 /// A committed stream: upstream bytes in, Anthropic SSE out, pings and the idle timeout.
 struct Live {
     encoder: Encoder,
+    /// message_start has been sent.
+    started: bool,
     pending: VecDeque<Bytes>,
     done: bool,
     tr: lanes::Translator,
@@ -779,7 +818,12 @@ impl Live {
                 }
                 _ = tokio::time::sleep_until(ping_at.into()) => {
                     let mut out = Vec::new();
-                    self.encoder.encode(&StreamEvent::Ping, &mut out);
+                    if self.started {
+                        self.encoder.encode(&StreamEvent::Ping, &mut out);
+                    } else {
+                        // Nothing may precede message_start: an SSE comment keeps the line alive.
+                        out.extend_from_slice(b": keep-alive\n\n");
+                    }
                     self.pending.push_back(Bytes::from(out));
                 }
                 _ = tokio::time::sleep_until(idle_at.into()) => {
@@ -798,6 +842,7 @@ impl Live {
         let mut out = Vec::new();
         while let Some(ev) = self.tr.poll_event() {
             match &ev {
+                StreamEvent::MessageStart { .. } => self.started = true,
                 StreamEvent::MessageDelta { usage, .. } => self.guard.st.metrics.usage(usage),
                 StreamEvent::Error { error, .. } => {
                     self.guard.st.metrics.error(error.error_type.as_str())

@@ -247,10 +247,17 @@ async fn hello() -> StatusCode {
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {
+    // No emails or quota here: /health answers without the client key.
+    let accounts: Vec<Value> = st
+        .pool
+        .summaries(now_secs())
+        .into_iter()
+        .map(|a| json!({"tag": a["tag"], "plan_type": a["plan_type"], "relogin_needed": a["relogin_needed"]}))
+        .collect();
     axum::Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "accounts": st.pool.summaries(now_secs()),
+        "accounts": accounts,
         "strategy": st.pool.strategy(),
         "lanes": {
             "codex": !st.pool.is_empty(),
@@ -311,7 +318,10 @@ fn account_metrics(st: &AppState) -> String {
     out
 }
 
-async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorized(&st.cfg, &headers) {
+        return e.into_response();
+    }
     let mut text = st.metrics.render();
     let extra = account_metrics(&st);
     match text.rfind("# EOF") {

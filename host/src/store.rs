@@ -254,13 +254,21 @@ impl Store {
         Ok(existed)
     }
 
-    /// Delete temp files left by a writer that was killed mid-write.
+    /// Delete temp files left by a writer that was killed mid-write. Only files older than
+    /// ten minutes go: a younger one may belong to a writer that is about to rename it.
     pub fn clean_temp_files(&self) {
+        let old = |e: &std::fs::DirEntry| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(600))
+        };
         if let Ok(d) = std::fs::read_dir(&self.dir) {
             for e in d.flatten() {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
-                if name.starts_with('.') && name.contains(".tmp-") {
+                if name.starts_with('.') && name.contains(".tmp-") && old(&e) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }

@@ -374,3 +374,81 @@ async fn admin_device_sign_in_and_cached_quota() {
         "cached for a minute"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_key_guards_admin_routes_and_metrics_and_reimport_revives_an_account() {
+    let fake = fake_with_refresh_delay(0).await;
+    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![json!({"account_id": "acct-1", "access_token": access,
+                                      "refresh_token": "rt_never_issued", "expires_at": now() - 10})],
+            env: vec![("CCP_CLIENT_KEY".into(), "sk-client".into())],
+            ..ProxyOpts::default()
+        },
+    );
+    let c = client();
+    for path in ["/accounts", "/metrics", "/claude/config", "/kilo/models"] {
+        let r = c
+            .get(format!("{}{path}", p.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{path} without the key");
+        let r = c
+            .get(format!("{}{path}", p.base))
+            .header("x-api-key", "sk-client")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "{path} with the key");
+    }
+    let r = c
+        .post(format!("{}/v1/messages", p.base))
+        .header("x-api-key", "sk-client")
+        .json(&request("claude-sonnet-4-5", "text", false))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401, "the dead refresh token marks the account");
+    // Fresh tokens imported for the same account bring it back without a restart.
+    let (fresh, refresh, id) = fake.issue_tokens("acct-1", "one@example.com");
+    let auth = p.data_dir.join("auth.json");
+    std::fs::write(
+        &auth,
+        json!({"auth_mode": "chatgpt", "OPENAI_API_KEY": null,
+               "tokens": {"id_token": id, "access_token": fresh, "refresh_token": refresh, "account_id": "acct-1"},
+               "last_refresh": "2026-11-25T00:00:00Z"})
+        .to_string(),
+    )
+    .expect("write");
+    let r = c
+        .post(format!("{}/accounts/import", p.base))
+        .header("x-api-key", "sk-client")
+        .json(&json!({"path": auth}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{}/v1/messages", p.base))
+        .header("x-api-key", "sk-client")
+        .json(&request("claude-sonnet-4-5", "text", false))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "the re-imported account serves again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_request_is_a_400_even_with_no_usable_account() {
+    let fake = fake_with_refresh_delay(0).await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let r = post(
+        &p,
+        &json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": 7}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}
