@@ -434,7 +434,6 @@ impl Job {
                     st.metrics.retries.inc();
                     let now = now_secs();
                     match (action, &account) {
-                        // invalid_encrypted_content: once more, without replayed reasoning.
                         // invalid_encrypted_content: once more without replayed reasoning, once.
                         (Action::StripReasoning, _) if !strip_reasoning => strip_reasoning = true,
                         (Action::StripReasoning, _) => {
