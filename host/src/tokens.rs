@@ -13,7 +13,9 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use proxy_core::{ErrorType, RequestOptions, convert_request_value};
+use proxy_core::{
+    ChatOptions, ErrorType, Lane, RequestOptions, convert_chat_request_value, convert_request_value,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -89,9 +91,57 @@ pub async fn count_tokens(
     if value.get("max_tokens").is_none() {
         value["max_tokens"] = json!(1);
     }
-    let opts = RequestOptions::new(route.model.clone());
-    match convert_request_value(value, &opts) {
-        Ok(c) => axum::Json(json!({"input_tokens": count_body(&c.value.body)})).into_response(),
+    let counted = match route.lane {
+        Lane::Codex => convert_request_value(value, &RequestOptions::new(route.model.clone()))
+            .map(|c| count_body(&c.value.body)),
+        Lane::Chat => convert_chat_request_value(value, &ChatOptions::new(route.model.clone()))
+            .map(|c| count_chat_body(&c.value.body)),
+    };
+    match counted {
+        Ok(n) => axum::Json(json!({"input_tokens": n})).into_response(),
         Err(e) => error_response(e.error_type(), &e.to_string(), None),
     }
+}
+
+/// Tokens of a converted Chat Completions body (same rule as [`count_body`]).
+pub fn count_chat_body(body: &serde_json::Map<String, Value>) -> usize {
+    let part = |p: &Value| match p.get("type").and_then(Value::as_str) {
+        Some("image_url") => IMAGE_TOKENS,
+        Some("file") => p["file"]["file_data"]
+            .as_str()
+            .map_or(IMAGE_TOKENS, |d| d.len() / 4),
+        _ => p.get("text").map_or(0, count_value),
+    };
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map_or(0, |ms| {
+            ms.iter()
+                .map(|m| {
+                    let content = match m.get("content") {
+                        Some(Value::Array(parts)) => parts.iter().map(part).sum(),
+                        Some(c) => count_value(c),
+                        None => 0,
+                    };
+                    let calls: usize =
+                        m.get("tool_calls")
+                            .and_then(Value::as_array)
+                            .map_or(0, |cs| {
+                                cs.iter()
+                                    .map(|c| {
+                                        count_value(&c["function"]["arguments"])
+                                            + count_value(&c["function"]["name"])
+                                    })
+                                    .sum()
+                            });
+                    let reasoning = m.get("reasoning_content").map_or(0, count_value);
+                    content + calls + reasoning + ITEM_OVERHEAD
+                })
+                .sum()
+        });
+    let tools = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .map_or(0, |a| a.iter().map(|t| count_text(&t.to_string())).sum());
+    messages + tools
 }

@@ -390,6 +390,21 @@ async fn count_tokens_models_health_metrics() {
     let n: Value = r.json().await.expect("json");
     let tokens = n["input_tokens"].as_u64().expect("number");
     assert!((5..40).contains(&tokens), "{tokens}");
+    // A Chat-lane model counts the Chat payload (no account involved either).
+    let r = c
+        .post(format!("{}/v1/messages/count_tokens", p.base))
+        .json(
+            &json!({"model": "claude-haiku-4-5", "system": "You are terse.",
+                      "messages": [{"role": "user", "content": "Hello, world"}]}),
+        )
+        .send()
+        .await
+        .expect("send");
+    let n: Value = r.json().await.expect("json");
+    assert!(
+        (5..40).contains(&n["input_tokens"].as_u64().expect("number")),
+        "{n}"
+    );
     assert_eq!(
         fake.count("/backend-api"),
         0,
