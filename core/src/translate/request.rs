@@ -123,8 +123,15 @@ pub fn convert_request_value(
     let (tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
     let thinking = req.shift_remove("thinking");
     let output_config = req.shift_remove("output_config");
-    let (reasoning, include, thinking_on, text) =
+    let (reasoning, mut include, thinking_on, text) =
         reasoning(thinking.as_ref(), output_config, opts, &mut deg);
+    if tools
+        .iter()
+        .any(|t| t.get("type").and_then(Value::as_str) == Some("web_search"))
+        && let Value::Array(list) = &mut include
+    {
+        list.push(Value::String("web_search_call.action.sources".into()));
+    }
     let metadata = req.shift_remove("metadata");
     let prompt_cache_key = opts
         .session_id
