@@ -26,6 +26,11 @@ if [ ! -x "$clients/.venv/bin/python" ] || [ "$clients/requirements.txt" -nt "$c
   touch "$clients/.venv/.installed"
 fi
 
+step "wasm-bindgen CLI (the version pinned in web/Cargo.toml)"
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen 0.2.130" ]; then
+  cargo install wasm-bindgen-cli --version 0.2.130
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -34,5 +39,5 @@ step "wasm builds of the core"
 cargo build -p proxy-core --target wasm32-unknown-unknown --release
 cargo build -p proxy-vector-runner --target wasm32-wasip1 --release
 
-step "tests (native, and the vectors under wasmtime)"
+step "tests (native; the vectors also under wasmtime (wasip1) and in Node (wasm-bindgen))"
 cargo test --workspace

@@ -508,3 +508,96 @@ fn openai_error_vectors() {
         assert_eq!(out[i]["body"], r["expected"], "{}", r["anthropic_type"]);
     }
 }
+
+/// Every job, as the other tests build them.
+fn all_jobs() -> Vec<Value> {
+    let mut jobs = Vec::new();
+    for kind in ["request", "chat_request", "openai_request"] {
+        for f in sorted_files(&vectors().join(kind), "json") {
+            jobs.push(json!({"kind": kind, "case": read_json(&f)}));
+        }
+    }
+    for c in stream_cases() {
+        jobs.push(stream_job(&c, &[]));
+        jobs.push(stream_job(&c, &[5, 1, 17]));
+    }
+    for f in sorted_files(&vectors().join("error"), "json") {
+        jobs.push(json!({"kind": "error", "case": read_json(&f)}));
+    }
+    for f in sorted_files(&vectors().join("openai_stream"), "json") {
+        jobs.push(json!({"kind": "openai_stream", "case": read_json(&f)}));
+    }
+    jobs.push(json!({"kind": "routing", "case": read_json(&vectors().join("routing.json"))}));
+    jobs.push(
+        json!({"kind": "openai_error", "case": read_json(&vectors().join("openai_error.json"))}),
+    );
+    jobs
+}
+
+/// The third target: the wasm-bindgen build (`wasm32-unknown-unknown`) in Node must give the
+/// native bytes for every vector job.
+#[test]
+fn wasm_bindgen_build_matches_native() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let workspace = root().join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "proxy-web",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--release",
+        ])
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building proxy-web for wasm32-unknown-unknown failed"
+    );
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
+    let out_dir = target.join("wasm-node");
+    let bindgen = std::env::var("WASM_BINDGEN").unwrap_or_else(|_| "wasm-bindgen".into());
+    let status = Command::new(&bindgen)
+        .args(["--target", "nodejs", "--out-dir"])
+        .arg(&out_dir)
+        .arg(target.join("wasm32-unknown-unknown/release/proxy_web.wasm"))
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("{bindgen}: {e} (install it with `cargo install wasm-bindgen-cli --version 0.2.130`, as tests/run.sh does)")
+        });
+    assert!(status.success(), "wasm-bindgen failed");
+    let jobs: Vec<String> = all_jobs().iter().map(Value::to_string).collect();
+    let mut child = Command::new("node")
+        .arg(root().join("wasm/run.mjs"))
+        .arg(out_dir.join("proxy_web.js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = jobs.join("\n") + "\n";
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("node output");
+    writer.join().expect("writer").expect("write jobs");
+    assert!(out.status.success(), "node failed");
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .expect("utf-8")
+        .lines()
+        .collect();
+    assert_eq!(lines.len(), jobs.len(), "one result per job");
+    for (job, got) in jobs.iter().zip(lines) {
+        let native = run_json(job);
+        assert!(
+            native == got,
+            "wasm32-unknown-unknown differs from native for job {}",
+            &job[..job.len().min(200)]
+        );
+    }
+}

@@ -1,1 +1,46 @@
+//! proxy-core for JavaScript (wasm-bindgen, `wasm32-unknown-unknown`): what the browser
+//! playground calls, and the entry the golden-vector harness drives in Node to prove this
+//! target gives the same bytes as the native build.
 
+#![forbid(unsafe_code)]
+
+use proxy_core::{Aggregator, RequestOptions, ResponsesTranslator, StreamOptions, convert_request};
+use serde_json::{Value, json};
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Run one golden-vector job (`proxy-vector-runner`'s JSON in, JSON out).
+#[wasm_bindgen]
+pub fn run_vector(job: &str) -> String {
+    proxy_vector_runner::run_json(job)
+}
+
+/// Convert an Anthropic request to the Codex body for `upstream_model`:
+/// `{"body": …, "degradations": […]}` or `{"error": {type, message}}`.
+#[wasm_bindgen]
+pub fn convert(request: &str, upstream_model: &str) -> String {
+    match convert_request(request.as_bytes(), &RequestOptions::new(upstream_model)) {
+        Ok(c) => json!({"body": Value::Object(c.value.body), "degradations": c.degradations}),
+        Err(e) => json!({"error": {"type": e.error_type().as_str(), "message": e.to_string()}}),
+    }
+    .to_string()
+}
+
+/// Translate a whole Codex SSE body: the Anthropic SSE text and the non-streaming Message.
+#[wasm_bindgen]
+pub fn translate(upstream_sse: &str, model: &str, thinking: bool) -> String {
+    let mut t = ResponsesTranslator::new(StreamOptions {
+        model: model.to_owned(),
+        thinking,
+        ..StreamOptions::default()
+    });
+    t.push(upstream_sse.as_bytes());
+    t.finish();
+    let mut sse = Vec::new();
+    let mut agg = Aggregator::new();
+    while let Some(ev) = t.poll_event() {
+        ev.encode(&mut sse);
+        agg.push(ev);
+    }
+    let message = agg.finish().map_or_else(|e| json!({"error": e}), |m| m);
+    json!({"sse": String::from_utf8_lossy(&sse), "message": message}).to_string()
+}
