@@ -41,6 +41,6 @@ pub fn translate(upstream_sse: &str, model: &str, thinking: bool) -> String {
         ev.encode(&mut sse);
         agg.push(ev);
     }
-    let message = agg.finish().map_or_else(|e| json!({"error": e}), |m| m);
+    let message = agg.finish().unwrap_or_else(|e| json!({"error": e}));
     json!({"sse": String::from_utf8_lossy(&sse), "message": message}).to_string()
 }
