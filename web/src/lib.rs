@@ -44,3 +44,29 @@ pub fn translate(upstream_sse: &str, model: &str, thinking: bool) -> String {
     let message = agg.finish().unwrap_or_else(|e| json!({"error": e}));
     json!({"sse": String::from_utf8_lossy(&sse), "message": message}).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playground_entry_points() {
+        let out: Value = serde_json::from_str(&convert(
+            r#"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
+            "gpt-5.5",
+        ))
+        .expect("json");
+        assert_eq!(out["body"]["model"], "gpt-5.5");
+        assert_eq!(out["degradations"][0]["path"], "max_tokens");
+        let bad: Value = serde_json::from_str(&convert("{", "m")).expect("json");
+        assert_eq!(bad["error"]["type"], "invalid_request_error");
+        let sse = "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"}}\n\n\
+                   data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"delta\":\"Hi\"}\n\n\
+                   data: {\"type\":\"response.completed\",\"response\":{}}\n\n";
+        let t: Value = serde_json::from_str(&translate(sse, "claude-x", false)).expect("json");
+        assert!(t["sse"].as_str().is_some_and(|s| {
+            s.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+        }));
+        assert_eq!(t["message"]["content"][0]["text"], "Hi");
+    }
+}
