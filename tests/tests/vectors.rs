@@ -20,6 +20,33 @@ fn vectors() -> PathBuf {
     root().join("vectors")
 }
 
+/// Build one package of the workspace for a wasm target (a no-op when up to date) and
+/// return the target directory.
+fn build_wasm(package: &str, target: &str) -> PathBuf {
+    let workspace = root().join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            package,
+            "--target",
+            target,
+            "--release",
+        ])
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building {package} for {target} failed (is the target installed? `rustup target add {target}`)"
+    );
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"))
+}
+
 struct Wasm {
     engine: Engine,
     module: Module,
@@ -31,28 +58,7 @@ impl Wasm {
     fn get() -> &'static Wasm {
         static W: OnceLock<Wasm> = OnceLock::new();
         W.get_or_init(|| {
-            let workspace = root().join("..");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .current_dir(&workspace)
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "proxy-vector-runner",
-                    "--target",
-                    "wasm32-wasip1",
-                    "--release",
-                ])
-                .status()
-                .expect("run cargo to build the wasip1 runner");
-            assert!(
-                status.success(),
-                "building the wasm32-wasip1 runner failed (is the target installed? `rustup target add wasm32-wasip1`)"
-            );
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| workspace.join("target"));
+            let target = build_wasm("proxy-vector-runner", "wasm32-wasip1");
             let path = target.join("wasm32-wasip1/release/proxy-vector-runner.wasm");
             let engine = Engine::default();
             let module = Module::from_file(&engine, &path).expect("compile the runner module");
@@ -540,28 +546,7 @@ fn all_jobs() -> Vec<Value> {
 fn wasm_bindgen_build_matches_native() {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let workspace = root().join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "proxy-web",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--release",
-        ])
-        .status()
-        .expect("run cargo");
-    assert!(
-        status.success(),
-        "building proxy-web for wasm32-unknown-unknown failed"
-    );
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace.join("target"));
+    let target = build_wasm("proxy-web", "wasm32-unknown-unknown");
     let out_dir = target.join("wasm-node");
     let bindgen = std::env::var("WASM_BINDGEN").unwrap_or_else(|_| "wasm-bindgen".into());
     let status = Command::new(&bindgen)

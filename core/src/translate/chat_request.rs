@@ -6,8 +6,8 @@
 use super::names::wire_tool_name;
 use super::request::{
     ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
-    instructions, join_texts, role_ok, search_result_text, take_str, text_of, tool_result_parts,
-    tools,
+    instructions, join_texts, parse_json, role_ok, search_result_text, split_request, take_str,
+    text_of, tool_result_parts, tools,
 };
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
@@ -60,9 +60,7 @@ pub fn convert_chat_request(
     body: &[u8],
     opts: &ChatOptions,
 ) -> Result<Converted<ChatRequest>, RequestError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
-    convert_chat_request_value(value, opts)
+    convert_chat_request_value(parse_json(body)?, opts)
 }
 
 /// Convert an already parsed request for a Chat Completions provider.
@@ -70,15 +68,8 @@ pub fn convert_chat_request_value(
     value: Value,
     opts: &ChatOptions,
 ) -> Result<Converted<ChatRequest>, RequestError> {
-    let Value::Object(mut req) = value else {
-        return Err(RequestError::invalid("body", "must be a JSON object"));
-    };
+    let (mut req, messages) = split_request(value)?;
     let mut deg = Degradations::default();
-    let messages = match req.shift_remove("messages") {
-        Some(Value::Array(m)) => m,
-        Some(_) => return Err(RequestError::invalid("messages", "must be an array")),
-        None => return Err(RequestError::invalid("messages", "field required")),
-    };
     let system = instructions(req.shift_remove("system"), &mut deg)?;
     let (tool_list, tool_names) = tools(req.shift_remove("tools"), ToolShape::Chat, &mut deg)?;
 

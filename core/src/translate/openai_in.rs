@@ -8,9 +8,7 @@ use serde_json::{Map, Value, json};
 
 /// Convert request bytes from an OpenAI client.
 pub fn convert_openai_request(body: &[u8]) -> Result<Converted<Value>, RequestError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
-    convert_openai_request_value(value)
+    convert_openai_request_value(super::request::parse_json(body)?)
 }
 
 /// The text of an OpenAI `content` (string, or the text parts joined with `sep`).
@@ -92,15 +90,8 @@ fn as_blocks(c: Value) -> Vec<Value> {
 
 /// Convert an already parsed OpenAI request.
 pub fn convert_openai_request_value(value: Value) -> Result<Converted<Value>, RequestError> {
-    let Value::Object(mut req) = value else {
-        return Err(RequestError::invalid("body", "must be a JSON object"));
-    };
+    let (mut req, messages) = super::request::split_request(value)?;
     let mut deg = Degradations::default();
-    let messages = match req.shift_remove("messages") {
-        Some(Value::Array(m)) => m,
-        Some(_) => return Err(RequestError::invalid("messages", "must be an array")),
-        None => return Err(RequestError::invalid("messages", "field required")),
-    };
     if let Some(n) = req.get("n").and_then(Value::as_u64)
         && n > 1
     {

@@ -78,14 +78,31 @@ impl CodexRequest {
     }
 }
 
+/// Parse request bytes as JSON.
+pub(crate) fn parse_json(body: &[u8]) -> Result<Value, RequestError> {
+    serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))
+}
+
+/// The request object and its `messages`, taken out; what every conversion starts with.
+pub(crate) fn split_request(
+    value: Value,
+) -> Result<(Map<String, Value>, Vec<Value>), RequestError> {
+    let Value::Object(mut req) = value else {
+        return Err(RequestError::invalid("body", "must be a JSON object"));
+    };
+    match req.shift_remove("messages") {
+        Some(Value::Array(m)) => Ok((req, m)),
+        Some(_) => Err(RequestError::invalid("messages", "must be an array")),
+        None => Err(RequestError::invalid("messages", "field required")),
+    }
+}
+
 /// Convert request bytes.
 pub fn convert_request(
     body: &[u8],
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
-    convert_request_value(value, opts)
+    convert_request_value(parse_json(body)?, opts)
 }
 
 /// Convert an already parsed request.
@@ -93,16 +110,8 @@ pub fn convert_request_value(
     value: Value,
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
-    let Value::Object(mut req) = value else {
-        return Err(RequestError::invalid("body", "must be a JSON object"));
-    };
+    let (mut req, messages) = split_request(value)?;
     let mut deg = Degradations::default();
-
-    let messages = match req.shift_remove("messages") {
-        Some(Value::Array(m)) => m,
-        Some(_) => return Err(RequestError::invalid("messages", "must be an array")),
-        None => return Err(RequestError::invalid("messages", "field required")),
-    };
     let instructions = instructions(req.shift_remove("system"), &mut deg)?;
     let (tools, tool_names) = tools(req.shift_remove("tools"), ToolShape::Responses, &mut deg)?;
     let mut input = Vec::with_capacity(messages.len() * 2);
