@@ -11,6 +11,12 @@ step "toolchain targets"
 rustup target add wasm32-unknown-unknown wasm32-wasip1 >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+step "browser for the dashboard test (Debian's chromium)"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 step "real clients (pinned, installed once into tests/clients)"
 clients=tests/clients
 if [ ! -x "$clients/node_modules/.bin/claude" ] || [ "$clients/package-lock.json" -nt "$clients/node_modules/.installed" ]; then

@@ -79,10 +79,9 @@ pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
         return Ok(());
     };
-    let port = st.cfg.port;
-    let ok = ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .any(|h| origin == format!("http://{h}:{port}"));
+    // The page's own origin is this very host and port (the Host header, checked above; the
+    // port may have been chosen by the OS).
+    let ok = !host.is_empty() && origin == format!("http://{host}");
     if ok {
         Ok(())
     } else {
@@ -488,7 +487,13 @@ async fn claude_write(
     if let Err(e) = guard(&st, &headers, Some(&body)) {
         return e.into_response();
     }
-    match crate::claude_setup::setup(&st.cfg, direct) {
+    // The address this request reached is the one Claude Code can reach too (the guard has
+    // checked it is this proxy's own host name).
+    let base = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"));
+    match crate::claude_setup::setup(&st.cfg, direct, base) {
         Ok(r) => ok(json!({
             "path": r.path, "backup": r.backup,
             "changes": r.changes.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -190,7 +190,12 @@ pub struct SetupResult {
 
 /// Point Claude Code at this proxy (`direct = false`) or back at Anthropic (`direct = true`),
 /// editing only the keys the proxy owns. Nothing is written when nothing changes.
-pub fn setup(cfg: &crate::config::Config, direct: bool) -> Result<SetupResult, String> {
+/// `base_url` overrides the address written (the admin API passes the one the browser used).
+pub fn setup(
+    cfg: &crate::config::Config,
+    direct: bool,
+    base_url: Option<String>,
+) -> Result<SetupResult, String> {
     use proxy_core::claude_settings::{ProxySettings, apply_direct, apply_proxy};
     let path = claude_settings_path();
     let existing = match fs::read_to_string(&path) {
@@ -209,7 +214,7 @@ pub fn setup(cfg: &crate::config::Config, direct: bool) -> Result<SetupResult, S
         apply_proxy(
             existing.as_deref(),
             &ProxySettings {
-                base_url: format!("http://{host}:{}", cfg.port),
+                base_url: base_url.unwrap_or_else(|| format!("http://{host}:{}", cfg.port)),
                 api_key: cfg.client_key.clone().unwrap_or_else(|| "any-key".into()),
                 opus_model: "claude-opus-4-5".into(),
                 sonnet_model: "claude-sonnet-4-5".into(),

@@ -196,7 +196,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match claude_setup::setup(&cfg, direct) {
+            match claude_setup::setup(&cfg, direct, None) {
                 Ok(r) => {
                     if r.changes.is_empty() {
                         println!(

@@ -220,6 +220,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::admin::claude_direct).fallback(method_not_allowed),
         )
         .route("/api/hello", get(hello).head(hello))
+        .route("/", get(ui).fallback(method_not_allowed))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -239,6 +240,24 @@ async fn method_not_allowed() -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    r
+}
+
+/// The dashboard: one static page that drives the admin API from the same origin.
+async fn ui() -> Response {
+    let mut r = include_str!("ui.html").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     r
 }
 

@@ -1,0 +1,34 @@
+// Drives the dashboard in headless Chromium (Debian's, through playwright-core): the account
+// list shows a re-login state, the strategy switch and the Claude Code button work.
+// Usage: node ui_test.mjs <base-url> <screenshot.png>
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [base, shot] = process.argv.slice(2);
+const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ccp-ui-')), {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(base + '/');
+  await page.waitForSelector('#accounts tr[data-account]');
+  const rows = await page.$$eval('#accounts tr[data-account]', (trs) => trs.map((t) => t.innerText));
+  await page.selectOption('#strategy', 'round-robin');
+  await page.waitForFunction(() => document.getElementById('strategy-state').textContent.includes('round-robin'));
+  await page.click('#claude-proxy');
+  await page.waitForFunction(() => document.getElementById('claude-state').textContent !== '');
+  const claudeEnv = await page.$eval('#claude-env', (t) => t.innerText);
+  const kilo = await page.$eval('#kilo', (u) => u.innerText);
+  const error = await page.$eval('#error', (p) => p.textContent);
+  await page.screenshot({ path: shot, fullPage: true });
+  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors }));
+} finally {
+  await browser.close();
+}
