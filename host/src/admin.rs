@@ -118,6 +118,8 @@ pub struct PendingLogin {
 #[derive(Default)]
 pub struct Logins {
     map: std::sync::Mutex<HashMap<String, PendingLogin>>,
+    /// The browser sign-in whose callback server holds the port, if any.
+    callback: std::sync::Mutex<Option<(String, tokio::task::AbortHandle)>>,
 }
 
 fn guard(st: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -> Result<(), ApiError> {
@@ -234,9 +236,42 @@ pub async fn add_account(
         .get("callback_port")
         .and_then(Value::as_u64)
         .map(|p| p as u16);
-    let listener = match crate::login::bind_callback(port).await {
-        Ok(l) => l,
-        Err(e) => return bad(ErrorType::ApiError, &e.0),
+    // A newer sign-in replaces an unfinished one: its callback server gives the port back.
+    let previous = st
+        .logins
+        .callback
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut listener = None;
+    if let Some((old_state, h)) = previous {
+        h.abort();
+        if let Some(l) = st
+            .logins
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&old_state)
+        {
+            *l.status.lock().unwrap_or_else(|e| e.into_inner()) =
+                ("failed".into(), "superseded by a newer sign-in".into());
+        }
+    }
+    for _ in 0..25 {
+        match crate::login::bind_callback(port).await {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let listener = match listener {
+        Some(l) => l,
+        None => match crate::login::bind_callback(port).await {
+            Ok(l) => l,
+            Err(e) => return bad(ErrorType::ApiError, &e.0),
+        },
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(1455);
     let pending = match crate::login::start(&st.cfg.oauth_issuer, port, !st.pool.is_empty()) {
@@ -260,7 +295,7 @@ pub async fn add_account(
         );
     let st2 = st.clone();
     let expected = state.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let result = match crate::login::wait_callback(listener, Duration::from_secs(600)).await {
             Ok((_, got)) if got != expected => {
                 Err(crate::login::LoginError("state mismatch".into()))
@@ -279,6 +314,8 @@ pub async fn add_account(
         };
         finish_login(st2, result, &status).await;
     });
+    *st.logins.callback.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((state.clone(), task.abort_handle()));
     ok(json!({"url": url, "state": state}))
 }
 

@@ -160,11 +160,18 @@ pub async fn wait_callback(
             }
         }),
     );
-    let server = tokio::spawn(async move {
+    // The server stops (and frees the port) however this future ends: answered, timed out,
+    // or dropped because a newer sign-in replaced it.
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _server = AbortOnDrop(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
-    });
+    }));
     let got = tokio::time::timeout(timeout, rx.recv()).await;
-    server.abort();
     let q = got
         .map_err(|_| LoginError("no sign-in callback arrived in time".into()))?
         .ok_or_else(|| LoginError("the callback server stopped".into()))?;

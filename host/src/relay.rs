@@ -152,7 +152,17 @@ async fn handle(
         started,
         dialect,
     };
+    let model = job.model.clone();
     let resp = job.run(stream).await;
+    // One line per request: what was asked, where it went, how it ended (no content, no keys).
+    tracing::info!(
+        model = %model,
+        lane = lane_name,
+        stream,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     st.metrics
         .requests
         .get_or_create(&crate::metrics::RequestLabels {

@@ -138,11 +138,22 @@ async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    // Sign in through the admin API: the proxy serves the callback itself.
+    // Sign in through the admin API: the proxy serves the callback itself. A second start
+    // supersedes an unfinished first one and takes over its port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
+    let first: Value = c
+        .post(format!("{}/accounts/add", p.base))
+        .json(&json!({"callback_port": port}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let first_state = first["state"].as_str().expect("state").to_owned();
     let started: Value = c
         .post(format!("{}/accounts/add", p.base))
         .json(&json!({"callback_port": port}))
@@ -175,6 +186,15 @@ async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status["status"], "done", "{status}");
+    let old: Value = c
+        .get(format!("{}/accounts/login/{first_state}", p.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(old["status"], "failed", "{old}");
     let list: Value = c
         .get(format!("{}/accounts", p.base))
         .send()
