@@ -98,6 +98,7 @@ fn translate(bytes: &[u8]) -> usize {
         upstream_model: "gpt-5.5".into(),
         account_tag: None,
         seed: 1,
+        stop_sequences: Vec::new(),
     });
     let mut out = Vec::with_capacity(bytes.len());
     let mut count = 0;

@@ -28,6 +28,7 @@ pub struct Aggregator {
     message: Option<Map<String, Value>>,
     blocks: Vec<Acc>,
     stop_reason: Option<StopReason>,
+    stop_sequence: Option<String>,
     usage: Usage,
     error: Option<ErrorBody>,
     deg: Degradations,
@@ -101,6 +102,7 @@ impl Aggregator {
             }
             StreamEvent::MessageDelta { delta, usage } => {
                 self.stop_reason = Some(delta.stop_reason);
+                self.stop_sequence = delta.stop_sequence;
                 self.usage = usage;
             }
             StreamEvent::Error { error, .. } => self.error = Some(error),
@@ -156,7 +158,10 @@ impl Aggregator {
             serde_json::to_value(self.stop_reason.unwrap_or(StopReason::EndTurn))
                 .unwrap_or(Value::Null),
         );
-        msg.insert("stop_sequence".into(), Value::Null);
+        msg.insert(
+            "stop_sequence".into(),
+            self.stop_sequence.take().map_or(Value::Null, Value::String),
+        );
         msg.insert(
             "usage".into(),
             serde_json::to_value(self.usage).unwrap_or(Value::Null),

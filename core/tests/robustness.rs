@@ -347,3 +347,72 @@ fn the_session_key_comes_from_the_header_else_the_metadata() {
     assert_eq!(session_key(None, &legacy).as_deref(), Some("0199-uuid"));
     assert_eq!(session_key(None, &json!({})), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// However the text is split into deltas, the client gets exactly the text before the
+    /// earliest stop sequence (or all of it), and the right stop reason.
+    #[test]
+    fn stop_sequences_cut_exactly(
+        text in "[ab→é]{0,40}",
+        stops in prop::collection::vec("[ab→é]{1,4}", 1..3),
+        cuts in prop::collection::vec(0usize..48, 0..8),
+    ) {
+        // The text as deltas cut at char boundaries.
+        let chars: Vec<char> = text.chars().collect();
+        let mut points: Vec<usize> = cuts.into_iter().map(|c| c.min(chars.len())).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for p in points.into_iter().chain([chars.len()]) {
+            pieces.push(chars[last..p].iter().collect::<String>());
+            last = p;
+        }
+        let mut sse = String::from("data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"}}\n\n");
+        for p in &pieces {
+            let d = json!({"type": "response.output_text.delta", "item_id": "m", "delta": p});
+            sse.push_str(&format!("data: {d}\n\n"));
+        }
+        let done = json!({"type": "response.output_item.done", "item": {"type": "message", "id": "m",
+            "content": [{"type": "output_text", "text": text}]}});
+        sse.push_str(&format!("data: {done}\n\n"));
+        sse.push_str("data: {\"type\":\"response.completed\",\"response\":{}}\n\n");
+
+        let mut t = ResponsesTranslator::new(StreamOptions {
+            stop_sequences: stops.clone(),
+            ..StreamOptions::default()
+        });
+        t.push(sse.as_bytes());
+        t.finish();
+        let mut got = String::new();
+        let mut stop = None;
+        let mut events = Vec::new();
+        while let Some(e) = t.poll_event() {
+            if let StreamEvent::ContentBlockDelta { delta: proxy_core::Delta::TextDelta { text }, .. } = &e {
+                got.push_str(text);
+            }
+            if let StreamEvent::MessageDelta { delta, .. } = &e {
+                stop = Some((delta.stop_reason, delta.stop_sequence.clone()));
+            }
+            events.push(e);
+        }
+        check_grammar(&events);
+        let earliest = stops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| text.find(s.as_str()).map(|p| (p, i)))
+            .min();
+        match earliest {
+            Some((p, i)) => {
+                prop_assert_eq!(&got, &text[..p]);
+                prop_assert_eq!(stop, Some((proxy_core::StopReason::StopSequence, Some(stops[i].clone()))));
+            }
+            None => {
+                prop_assert_eq!(&got, &text);
+                prop_assert_eq!(stop, Some((proxy_core::StopReason::EndTurn, None)));
+            }
+        }
+    }
+}

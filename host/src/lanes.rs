@@ -98,6 +98,7 @@ pub fn prepare_codex(
         upstream_model: route.model.clone(),
         account_tag: Some(tag),
         seed: st.next_seed(),
+        stop_sequences: req.stop_sequences.clone(),
     }));
     Ok(Prepared {
         request: rb.body(req.to_json()),

@@ -58,6 +58,8 @@ pub struct CodexRequest {
     pub tool_names: ToolNames,
     /// Whether the client gets thinking blocks.
     pub thinking: bool,
+    /// The client's stop sequences, for the stream translator to enforce.
+    pub stop_sequences: Vec<String>,
 }
 
 impl CodexRequest {
@@ -149,6 +151,7 @@ pub fn convert_request_value(
         .or_else(|| session_from_metadata(metadata.as_ref()));
 
     let mut service_tier = None;
+    let mut stop_sequences: Vec<String> = Vec::new();
     for (key, v) in req {
         if v.is_null() {
             continue;
@@ -157,8 +160,20 @@ pub fn convert_request_value(
             "model" | "stream" | "cache_control" => {}
             "max_tokens" => deg.push(key, K::Dropped, "the backend has no output token cap"),
             "stop_sequences" => {
-                if v.as_array().is_some_and(|a| !a.is_empty()) {
-                    deg.push(key, K::Unsupported, "the backend has no stop sequences")
+                stop_sequences = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if !stop_sequences.is_empty() {
+                    deg.push(
+                        key,
+                        K::Approximated,
+                        "the proxy stops the client's stream; the backend keeps generating until it ends",
+                    )
                 }
             }
             "temperature" | "top_p" | "top_k" => deg.push(
@@ -206,6 +221,7 @@ pub fn convert_request_value(
             prompt_cache_key,
             tool_names,
             thinking: thinking_on,
+            stop_sequences,
         },
         degradations: deg.0,
     })

@@ -34,6 +34,8 @@ pub struct StreamOptions {
     pub account_tag: Option<String>,
     /// Source of ids the upstream does not give.
     pub seed: u64,
+    /// The client's stop sequences (the backend has none: the proxy stops the stream).
+    pub stop_sequences: Vec<String>,
 }
 
 /// Message the client sees when the upstream stream ends without a terminal event.
@@ -53,6 +55,8 @@ struct Open {
     item_id: Option<String>,
     /// A delta was emitted for this block.
     streamed: bool,
+    /// A delta arrived for this block (text may be held back by stop sequences).
+    received: bool,
 }
 
 /// Anthropic error type for an upstream error code or type.
@@ -107,6 +111,10 @@ pub struct ResponsesTranslator {
     calls: HashMap<String, (String, String)>,
     saw_tool_use: bool,
     saw_refusal: bool,
+    /// Text of the open text block held back: it may be the start of a stop sequence.
+    held: String,
+    /// The stop sequence that ended the client's answer.
+    stopped: Option<String>,
     deg: Degradations,
 }
 
@@ -124,6 +132,8 @@ impl ResponsesTranslator {
             calls: HashMap::new(),
             saw_tool_use: false,
             saw_refusal: false,
+            held: String::new(),
+            stopped: None,
             deg: Degradations::default(),
         }
     }
@@ -138,6 +148,10 @@ impl ResponsesTranslator {
     pub fn finish(&mut self) {
         self.sse.finish();
         self.drain_sse();
+        if !self.done && self.stopped.is_some() {
+            // The answer ended at a stop sequence: the client has all of it.
+            self.complete(StopReason::StopSequence, None);
+        }
         if !self.done {
             self.fail(
                 ErrorBody {
@@ -180,7 +194,7 @@ impl ResponsesTranslator {
             match item {
                 SseItem::Event { event, data } => self.on_data(event.as_deref(), &data),
                 SseItem::Comment(_) => {
-                    if self.started {
+                    if self.started && self.stopped.is_none() {
                         self.out.push_back(StreamEvent::Ping);
                     }
                 }
@@ -206,6 +220,18 @@ impl ResponsesTranslator {
             }
         };
         let ty = ev.ty.as_deref().or(event_name).unwrap_or("");
+        if self.stopped.is_some() {
+            // After a stop sequence only the end matters (for its usage).
+            match ty {
+                "response.completed" | "response.incomplete" => {
+                    let usage = ev.response.and_then(|r| r.usage);
+                    self.complete(StopReason::StopSequence, usage.as_ref());
+                }
+                "response.failed" | "error" => self.complete(StopReason::StopSequence, None),
+                _ => {}
+            }
+            return;
+        }
         match ty {
             "response.created" | "response.in_progress" | "response.queued" => {
                 let id = ev.response.as_ref().and_then(|r| r.id.as_deref());
@@ -333,10 +359,15 @@ impl ResponsesTranslator {
             kind,
             item_id: item_id.map(str::to_owned),
             streamed: false,
+            received: false,
         });
     }
 
     fn close(&mut self) {
+        if !self.held.is_empty() && self.open.as_ref().is_some_and(|o| o.kind == Kind::Text) {
+            let text = std::mem::take(&mut self.held);
+            self.emit_delta(Delta::TextDelta { text });
+        }
         if let Some(o) = self.open.take() {
             self.out
                 .push_back(StreamEvent::ContentBlockStop { index: o.index });
@@ -385,14 +416,67 @@ impl ResponsesTranslator {
                 }
             }
         }
+        if let Some(o) = self.open.as_mut() {
+            o.received = true;
+        }
         let delta = match kind {
-            Kind::Text => Delta::TextDelta { text: piece },
+            Kind::Text => return self.text_out(piece),
             Kind::Thinking => Delta::ThinkingDelta { thinking: piece },
             Kind::ToolUse => Delta::InputJsonDelta {
                 partial_json: piece,
             },
         };
         self.emit_delta(delta);
+    }
+
+    /// Emit text on the open text block, watching for stop sequences (docs/CONVERSION.md §2).
+    fn text_out(&mut self, piece: String) {
+        if self.opts.stop_sequences.is_empty() {
+            return self.emit_delta(Delta::TextDelta { text: piece });
+        }
+        let mut pending = std::mem::take(&mut self.held);
+        pending.push_str(&piece);
+        let mut best: Option<(usize, usize)> = None;
+        for (i, seq) in self.opts.stop_sequences.iter().enumerate() {
+            if let Some(p) = pending.find(seq.as_str()).filter(|_| !seq.is_empty())
+                && best.is_none_or(|(bp, _)| p < bp)
+            {
+                best = Some((p, i));
+            }
+        }
+        if let Some((p, i)) = best {
+            if p > 0 {
+                pending.truncate(p);
+                self.emit_delta(Delta::TextDelta { text: pending });
+            }
+            self.close();
+            self.stopped = Some(self.opts.stop_sequences[i].clone());
+            return;
+        }
+        // Hold back the longest tail that could still begin a stop sequence.
+        let longest = self
+            .opts
+            .stop_sequences
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
+        let hold = (1..longest.min(pending.len() + 1))
+            .rev()
+            .find(|&k| {
+                let at = pending.len() - k;
+                pending.is_char_boundary(at)
+                    && self
+                        .opts
+                        .stop_sequences
+                        .iter()
+                        .any(|s| s.len() > k && s.starts_with(&pending[at..]))
+            })
+            .unwrap_or(0);
+        self.held = pending.split_off(pending.len() - hold);
+        if !pending.is_empty() {
+            self.emit_delta(Delta::TextDelta { text: pending });
+        }
     }
 
     fn open_tool(&mut self, item_id: Option<&str>, id: String, name: String) {
@@ -442,7 +526,7 @@ impl ResponsesTranslator {
                     }
                 }
                 let streamed = self.open_matches(Kind::Text, item_id)
-                    && self.open.as_ref().is_some_and(|o| o.streamed);
+                    && self.open.as_ref().is_some_and(|o| o.received);
                 if !streamed && !text.is_empty() {
                     self.open_block(
                         Kind::Text,
@@ -451,7 +535,7 @@ impl ResponsesTranslator {
                             text: String::new(),
                         },
                     );
-                    self.emit_delta(Delta::TextDelta { text });
+                    self.text_out(text);
                 }
                 if self.open_matches(Kind::Text, item_id) {
                     self.close();
@@ -596,10 +680,14 @@ impl ResponsesTranslator {
         } else {
             stop
         };
+        let (stop, stop_sequence) = match self.stopped.clone() {
+            Some(seq) => (StopReason::StopSequence, Some(seq)),
+            None => (stop, None),
+        };
         self.out.push_back(StreamEvent::MessageDelta {
             delta: MessageDeltaBody {
                 stop_reason: stop,
-                stop_sequence: None,
+                stop_sequence,
             },
             usage: convert_usage(usage),
         });

@@ -97,6 +97,16 @@ fn stream_translator(case: &Value, chat: bool) -> Box<dyn EventTranslator> {
             upstream_model,
             account_tag: opt_str(&o, "account_tag"),
             seed,
+            stop_sequences: o
+                .get("stop_sequences")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
     }
 }
