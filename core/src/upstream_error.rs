@@ -136,9 +136,51 @@ impl RateLimits {
     }
 }
 
-/// Parse `retry-after` seconds (HTTP-dates are not used by these upstreams).
-fn retry_after_header(headers: &[(String, String)]) -> Option<u64> {
-    uint(header(headers, "retry-after"))
+/// Unix seconds of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+fn http_date(s: &str) -> Option<u64> {
+    let mut it = s.split_whitespace();
+    let (_weekday, day, month, year, time, zone) = (
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    );
+    if zone != "GMT" || it.next().is_some() {
+        return None;
+    }
+    let day: u64 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)? as u64
+        + 1;
+    let year: u64 = year.parse().ok()?;
+    let mut hms = time.split(':').map(|x| x.parse::<u64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm, years from March).
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// `retry-after`: delay seconds, or an HTTP-date turned into seconds from `now`.
+fn retry_after_header(headers: &[(String, String)], now: u64) -> Option<u64> {
+    let v = header(headers, "retry-after")?;
+    uint(Some(v)).or_else(|| http_date(v).map(|at| at.saturating_sub(now)))
 }
 
 /// Map a failed upstream response.
@@ -167,7 +209,7 @@ pub fn map_upstream_error(
     });
     let usage_limit = is("usage_limit_reached");
     let reset = body_reset
-        .or_else(|| retry_after_header(headers))
+        .or_else(|| retry_after_header(headers, now))
         .or_else(|| {
             usage_limit
                 .then(|| RateLimits::from_headers(headers).exhausted_reset_in(now))
@@ -218,5 +260,37 @@ pub fn map_upstream_error(
         message,
         retry_after: reset.map(|s| s.max(1)),
         action,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_as_seconds_or_http_date() {
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date("Wed, 25 Nov 2026 16:00:00 GMT"),
+            Some(1_795_622_400)
+        );
+        assert_eq!(http_date("25 Nov 2026"), None);
+        let h = |v: &str| vec![("Retry-After".to_owned(), v.to_owned())];
+        assert_eq!(retry_after_header(&h("7"), 0), Some(7));
+        assert_eq!(
+            retry_after_header(&h("Wed, 25 Nov 2026 16:00:30 GMT"), 1_795_622_400),
+            Some(30)
+        );
+        let e = map_upstream_error(
+            429,
+            &h("Wed, 25 Nov 2026 16:01:00 GMT"),
+            "{}",
+            1_795_622_400,
+        );
+        assert_eq!(e.retry_after, Some(60));
     }
 }
