@@ -4,7 +4,7 @@ mod support;
 
 use proxy_fakes::{FakeConfig, FakeServer};
 use serde_json::{Value, json};
-use support::{Proxy, ProxyOpts, client, request};
+use support::{Proxy, ProxyOpts, client, get_json, request};
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -172,37 +172,16 @@ async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
     let state = started["state"].as_str().expect("state");
     let mut status = Value::Null;
     for _ in 0..100 {
-        status = c
-            .get(format!("{}/accounts/login/{state}", p.base))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        status = get_json(&c, format!("{}/accounts/login/{state}", p.base)).await;
         if status["status"] != "pending" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status["status"], "done", "{status}");
-    let old: Value = c
-        .get(format!("{}/accounts/login/{first_state}", p.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let old: Value = get_json(&c, format!("{}/accounts/login/{first_state}", p.base)).await;
     assert_eq!(old["status"], "failed", "{old}");
-    let list: Value = c
-        .get(format!("{}/accounts", p.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = get_json(&c, format!("{}/accounts", p.base)).await;
     assert_eq!(list["accounts"].as_array().map(Vec::len), Some(1));
     assert!(
         !list.to_string().contains("eyJ"),
@@ -363,14 +342,7 @@ async fn admin_device_sign_in_and_cached_quota() {
     let state = started["state"].as_str().expect("state");
     let mut status = Value::Null;
     for _ in 0..200 {
-        status = c
-            .get(format!("{}/accounts/login/{state}", p.base))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        status = get_json(&c, format!("{}/accounts/login/{state}", p.base)).await;
         if status["status"] != "pending" {
             break;
         }
@@ -378,14 +350,7 @@ async fn admin_device_sign_in_and_cached_quota() {
     }
     assert_eq!(status["status"], "done", "{status}");
     for _ in 0..2 {
-        let q: Value = c
-            .get(format!("{}/accounts/quota", p.base))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let q: Value = get_json(&c, format!("{}/accounts/quota", p.base)).await;
         assert!(q["accounts"][0]["usage"]["windows"].is_array(), "{q}");
     }
     assert_eq!(

@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{Proxy, ProxyOpts, TestAccount, client, fake, request, sse_events};
+use support::{Proxy, ProxyOpts, TestAccount, client, fake, get_json, request, sse_events};
 
 fn one_account(fake: &proxy_fakes::FakeServer) -> ProxyOpts {
     let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
@@ -411,14 +411,7 @@ async fn count_tokens_models_health_metrics() {
         "count_tokens must not touch the upstream"
     );
 
-    let m: Value = c
-        .get(format!("{}/v1/models?limit=1000", p.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let m: Value = get_json(&c, format!("{}/v1/models?limit=1000", p.base)).await;
     let ids: Vec<&str> = m["data"]
         .as_array()
         .expect("data")
@@ -433,14 +426,7 @@ async fn count_tokens_models_health_metrics() {
     assert!(ids.contains(&"kilo-auto/free"), "{ids:?}");
     assert_eq!(m["has_more"], false);
 
-    let h: Value = c
-        .get(format!("{}/health", p.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let h: Value = get_json(&c, format!("{}/health", p.base)).await;
     assert_eq!(h["status"], "ok");
     assert!(!h.to_string().contains("eyJ"), "no token in /health");
 
@@ -507,14 +493,7 @@ async fn kilo_free_models_are_discovered_and_admin_routes_refuse_other_origins()
     let p = Proxy::start(&fake, ProxyOpts::default());
     let c = client();
     let url = format!("{}/kilo/models", p.base);
-    let v: Value = c
-        .get(&url)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = get_json(&c, &url).await;
     assert_eq!(v["source"], "live");
     let ids: Vec<&str> = v["models"]
         .as_array()
@@ -524,14 +503,7 @@ async fn kilo_free_models_are_discovered_and_admin_routes_refuse_other_origins()
         .collect();
     assert!(ids.contains(&"kilo-auto/free"), "{ids:?}");
     assert!(!ids.contains(&"openai/gpt-5"), "paid model listed: {ids:?}");
-    let v: Value = c
-        .get(&url)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = get_json(&c, &url).await;
     assert_eq!(v["source"], "cache");
     assert_eq!(fake.count("/api/openrouter/models"), 1);
 
@@ -552,14 +524,7 @@ async fn kilo_free_models_are_discovered_and_admin_routes_refuse_other_origins()
         ..ProxyOpts::default()
     };
     let q = Proxy::start(&fake, opts);
-    let v: Value = c
-        .get(format!("{}/kilo/models", q.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = get_json(&c, format!("{}/kilo/models", q.base)).await;
     assert_eq!(v["source"], "fallback");
     assert!(!v["models"].as_array().expect("models").is_empty());
 }

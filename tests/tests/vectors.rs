@@ -122,6 +122,13 @@ fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v
 }
 
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn deg_set(v: &Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = v
         .as_array()
@@ -219,11 +226,7 @@ fn check_requests(kind: &str, min: usize) -> usize {
     let mut big = 0;
     let mut failures = Vec::new();
     for f in &files {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = file_name(f);
         let case = read_json(f);
         if std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) > 200_000 {
             big += 1;
@@ -402,11 +405,7 @@ fn error_vectors() {
     assert!(files.len() >= 10, "expected at least 10 error vectors");
     let mut failures = Vec::new();
     for f in &files {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = file_name(f);
         let case = read_json(f);
         let out = run_both(&json!({"kind": "error", "case": case}));
         let want = &case["expected"];
@@ -471,11 +470,7 @@ fn openai_stream_vectors() {
     );
     let mut failures = Vec::new();
     for f in &files {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = file_name(f);
         let case = read_json(f);
         let out = run_both(&json!({"kind": "openai_stream", "case": case}));
         if let Some(e) = out.get("runner_error") {

@@ -5,9 +5,9 @@
 
 use super::names::wire_tool_name;
 use super::request::{
-    ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
-    instructions, join_texts, parse_json, role_ok, search_result_text, split_request, take_str,
-    text_of, tool_result_parts, tools,
+    Content, ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
+    instructions, join_texts, parse_json, role_ok, search_result_text, split_request, take_content,
+    take_str, text_of, tool_result_parts, tools,
 };
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
@@ -326,26 +326,14 @@ impl ChatWalker<'_> {
         if !role_ok(&role) {
             return Err(bad_role(i));
         }
-        let blocks = match m.shift_remove("content") {
-            Some(Value::String(s)) => {
+        let blocks = match take_content(&mut m, i)? {
+            Content::Text(s) => {
                 if !s.is_empty() {
                     self.out.push(json!({"role": role, "content": s}));
                 }
                 return Ok(());
             }
-            Some(Value::Array(b)) => b,
-            Some(Value::Null) | None => {
-                return Err(RequestError::invalid(
-                    format!("messages.{i}.content"),
-                    "field required",
-                ));
-            }
-            Some(_) => {
-                return Err(RequestError::invalid(
-                    format!("messages.{i}.content"),
-                    "must be a string or an array of content blocks",
-                ));
-            }
+            Content::Blocks(b) => b,
         };
         match role.as_str() {
             "system" => {

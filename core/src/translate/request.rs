@@ -652,9 +652,8 @@ impl Walker<'_> {
             ));
         };
         let role = take_str(&mut m, "role").unwrap_or_default();
-        let content = m.shift_remove("content");
-        let blocks = match content {
-            Some(Value::String(s)) => {
+        let blocks = match take_content(&mut m, i)? {
+            Content::Text(s) => {
                 if role_ok(&role) && !s.is_empty() {
                     let part = if role == "assistant" {
                         json!({"type": "output_text", "text": s})
@@ -669,19 +668,7 @@ impl Walker<'_> {
                 }
                 return Ok(());
             }
-            Some(Value::Array(b)) => b,
-            Some(Value::Null) | None => {
-                return Err(RequestError::invalid(
-                    format!("messages.{i}.content"),
-                    "field required",
-                ));
-            }
-            Some(_) => {
-                return Err(RequestError::invalid(
-                    format!("messages.{i}.content"),
-                    "must be a string or an array of content blocks",
-                ));
-            }
+            Content::Blocks(b) => b,
         };
         match role.as_str() {
             "user" => self.user(i, blocks),
@@ -963,6 +950,30 @@ pub(crate) fn tool_result_parts(
             );
             ToolResult::Text(String::new())
         }
+    }
+}
+
+/// A message's `content`: a string, or its blocks; anything else is a request error.
+pub(crate) enum Content {
+    /// `"content": "…"`.
+    Text(String),
+    /// `"content": [blocks]`.
+    Blocks(Vec<Value>),
+}
+
+/// Take message `i`'s `content` out of it.
+pub(crate) fn take_content(m: &mut Map<String, Value>, i: usize) -> Result<Content, RequestError> {
+    match m.shift_remove("content") {
+        Some(Value::String(s)) => Ok(Content::Text(s)),
+        Some(Value::Array(b)) => Ok(Content::Blocks(b)),
+        Some(Value::Null) | None => Err(RequestError::invalid(
+            format!("messages.{i}.content"),
+            "field required",
+        )),
+        Some(_) => Err(RequestError::invalid(
+            format!("messages.{i}.content"),
+            "must be a string or an array of content blocks",
+        )),
     }
 }
 

@@ -173,3 +173,14 @@ pub fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
     }
     out
 }
+
+/// GET a URL and read its JSON body.
+pub async fn get_json(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    c.get(url)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
