@@ -52,7 +52,7 @@ impl Aggregator {
                 }
             }
             StreamEvent::ContentBlockStart { content_block, .. } => {
-                self.blocks.push(match content_block {
+                self.blocks.push(match *content_block {
                     BlockStart::Text { text } => Acc::Text(text),
                     BlockStart::Thinking {
                         thinking,

@@ -399,13 +399,15 @@ proptest! {
             events.push(e);
         }
         check_grammar(&events);
+        // Generation stops at the sequence that is complete first: earliest end, then
+        // earliest start, then listed first.
         let earliest = stops
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| text.find(s.as_str()).map(|p| (p, i)))
+            .filter_map(|(i, s)| text.find(s.as_str()).map(|p| (p + s.len(), p, i)))
             .min();
         match earliest {
-            Some((p, i)) => {
+            Some((_, p, i)) => {
                 prop_assert_eq!(&got, &text[..p]);
                 prop_assert_eq!(stop, Some((proxy_core::StopReason::StopSequence, Some(stops[i].clone()))));
             }
@@ -415,4 +417,132 @@ proptest! {
             }
         }
     }
+}
+
+/// Pieces of a delta event's JSON text, valid and not: keys the fast path captures, keys it
+/// must leave to serde, escapes, numbers, nesting, whitespace, broken tokens.
+fn delta_json_text() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "\"type\"",
+        "\"delta\"",
+        "\"item_id\"",
+        "\"sequence_number\"",
+        "\"obfuscation\"",
+        "\"logprobs\"",
+        "\"summary_index\"",
+        "\"item\"",
+        "\"code\"",
+        "\"ty\\u0070e\"",
+        "\"del\\nta\"",
+        "type",
+    ]);
+    let value = prop::sample::select(vec![
+        "\"response.output_text.delta\"",
+        "\"response.function_call_arguments.delta\"",
+        "\"response.completed\"",
+        "\" token\"",
+        "\"{\\\"a\\\":\"",
+        "\"a\\nb\\t\\\\ \\/ \\b\\f\\r\"",
+        "\"\\u00e9\\ud83e\\udd80\"",
+        "\"\\ud800\"",
+        "\"\\u12\"",
+        "\"\\x\"",
+        "\"tab\tin\"",
+        "\"\\\\u0041\"",
+        "\"é漢🦀\"",
+        "\"msg_1\"",
+        "0",
+        "-12.5e+3",
+        "01",
+        "1.",
+        "-",
+        "[]",
+        "[1, [true, false, null], {\"k\": \"v\"}]",
+        "[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]",
+        "{}",
+        "{\"a\":",
+        "null",
+        "nul",
+        "true",
+    ]);
+    let member = (key, " ?", value).prop_map(|(k, ws, v)| format!("{k}:{ws}{v}"));
+    let ty = prop::sample::select(vec![
+        "\"response.output_text.delta\"",
+        "\"response.refusal.delta\"",
+        "\"response.reasoning_summary_text.delta\"",
+    ]);
+    let piece = prop::sample::select(vec![
+        "\" token\"",
+        "\"{\\\"a\\\":\"",
+        "\"a\\nb\\t\\\\ \\/\"",
+        "\"\\u00e9\\ud83e\\udd80\"",
+        "\"é漢🦀\"",
+        "\"\"",
+    ]);
+    // Mostly the shape the upstream sends (type and delta among harmless members), so the
+    // fast path answers often; sometimes arbitrary members, which may break anything.
+    (
+        ty,
+        piece,
+        prop::collection::vec(member, 0..6),
+        any::<bool>(),
+        prop::sample::select(vec!["", "", "", " ", "\n", ",", "}", " x"]),
+    )
+        .prop_flat_map(|(ty, piece, extra, typical, tail)| {
+            let mut members = vec![format!("\"type\":{ty}"), format!("\"delta\":{piece}")];
+            if typical {
+                members.push("\"item_id\":\"msg_1\"".into());
+                members.push("\"sequence_number\":7".into());
+                members.push("\"logprobs\":[]".into());
+            } else {
+                members.extend(extra);
+            }
+            (Just(members).prop_shuffle(), Just(tail))
+        })
+        .prop_map(|(members, tail)| format!("{{{}}}{tail}", members.join(",")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    /// The delta fast path answers only when serde would read the same three fields.
+    #[test]
+    fn delta_fast_path_agrees_with_serde(data in delta_json_text()) {
+        use proxy_core::translate::delta_scan::{DELTA_TYPES, scan};
+        use proxy_core::wire::responses::UpEvent;
+        if let Some(fast) = scan(&data) {
+            let ev: UpEvent<'_> = serde_json::from_str(&data)
+                .map_err(|e| TestCaseError::fail(format!("serde rejects {data}: {e}")))?;
+            prop_assert!(DELTA_TYPES.contains(&fast.ty.as_ref()));
+            prop_assert_eq!(ev.ty.as_deref(), Some(fast.ty.as_ref()));
+            prop_assert_eq!(ev.delta.as_deref(), Some(fast.delta.as_ref()));
+            prop_assert_eq!(ev.item_id.as_deref(), fast.item_id.as_deref());
+        }
+    }
+}
+
+#[test]
+fn the_delta_fast_path_takes_the_upstreams_usual_events() {
+    use proxy_core::translate::delta_scan::scan;
+    // Every delta event of the real captures goes the fast way.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/stream");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("vectors") {
+        let path = entry.expect("entry").path().join("upstream.sse");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if !path.to_string_lossy().contains("capture") {
+            continue;
+        }
+        for line in text.lines() {
+            if let Some(data) = line.strip_prefix("data: ")
+                && data.contains("\"type\":\"response.output_text.delta\"")
+            {
+                assert!(scan(data).is_some(), "{data}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 10, "only {seen} capture deltas found");
 }

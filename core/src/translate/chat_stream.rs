@@ -313,7 +313,7 @@ impl ChatTranslator {
         self.next_index += 1;
         self.out.push_back(StreamEvent::ContentBlockStart {
             index,
-            content_block: block,
+            content_block: Box::new(block),
         });
         self.open = Some((index, kind));
     }

@@ -2,6 +2,7 @@
 
 pub mod chat_request;
 pub mod chat_stream;
+pub mod delta_scan;
 pub mod names;
 pub mod openai_in;
 pub mod openai_out;

@@ -115,8 +115,12 @@ impl OpenAiStream {
             }
             StreamEvent::ContentBlockStart {
                 index,
-                content_block: BlockStart::ToolUse { id, name, .. },
+                content_block,
             } => {
+                // Only a tool call shows at its start; text and thinking show as deltas.
+                let BlockStart::ToolUse { id, name, .. } = &**content_block else {
+                    return;
+                };
                 let k = self.tools;
                 self.tools += 1;
                 self.open_tool = Some((*index, k));
@@ -178,7 +182,6 @@ impl OpenAiStream {
                 self.error = Some(error.clone());
                 self.done = true;
             }
-            StreamEvent::ContentBlockStart { .. } => {}
         }
     }
 

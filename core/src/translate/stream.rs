@@ -7,6 +7,7 @@
 //! block is stopped, indices go 0,1,2… and exactly one block is open at a time. After a
 //! terminal event (message_stop or error) nothing more is emitted.
 
+use super::delta_scan;
 use super::names::ToolNames;
 use super::signature;
 use crate::degrade::{Degradation, DegradationKind as K, Degradations};
@@ -17,6 +18,7 @@ use crate::wire::anthropic::{
 };
 use crate::wire::responses::{ErrorObj, Item, UpEvent, UsageIn};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 /// What the translator needs to know about the exchange.
@@ -208,6 +210,13 @@ impl ResponsesTranslator {
     }
 
     fn on_data(&mut self, event_name: Option<&str>, data: &str) {
+        if let Some(d) = delta_scan::scan(data) {
+            // After a stop sequence deltas no longer matter.
+            if self.stopped.is_none() {
+                self.on_delta(&d.ty, d.item_id.as_deref(), d.delta);
+            }
+            return;
+        }
         let ev: UpEvent<'_> = match serde_json::from_str(data) {
             Ok(ev) => ev,
             Err(_) => {
@@ -239,19 +248,12 @@ impl ResponsesTranslator {
             }
             "response.output_item.added" => {
                 if let Some(item) = ev.item {
-                    self.item_added(item);
+                    self.item_added(*item);
                 }
             }
             "response.output_item.done" => {
                 if let Some(item) = ev.item {
-                    self.item_done(item);
-                }
-            }
-            "response.reasoning_summary_text.delta" => {
-                if self.opts.thinking
-                    && let Some(d) = ev.delta
-                {
-                    self.delta(Kind::Thinking, ev.item_id.as_deref(), d.into_owned());
+                    self.item_done(*item);
                 }
             }
             // A new summary part on an open thinking block: separate it from the last one.
@@ -266,29 +268,17 @@ impl ResponsesTranslator {
                     signature::PART_SEPARATOR.into(),
                 );
             }
-            "response.output_text.delta" => {
-                if let Some(d) = ev.delta {
-                    self.delta(Kind::Text, ev.item_id.as_deref(), d.into_owned());
-                }
-            }
-            "response.refusal.delta" => {
-                self.saw_refusal = true;
-                if let Some(d) = ev.delta {
-                    self.delta(Kind::Text, ev.item_id.as_deref(), d.into_owned());
-                }
-            }
-            "response.function_call_arguments.delta" => {
-                if let Some(d) = ev.delta {
-                    self.delta(Kind::ToolUse, ev.item_id.as_deref(), d.into_owned());
-                }
-            }
+            ty if delta_scan::DELTA_TYPES.contains(&ty) => match ev.delta {
+                Some(d) => self.on_delta(ty, ev.item_id.as_deref(), d),
+                None => self.saw_refusal |= ty == "response.refusal.delta",
+            },
             "response.completed" => {
                 let usage = ev.response.and_then(|r| r.usage);
                 let stop = self.stop_reason(StopReason::EndTurn);
                 self.complete(stop, usage.as_ref());
             }
             "response.incomplete" => {
-                let r = ev.response.unwrap_or_default();
+                let r = ev.response.map(|r| *r).unwrap_or_default();
                 let reason = r.incomplete_details.and_then(|d| d.reason);
                 let stop = if reason.as_deref() == Some("content_filter") {
                     StopReason::Refusal
@@ -303,7 +293,7 @@ impl ResponsesTranslator {
             }
             "error" => {
                 let e = match ev.error {
-                    Some(e) => e,
+                    Some(e) => *e,
                     None => ErrorObj {
                         code: ev.code,
                         ty: None,
@@ -315,6 +305,21 @@ impl ResponsesTranslator {
             // Lifecycle and bookkeeping events carry nothing the client needs.
             _ => {}
         }
+    }
+
+    /// One of the per-token events of [`delta_scan::DELTA_TYPES`], read by either path.
+    fn on_delta(&mut self, ty: &str, item_id: Option<&str>, piece: Cow<'_, str>) {
+        let kind = match ty {
+            "response.output_text.delta" => Kind::Text,
+            "response.function_call_arguments.delta" => Kind::ToolUse,
+            "response.reasoning_summary_text.delta" if self.opts.thinking => Kind::Thinking,
+            "response.refusal.delta" => {
+                self.saw_refusal = true;
+                Kind::Text
+            }
+            _ => return,
+        };
+        self.delta(kind, item_id, piece.into_owned());
     }
 
     fn start(&mut self, response_id: Option<&str>) {
@@ -352,7 +357,7 @@ impl ResponsesTranslator {
         self.next_index += 1;
         self.out.push_back(StreamEvent::ContentBlockStart {
             index,
-            content_block: block,
+            content_block: Box::new(block),
         });
         self.open = Some(Open {
             index,
@@ -436,15 +441,18 @@ impl ResponsesTranslator {
         }
         let mut pending = std::mem::take(&mut self.held);
         pending.push_str(&piece);
-        let mut best: Option<(usize, usize)> = None;
+        // The stop sequence that is complete first (earliest end, then earliest start, then
+        // listed first); any match lies wholly in `pending` (see the hold-back below).
+        let mut best: Option<(usize, usize, usize)> = None;
         for (i, seq) in self.opts.stop_sequences.iter().enumerate() {
-            if let Some(p) = pending.find(seq.as_str()).filter(|_| !seq.is_empty())
-                && best.is_none_or(|(bp, _)| p < bp)
-            {
-                best = Some((p, i));
+            if let Some(p) = pending.find(seq.as_str()).filter(|_| !seq.is_empty()) {
+                let key = (p + seq.len(), p, i);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
             }
         }
-        if let Some((p, i)) = best {
+        if let Some((_, p, i)) = best {
             if p > 0 {
                 pending.truncate(p);
                 self.emit_delta(Delta::TextDelta { text: pending });
@@ -654,10 +662,10 @@ impl ResponsesTranslator {
         self.next_index += 1;
         self.out.push_back(StreamEvent::ContentBlockStart {
             index,
-            content_block: BlockStart::WebSearchToolResult {
+            content_block: Box::new(BlockStart::WebSearchToolResult {
                 tool_use_id: id,
                 content,
-            },
+            }),
         });
         self.out.push_back(StreamEvent::ContentBlockStop { index });
     }

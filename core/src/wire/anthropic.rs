@@ -134,8 +134,9 @@ pub enum StreamEvent {
     ContentBlockStart {
         /// Block index, 0,1,2… in order.
         index: usize,
-        /// The block's initial state.
-        content_block: BlockStart,
+        /// The block's initial state (boxed: it is the largest variant, and every event of
+        /// a stream is moved through the queue at this size).
+        content_block: Box<BlockStart>,
     },
     /// A block grows.
     ContentBlockDelta {
@@ -187,6 +188,45 @@ impl StreamEvent {
 
     /// Append this event as one SSE frame.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        // The per-token events are written by hand (they are nearly all of a stream); the
+        // bytes are exactly serde's, which `encode_matches_serde` checks.
+        match self {
+            Self::ContentBlockDelta { index, delta } => {
+                let (ty, key, piece) = match delta {
+                    Delta::TextDelta { text } => ("text_delta", "text", text),
+                    Delta::InputJsonDelta { partial_json } => {
+                        ("input_json_delta", "partial_json", partial_json)
+                    }
+                    Delta::ThinkingDelta { thinking } => ("thinking_delta", "thinking", thinking),
+                    Delta::SignatureDelta { signature } => {
+                        ("signature_delta", "signature", signature)
+                    }
+                };
+                out.extend_from_slice(
+                    b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":",
+                );
+                push_usize(out, *index);
+                out.extend_from_slice(b",\"delta\":{\"type\":\"");
+                out.extend_from_slice(ty.as_bytes());
+                out.extend_from_slice(b"\",\"");
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\":");
+                // A `&str` always serializes.
+                let _ = serde_json::to_writer(&mut *out, piece.as_str());
+                out.extend_from_slice(b"}}\n\n");
+            }
+            Self::ContentBlockStop { index } => {
+                out.extend_from_slice(
+                    b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":",
+                );
+                push_usize(out, *index);
+                out.extend_from_slice(b"}\n\n");
+            }
+            _ => self.encode_with_serde(out),
+        }
+    }
+
+    fn encode_with_serde(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(self.name().as_bytes());
         out.extend_from_slice(b"\ndata: ");
@@ -199,6 +239,21 @@ impl StreamEvent {
     pub fn data_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// Decimal digits of `n`, as serde_json writes an integer.
+fn push_usize(out: &mut Vec<u8>, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
 }
 
 /// A non-streaming Anthropic Message, as this proxy answers it (closed schema, for tests).
@@ -343,4 +398,49 @@ pub enum RequestBlock {
     /// Any other block type.
     #[serde(other)]
     Other,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_matches_serde() {
+        let pieces = [
+            "",
+            " token",
+            "quote \" backslash \\ slash /",
+            "\u{0}\u{1f}\n\r\t\u{7f}",
+            "é 漢字 🦀 \u{2028}\u{2029}",
+            "{\"a\":[1,2]}",
+        ];
+        let mut events = Vec::new();
+        for index in [0, 7, 10, 99, 12_345, usize::MAX] {
+            events.push(StreamEvent::ContentBlockStop { index });
+            for p in pieces {
+                let p = p.to_owned();
+                for delta in [
+                    Delta::TextDelta { text: p.clone() },
+                    Delta::InputJsonDelta {
+                        partial_json: p.clone(),
+                    },
+                    Delta::ThinkingDelta {
+                        thinking: p.clone(),
+                    },
+                    Delta::SignatureDelta { signature: p },
+                ] {
+                    events.push(StreamEvent::ContentBlockDelta { index, delta });
+                }
+            }
+        }
+        for ev in events {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            ev.encode(&mut fast);
+            ev.encode_with_serde(&mut slow);
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&slow)
+            );
+        }
+    }
 }

@@ -25,7 +25,7 @@ pub struct UpEvent<'a> {
     pub delta: Option<Cow<'a, str>>,
     /// The item of `output_item.added` / `.done`.
     #[serde(default)]
-    pub item: Option<Item>,
+    pub item: Option<Box<Item>>,
     /// The item a delta belongs to.
     #[serde(borrow, default, deserialize_with = "opt_cow")]
     pub item_id: Option<Cow<'a, str>>,
@@ -34,10 +34,10 @@ pub struct UpEvent<'a> {
     pub summary_index: Option<u64>,
     /// The response object of lifecycle events.
     #[serde(default)]
-    pub response: Option<Response>,
+    pub response: Option<Box<Response>>,
     /// The error object of an `error` event (one of its two shapes).
     #[serde(default)]
-    pub error: Option<ErrorObj>,
+    pub error: Option<Box<ErrorObj>>,
     /// `code` of the flat `error` event shape.
     #[serde(default)]
     pub code: Option<String>,
