@@ -508,15 +508,97 @@ proptest! {
     /// The delta fast path answers only when serde would read the same three fields.
     #[test]
     fn delta_fast_path_agrees_with_serde(data in delta_json_text()) {
-        use proxy_core::translate::delta_scan::{DELTA_TYPES, scan};
+        use proxy_core::translate::delta_scan::scan;
         use proxy_core::wire::responses::UpEvent;
         if let Some(fast) = scan(&data) {
             let ev: UpEvent<'_> = serde_json::from_str(&data)
                 .map_err(|e| TestCaseError::fail(format!("serde rejects {data}: {e}")))?;
-            prop_assert!(DELTA_TYPES.contains(&fast.ty.as_ref()));
-            prop_assert_eq!(ev.ty.as_deref(), Some(fast.ty.as_ref()));
+            prop_assert_eq!(ev.ty.as_deref(), Some(fast.kind.as_str()));
             prop_assert_eq!(ev.delta.as_deref(), Some(fast.delta.as_ref()));
             prop_assert_eq!(ev.item_id.as_deref(), fast.item_id.as_deref());
+        }
+    }
+}
+
+/// Events that share one key skeleton (as an upstream's deltas do) with values that vary in
+/// kind and validity (mostly valid, so the learned shape is reused, matched and broken).
+fn same_shape_events() -> impl Strategy<Value = Vec<String>> {
+    let pools: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "type",
+            vec![
+                "\"response.output_text.delta\"",
+                "\"response.output_text.delta\"",
+                "\"response.output_text.delta\"",
+                "\"response.function_call_arguments.delta\"",
+                "\"response.output_item.done\"",
+            ],
+        ),
+        (
+            "sequence_number",
+            vec!["7", "12", "7", "12", "-0.5e2", "01", "1.", "\"7\""],
+        ),
+        (
+            "item_id",
+            vec!["\"msg_1\"", "\"msg_1\"", "\"fc_2\"", "\"\\u0041\"", "null"],
+        ),
+        (
+            "delta",
+            vec![
+                "\" tok\"",
+                "\" tok\"",
+                "\"{\\\"a\\\":\"",
+                "\"\\u00e9\"",
+                "\"\\ud800\"",
+                "\"\\q\"",
+                "\"tab\tin\"",
+                "\"\"",
+            ],
+        ),
+        ("logprobs", vec!["[]", "[]", "[]", "[1]", "{}"]),
+        (
+            "obfuscation",
+            vec![
+                "\"ab12\"",
+                "\"x\"",
+                "\"ab12\"",
+                "\"\\\\u0041\"",
+                "\"\\u0041\"",
+                "3",
+            ],
+        ),
+    ];
+    let row: Vec<_> = pools
+        .into_iter()
+        .map(|(key, values)| {
+            prop::sample::select(values).prop_map(move |v| format!("\"{key}\":{v}"))
+        })
+        .collect();
+    (
+        Just((0..6).collect::<Vec<usize>>()).prop_shuffle(),
+        prop::collection::vec(row, 1..12),
+    )
+        .prop_map(|(order, rows)| {
+            rows.into_iter()
+                .map(|members| {
+                    let members: Vec<&str> = order.iter().map(|&i| members[i].as_str()).collect();
+                    format!("{{{}}}", members.join(","))
+                })
+                .collect()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The scanner that learns the events' shape answers exactly as the stateless scan (which
+    /// the property above ties to serde), event after event.
+    #[test]
+    fn the_learned_shape_changes_nothing(events in same_shape_events()) {
+        use proxy_core::translate::delta_scan::{DeltaScanner, scan};
+        let mut learned = DeltaScanner::new();
+        for data in &events {
+            prop_assert_eq!(learned.scan(data), scan(data), "{}", data);
         }
     }
 }

@@ -16,8 +16,8 @@ use std::borrow::Cow;
 /// The fields of a delta event the translator uses.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DeltaEvent<'a> {
-    /// One of [`DELTA_TYPES`].
-    pub ty: Cow<'a, str>,
+    /// Which delta event it is (its `type`).
+    pub kind: DeltaKind,
     /// The item the piece belongs to.
     pub item_id: Option<Cow<'a, str>>,
     /// The piece.
@@ -25,12 +25,41 @@ pub struct DeltaEvent<'a> {
 }
 
 /// The event types the fast path serves: those whose translation needs only the three fields.
-pub const DELTA_TYPES: [&str; 4] = [
-    "response.output_text.delta",
-    "response.function_call_arguments.delta",
-    "response.reasoning_summary_text.delta",
-    "response.refusal.delta",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaKind {
+    /// `response.output_text.delta`.
+    OutputText,
+    /// `response.function_call_arguments.delta`.
+    FunctionCallArguments,
+    /// `response.reasoning_summary_text.delta`.
+    ReasoningSummaryText,
+    /// `response.refusal.delta`.
+    Refusal,
+}
+
+impl DeltaKind {
+    const ALL: [Self; 4] = [
+        Self::OutputText,
+        Self::FunctionCallArguments,
+        Self::ReasoningSummaryText,
+        Self::Refusal,
+    ];
+
+    /// The kind of an event `type`, if it is one of the four.
+    pub fn from_type(ty: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == ty)
+    }
+
+    /// The event `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OutputText => "response.output_text.delta",
+            Self::FunctionCallArguments => "response.function_call_arguments.delta",
+            Self::ReasoningSummaryText => "response.reasoning_summary_text.delta",
+            Self::Refusal => "response.refusal.delta",
+        }
+    }
+}
 
 /// Fields the serde path reads; if one of them (other than the three above) is present the
 /// event is left to serde, which reads it with its own type and duplicate rules.
@@ -48,10 +77,135 @@ const MAX_DEPTH: usize = 16;
 
 /// Read a delta event, or `None` when the serde path must decide.
 pub fn scan(data: &str) -> Option<DeltaEvent<'_>> {
-    let mut s = Scanner {
-        b: data.as_bytes(),
-        at: 0,
-    };
+    scan_full(data, None)
+}
+
+/// A delta-event reader that learns the shape of the upstream's events.
+///
+/// Consecutive delta events differ only in their values: the keys, their order and the
+/// punctuation repeat. After a full [`scan`] accepts an event, its *shape* is kept: the event's
+/// bytes with every top-level string and number value cut out as a hole. The next event is
+/// first matched against the shape: literal bytes must be equal, each hole must hold one valid
+/// token of its kind (a string or a number), and the event must end where the shape ends.
+///
+/// Why this is as exact as the full scan: a matching event is the learned event with some
+/// string tokens replaced by valid string tokens and some number tokens by valid number
+/// tokens. It is therefore valid JSON with the same keys in the same order and the same other
+/// values, so serde accepts it as it accepted the learned one, and the three fields are read
+/// from their holes exactly as the full scan reads them. Anything else falls back to the
+/// full scan (which relearns the shape) and then to serde.
+#[derive(Debug, Default)]
+pub struct DeltaScanner {
+    shape: Shape,
+}
+
+/// The learned shape: literal runs in `bytes`, and the holes between them.
+#[derive(Debug, Default)]
+struct Shape {
+    bytes: Vec<u8>,
+    segs: Vec<Seg>,
+    /// The event type, which stays in the literal bytes (so a matching event has it too).
+    kind: Option<DeltaKind>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    /// `bytes[start..end]` must come next.
+    Lit(usize, usize),
+    /// A string token; the value of `Field` is read from it.
+    Str(Field),
+    /// A number token.
+    Num,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Type,
+    ItemId,
+    Delta,
+    Other,
+}
+
+impl DeltaScanner {
+    /// A scanner that has learned nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read a delta event, or `None` when the serde path must decide.
+    pub fn scan<'a>(&mut self, data: &'a str) -> Option<DeltaEvent<'a>> {
+        if let Some(ev) = self.shape.read(data) {
+            return Some(ev);
+        }
+        self.shape.bytes.clear();
+        self.shape.segs.clear();
+        let ev = scan_full(data, Some(&mut self.shape));
+        if ev.is_none() {
+            self.shape.segs.clear();
+        }
+        ev
+    }
+}
+
+impl Shape {
+    fn read<'a>(&self, data: &'a str) -> Option<DeltaEvent<'a>> {
+        if self.segs.is_empty() {
+            return None;
+        }
+        let mut s = Scanner::new(data);
+        let (mut item_id, mut delta) = (None, None);
+        for seg in &self.segs {
+            match *seg {
+                Seg::Lit(start, end) => {
+                    let lit = &self.bytes[start..end];
+                    if !starts_with(&s.b[s.at..], lit) {
+                        return None;
+                    }
+                    s.at += lit.len();
+                }
+                Seg::Num => s.number()?,
+                Seg::Str(Field::Other) => {
+                    s.raw_string(false)?;
+                }
+                Seg::Str(field) => {
+                    let raw = s.raw_string(true)?;
+                    let value = Some(unquote(data, raw, s.at, s.escaped)?);
+                    match field {
+                        Field::ItemId => item_id = value,
+                        _ => delta = value,
+                    }
+                }
+            }
+        }
+        if s.at != s.b.len() {
+            return None;
+        }
+        Some(DeltaEvent {
+            kind: self.kind?,
+            item_id,
+            delta: delta?,
+        })
+    }
+
+    /// The literal bytes from `from` up to a hole starting at `to`, then the hole.
+    fn cut(&mut self, data: &[u8], from: usize, to: usize, hole: Seg) {
+        self.lit(data, from, to);
+        self.segs.push(hole);
+    }
+
+    fn lit(&mut self, data: &[u8], from: usize, to: usize) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&data[from..to]);
+        self.segs.push(Seg::Lit(start, self.bytes.len()));
+    }
+}
+
+/// The full scan; with `shape`, also records the event's shape (top-level string and number
+/// values become holes).
+fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEvent<'a>> {
+    let mut s = Scanner::new(data);
+    // End of the bytes already given to the shape.
+    let mut taken = 0;
     let (mut ty, mut item_id, mut delta) = (None, None, None);
     s.ws();
     s.eat(b'{')?;
@@ -63,24 +217,44 @@ pub fn scan(data: &str) -> Option<DeltaEvent<'_>> {
             s.ws();
             s.eat(b':')?;
             s.ws();
-            let slot = match key {
-                b"\"type\"" => Some(&mut ty),
-                b"\"item_id\"" => Some(&mut item_id),
-                b"\"delta\"" => Some(&mut delta),
-                _ if key.contains(&b'\\') => return None,
+            let field = match key {
+                b"\"type\"" => Field::Type,
+                b"\"item_id\"" => Field::ItemId,
+                b"\"delta\"" => Field::Delta,
+                _ if s.escaped => return None,
                 _ if SERDE_FIELDS.contains(&&key[1..key.len() - 1]) => return None,
-                _ => None,
+                _ => Field::Other,
             };
-            match slot {
+            let value_start = s.at;
+            let slot = match field {
+                Field::Type => Some(&mut ty),
+                Field::ItemId => Some(&mut item_id),
+                Field::Delta => Some(&mut delta),
+                Field::Other => None,
+            };
+            let hole = match slot {
                 Some(slot) => {
                     if slot.is_some() {
                         // serde rejects a duplicate known field.
                         return None;
                     }
                     let raw = s.raw_string(true)?;
-                    *slot = Some(unquote(data, raw, s.at)?);
+                    *slot = Some(unquote(data, raw, s.at, s.escaped)?);
+                    (field != Field::Type).then_some(Seg::Str(field))
                 }
-                None => s.skip_value(0)?,
+                None => {
+                    let first = s.peek()?;
+                    s.skip_value(0)?;
+                    match first {
+                        b'"' => Some(Seg::Str(Field::Other)),
+                        b'-' | b'0'..=b'9' => Some(Seg::Num),
+                        _ => None,
+                    }
+                }
+            };
+            if let (Some(shape), Some(hole)) = (shape.as_deref_mut(), hole) {
+                shape.cut(s.b, taken, value_start, hole);
+                taken = s.at;
             }
             s.ws();
             if s.eat_if(b',') {
@@ -94,23 +268,50 @@ pub fn scan(data: &str) -> Option<DeltaEvent<'_>> {
     if s.at != s.b.len() {
         return None;
     }
-    let ty = ty?;
-    if !DELTA_TYPES.contains(&ty.as_ref()) {
-        return None;
+    let kind = DeltaKind::from_type(&ty?)?;
+    if let Some(shape) = shape {
+        shape.lit(s.b, taken, s.at);
+        shape.kind = Some(kind);
     }
     Some(DeltaEvent {
-        ty,
+        kind,
         item_id,
         delta: delta?,
     })
 }
 
+/// Whether `hay` begins with `lit`, eight bytes a compare (the literals are short, and a
+/// library `memcmp` call per literal costs more than the compare).
+fn starts_with(hay: &[u8], lit: &[u8]) -> bool {
+    let n = lit.len();
+    let Some(hay) = hay.get(..n) else {
+        return false;
+    };
+    if n < 8 {
+        return hay.iter().zip(lit).all(|(a, b)| a == b);
+    }
+    let word = |b: &[u8], at: usize| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut at = 0;
+    while at + 8 <= n {
+        if word(hay, at) != word(lit, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The tail as the last eight bytes (overlapping what was compared).
+    at == n || word(hay, n - 8) == word(lit, n - 8)
+}
+
 /// The value of a string token that ended at byte `end` of `data`: borrowed when it has no
-/// escapes, else unescaped by serde_json (which also rejects what serde would reject).
-fn unquote<'a>(data: &'a str, raw: &[u8], end: usize) -> Option<Cow<'a, str>> {
+/// escapes (`escaped`, as the scanner saw), else unescaped by serde_json (which also rejects what serde would reject).
+fn unquote<'a>(data: &'a str, raw: &[u8], end: usize, escaped: bool) -> Option<Cow<'a, str>> {
     let start = end - raw.len();
     let inner = &data[start + 1..end - 1];
-    if !raw.contains(&b'\\') {
+    if !escaped {
         // Quotes are ASCII, so both ends are char boundaries.
         return Some(Cow::Borrowed(inner));
     }
@@ -168,9 +369,19 @@ fn special_bytes(x: u64) -> u64 {
 struct Scanner<'a> {
     b: &'a [u8],
     at: usize,
+    /// The last string token had a backslash escape.
+    escaped: bool,
 }
 
 impl<'a> Scanner<'a> {
+    fn new(data: &'a str) -> Self {
+        Self {
+            b: data.as_bytes(),
+            at: 0,
+            escaped: false,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.at).copied()
     }
@@ -202,6 +413,7 @@ impl<'a> Scanner<'a> {
         let start = self.at;
         self.eat(b'"')?;
         let mut i = self.at;
+        self.escaped = false;
         loop {
             // Eight bytes at a time while none of them is special, then one at a time.
             while let Some(word) = b.get(i..i + 8) {
@@ -222,17 +434,20 @@ impl<'a> Scanner<'a> {
                     self.at = i;
                     return Some(&b[start..i]);
                 }
-                b'\\' => match *b.get(i)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
-                    b'u' if unicode => {
-                        let hex = b.get(i + 1..i + 5)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
+                b'\\' => {
+                    self.escaped = true;
+                    match *b.get(i)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
+                        b'u' if unicode => {
+                            let hex = b.get(i + 1..i + 5)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            i += 5;
                         }
-                        i += 5;
+                        _ => return None,
                     }
-                    _ => return None,
-                },
+                }
                 // A raw control character, which JSON forbids inside a string.
                 _ => return None,
             }
@@ -327,10 +542,9 @@ mod tests {
     /// What the serde path reads, in the fast path's shape (None when it would not apply).
     fn via_serde(data: &str) -> Option<DeltaEvent<'static>> {
         let ev: UpEvent<'_> = serde_json::from_str(data).ok()?;
-        let ty = ev.ty?.into_owned();
-        DELTA_TYPES.contains(&ty.as_str()).then_some(())?;
+        let kind = DeltaKind::from_type(&ev.ty?)?;
         Some(DeltaEvent {
-            ty: Cow::Owned(ty),
+            kind,
             item_id: ev.item_id.map(|c| Cow::Owned(c.into_owned())),
             delta: Cow::Owned(ev.delta?.into_owned()),
         })

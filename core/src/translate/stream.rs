@@ -7,7 +7,7 @@
 //! block is stopped, indices go 0,1,2… and exactly one block is open at a time. After a
 //! terminal event (message_stop or error) nothing more is emitted.
 
-use super::delta_scan;
+use super::delta_scan::{self, DeltaKind};
 use super::names::ToolNames;
 use super::signature;
 use crate::degrade::{Degradation, DegradationKind as K, Degradations};
@@ -104,6 +104,8 @@ pub(crate) fn error_from_upstream(
 pub struct ResponsesTranslator {
     opts: StreamOptions,
     sse: SseDecoder,
+    /// Reads the per-token delta events without serde (exactly; see the module).
+    scanner: delta_scan::DeltaScanner,
     out: VecDeque<StreamEvent>,
     started: bool,
     done: bool,
@@ -126,6 +128,7 @@ impl ResponsesTranslator {
         Self {
             opts,
             sse: SseDecoder::new(),
+            scanner: delta_scan::DeltaScanner::new(),
             out: VecDeque::new(),
             started: false,
             done: false,
@@ -210,10 +213,10 @@ impl ResponsesTranslator {
     }
 
     fn on_data(&mut self, event_name: Option<&str>, data: &str) {
-        if let Some(d) = delta_scan::scan(data) {
+        if let Some(d) = self.scanner.scan(data) {
             // After a stop sequence deltas no longer matter.
             if self.stopped.is_none() {
-                self.on_delta(&d.ty, d.item_id.as_deref(), d.delta);
+                self.on_delta(d.kind, d.item_id.as_deref(), d.delta);
             }
             return;
         }
@@ -268,9 +271,9 @@ impl ResponsesTranslator {
                     signature::PART_SEPARATOR.into(),
                 );
             }
-            ty if delta_scan::DELTA_TYPES.contains(&ty) => match ev.delta {
-                Some(d) => self.on_delta(ty, ev.item_id.as_deref(), d),
-                None => self.saw_refusal |= ty == "response.refusal.delta",
+            ty if let Some(kind) = DeltaKind::from_type(ty) => match ev.delta {
+                Some(d) => self.on_delta(kind, ev.item_id.as_deref(), d),
+                None => self.saw_refusal |= kind == DeltaKind::Refusal,
             },
             "response.completed" => {
                 let usage = ev.response.and_then(|r| r.usage);
@@ -307,17 +310,17 @@ impl ResponsesTranslator {
         }
     }
 
-    /// One of the per-token events of [`delta_scan::DELTA_TYPES`], read by either path.
-    fn on_delta(&mut self, ty: &str, item_id: Option<&str>, piece: Cow<'_, str>) {
-        let kind = match ty {
-            "response.output_text.delta" => Kind::Text,
-            "response.function_call_arguments.delta" => Kind::ToolUse,
-            "response.reasoning_summary_text.delta" if self.opts.thinking => Kind::Thinking,
-            "response.refusal.delta" => {
+    /// One of the per-token delta events, read by either path.
+    fn on_delta(&mut self, kind: DeltaKind, item_id: Option<&str>, piece: Cow<'_, str>) {
+        let kind = match kind {
+            DeltaKind::OutputText => Kind::Text,
+            DeltaKind::FunctionCallArguments => Kind::ToolUse,
+            DeltaKind::ReasoningSummaryText if self.opts.thinking => Kind::Thinking,
+            DeltaKind::ReasoningSummaryText => return,
+            DeltaKind::Refusal => {
                 self.saw_refusal = true;
                 Kind::Text
             }
-            _ => return,
         };
         self.delta(kind, item_id, piece.into_owned());
     }

@@ -211,8 +211,7 @@ impl StreamEvent {
                 out.extend_from_slice(b"\",\"");
                 out.extend_from_slice(key.as_bytes());
                 out.extend_from_slice(b"\":");
-                // A `&str` always serializes.
-                let _ = serde_json::to_writer(&mut *out, piece.as_str());
+                push_json_str(out, piece);
                 out.extend_from_slice(b"}}\n\n");
             }
             Self::ContentBlockStop { index } => {
@@ -239,6 +238,20 @@ impl StreamEvent {
     pub fn data_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// `s` as a JSON string, as serde_json writes it: it escapes only `"`, `\\` and control
+/// characters, so a piece without them is copied as it is.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\') {
+        // A `&str` always serializes.
+        let _ = serde_json::to_writer(&mut *out, s);
+        return;
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 /// Decimal digits of `n`, as serde_json writes an integer.
