@@ -100,21 +100,25 @@ fn translate(bytes: &[u8]) -> usize {
         seed: 1,
         stop_sequences: Vec::new(),
     });
-    let mut out = Vec::with_capacity(bytes.len());
+    // As the host does: each upstream chunk's events are encoded into one buffer, sized from
+    // the chunk (Anthropic events are smaller than Codex's), then handed to the socket (here:
+    // `black_box`) and dropped.
     let mut count = 0;
-    for chunk in bytes.chunks(16 * 1024) {
-        t.push(chunk);
+    let mut out = Vec::with_capacity(32 * 1024);
+    let mut drain = |t: &mut ResponsesTranslator, _hint: usize| {
+        out.clear();
         while let Some(ev) = t.poll_event() {
             ev.encode(&mut out);
             count += 1;
         }
+        black_box(&out);
+    };
+    for chunk in bytes.chunks(16 * 1024) {
+        t.push(chunk);
+        drain(&mut t, chunk.len());
     }
     t.finish();
-    while let Some(ev) = t.poll_event() {
-        ev.encode(&mut out);
-        count += 1;
-    }
-    black_box(out.len());
+    drain(&mut t, 1024);
     count
 }
 

@@ -514,7 +514,12 @@ proptest! {
             let ev: UpEvent<'_> = serde_json::from_str(&data)
                 .map_err(|e| TestCaseError::fail(format!("serde rejects {data}: {e}")))?;
             prop_assert_eq!(ev.ty.as_deref(), Some(fast.kind.as_str()));
-            prop_assert_eq!(ev.delta.as_deref(), Some(fast.delta.as_ref()));
+            let text = fast.text();
+            prop_assert_eq!(ev.delta.as_deref(), Some(text.as_ref()));
+            // The translator's way: out of the data buffer itself.
+            let owned = data.clone();
+            let taken = scan(&owned).map(|d| d.plan(&owned)).map(|p| p.text(owned));
+            prop_assert_eq!(ev.delta.as_deref(), taken.as_deref());
             prop_assert_eq!(ev.item_id.as_deref(), fast.item_id.as_deref());
         }
     }
@@ -556,6 +561,7 @@ fn same_shape_events() -> impl Strategy<Value = Vec<String>> {
             ],
         ),
         ("logprobs", vec!["[]", "[]", "[]", "[1]", "{}"]),
+        ("output_index", vec!["0", "0", "0", "1", "01", "2e1"]),
         (
             "obfuscation",
             vec![
@@ -575,7 +581,7 @@ fn same_shape_events() -> impl Strategy<Value = Vec<String>> {
         })
         .collect();
     (
-        Just((0..6).collect::<Vec<usize>>()).prop_shuffle(),
+        Just((0..7).collect::<Vec<usize>>()).prop_shuffle(),
         prop::collection::vec(row, 1..12),
     )
         .prop_map(|(order, rows)| {

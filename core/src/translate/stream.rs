@@ -197,7 +197,7 @@ impl ResponsesTranslator {
                 continue;
             }
             match item {
-                SseItem::Event { event, data } => self.on_data(event.as_deref(), &data),
+                SseItem::Event { event, data } => self.on_data(event.as_deref(), data),
                 SseItem::Comment(_) => {
                     if self.started && self.stopped.is_none() {
                         self.out.push_back(StreamEvent::Ping);
@@ -212,14 +212,19 @@ impl ResponsesTranslator {
         }
     }
 
-    fn on_data(&mut self, event_name: Option<&str>, data: &str) {
-        if let Some(d) = self.scanner.scan(data) {
+    fn on_data(&mut self, event_name: Option<&str>, data: String) {
+        if let Some(d) = self.scanner.scan(&data) {
             // After a stop sequence deltas no longer matter.
-            if self.stopped.is_none() {
-                self.on_delta(d.kind, d.item_id.as_deref(), d.delta);
+            if self.stopped.is_none()
+                && let Some(kind) = self.delta_kind(d.kind)
+                && self.enter_block(kind, d.item_id.as_deref())
+            {
+                let piece = d.plan(&data).text(data);
+                self.piece_out(kind, piece);
             }
             return;
         }
+        let data = data.as_str();
         let ev: UpEvent<'_> = match serde_json::from_str(data) {
             Ok(ev) => ev,
             Err(_) => {
@@ -310,19 +315,25 @@ impl ResponsesTranslator {
         }
     }
 
-    /// One of the per-token delta events, read by either path.
+    /// One of the per-token delta events, read by serde.
     fn on_delta(&mut self, kind: DeltaKind, item_id: Option<&str>, piece: Cow<'_, str>) {
-        let kind = match kind {
+        if let Some(kind) = self.delta_kind(kind) {
+            self.delta(kind, item_id, piece.into_owned());
+        }
+    }
+
+    /// The block kind a delta event feeds (`None`: the client does not get it).
+    fn delta_kind(&mut self, kind: DeltaKind) -> Option<Kind> {
+        Some(match kind {
             DeltaKind::OutputText => Kind::Text,
             DeltaKind::FunctionCallArguments => Kind::ToolUse,
             DeltaKind::ReasoningSummaryText if self.opts.thinking => Kind::Thinking,
-            DeltaKind::ReasoningSummaryText => return,
+            DeltaKind::ReasoningSummaryText => return None,
             DeltaKind::Refusal => {
                 self.saw_refusal = true;
                 Kind::Text
             }
-        };
-        self.delta(kind, item_id, piece.into_owned());
+        })
     }
 
     fn start(&mut self, response_id: Option<&str>) {
@@ -392,6 +403,14 @@ impl ResponsesTranslator {
     }
 
     fn delta(&mut self, kind: Kind, item_id: Option<&str>, piece: String) {
+        if self.enter_block(kind, item_id) {
+            self.piece_out(kind, piece);
+        }
+    }
+
+    /// Make the block a delta of `item_id` belongs to the open one; `false` when the delta is
+    /// dropped (function arguments of an item never announced).
+    fn enter_block(&mut self, kind: Kind, item_id: Option<&str>) -> bool {
         if !self.open_matches(kind, item_id) {
             match kind {
                 Kind::Text => self.open_block(
@@ -418,7 +437,7 @@ impl ResponsesTranslator {
                             K::Dropped,
                             "function arguments for an unknown item were skipped",
                         );
-                        return;
+                        return false;
                     };
                     self.open_tool(item_id, id, name);
                 }
@@ -427,6 +446,11 @@ impl ResponsesTranslator {
         if let Some(o) = self.open.as_mut() {
             o.received = true;
         }
+        true
+    }
+
+    /// A piece on the open block (entered by [`Self::enter_block`]).
+    fn piece_out(&mut self, kind: Kind, piece: String) {
         let delta = match kind {
             Kind::Text => return self.text_out(piece),
             Kind::Thinking => Delta::ThinkingDelta { thinking: piece },
