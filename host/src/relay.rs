@@ -819,11 +819,17 @@ impl Live {
             tokio::select! {
                 chunk = upstream.next() => {
                     self.last_upstream = Instant::now();
-                    match chunk {
-                        Some(Ok(b)) => self.tr.push(&b),
-                        Some(Err(_)) | None => self.tr.finish(),
-                    }
-                    self.drain();
+                    let size = match chunk {
+                        Some(Ok(b)) => {
+                            self.tr.push(&b);
+                            b.len()
+                        }
+                        Some(Err(_)) | None => {
+                            self.tr.finish();
+                            0
+                        }
+                    };
+                    self.drain(size);
                 }
                 _ = tokio::time::sleep_until(ping_at.into()) => {
                     let mut out = Vec::new();
@@ -841,14 +847,16 @@ impl Live {
                         error_type: ErrorType::TimeoutError,
                         message: format!("upstream went silent for {:?}; the response is incomplete", self.idle),
                     });
-                    self.drain();
+                    self.drain(0);
                 }
             }
         }
     }
 
-    fn drain(&mut self) {
-        let mut out = Vec::new();
+    /// Encode what the translator has; `hint` is the size of the upstream bytes just pushed
+    /// (the Anthropic events of a chunk are smaller than its Codex events, so one allocation).
+    fn drain(&mut self, hint: usize) {
+        let mut out = Vec::with_capacity(hint.min(64 * 1024));
         while let Some(ev) = self.tr.poll_event() {
             match &ev {
                 StreamEvent::MessageStart { .. } => self.started = true,
