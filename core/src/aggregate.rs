@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
 enum Acc {
-    Text(String),
+    Text(String, Vec<Value>),
     Thinking {
         thinking: String,
         signature: String,
@@ -53,7 +53,9 @@ impl Aggregator {
             }
             StreamEvent::ContentBlockStart { content_block, .. } => {
                 self.blocks.push(match *content_block {
-                    BlockStart::Text { text } => Acc::Text(text),
+                    BlockStart::Text { text, citations } => {
+                        Acc::Text(text, citations.unwrap_or_default())
+                    }
                     BlockStart::Thinking {
                         thinking,
                         signature,
@@ -85,7 +87,10 @@ impl Aggregator {
             }
             StreamEvent::ContentBlockDelta { index, delta } => {
                 match (self.blocks.get_mut(index), delta) {
-                    (Some(Acc::Text(t)), Delta::TextDelta { text }) => t.push_str(&text),
+                    (Some(Acc::Text(t, _)), Delta::TextDelta { text }) => t.push_str(&text),
+                    (Some(Acc::Text(_, cites)), Delta::CitationsDelta { citation }) => {
+                        cites.push(citation)
+                    }
                     (
                         Some(Acc::Thinking { thinking, .. }),
                         Delta::ThinkingDelta { thinking: d },
@@ -126,7 +131,10 @@ impl Aggregator {
         let mut content = Vec::with_capacity(blocks.len());
         for (i, b) in blocks.into_iter().enumerate() {
             content.push(match b {
-                Acc::Text(text) => json!({"type": "text", "text": text}),
+                Acc::Text(text, cites) if cites.is_empty() => json!({"type": "text", "text": text}),
+                Acc::Text(text, cites) => {
+                    json!({"type": "text", "text": text, "citations": cites})
+                }
                 Acc::Thinking {
                     thinking,
                     signature,

@@ -348,9 +348,7 @@ impl ChatTranslator {
                     thinking: String::new(),
                     signature: String::new(),
                 },
-                _ => BlockStart::Text {
-                    text: String::new(),
-                },
+                _ => BlockStart::empty_text(),
             };
             self.open_block(kind, block);
         }

@@ -149,7 +149,11 @@ impl OpenAiStream {
                         );
                     }
                 }
-                Delta::ThinkingDelta { .. } | Delta::SignatureDelta { .. } => {}
+                // Chat chunks carry no thinking; citations have no place in them either (an
+                // OpenAI client sees the cited text, not its sources).
+                Delta::ThinkingDelta { .. }
+                | Delta::SignatureDelta { .. }
+                | Delta::CitationsDelta { .. } => {}
             },
             StreamEvent::ContentBlockStop { index } => {
                 if self.open_tool.is_some_and(|(bi, _)| bi == *index) {

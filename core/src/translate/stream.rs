@@ -383,13 +383,52 @@ impl ResponsesTranslator {
     }
 
     fn close(&mut self) {
+        self.flush_held();
+        if let Some(o) = self.open.take() {
+            self.out
+                .push_back(StreamEvent::ContentBlockStop { index: o.index });
+        }
+    }
+
+    /// Emit the text held back for stop sequences (the block is ending).
+    fn flush_held(&mut self) {
         if !self.held.is_empty() && self.open.as_ref().is_some_and(|o| o.kind == Kind::Text) {
             let text = std::mem::take(&mut self.held);
             self.emit_delta(Delta::TextDelta { text });
         }
-        if let Some(o) = self.open.take() {
-            self.out
-                .push_back(StreamEvent::ContentBlockStop { index: o.index });
+    }
+
+    /// The url citations of a done message item, as `citations_delta`s on its open text
+    /// block (docs/CONVERSION.md §2, "url citations").
+    fn cite(&mut self, item: &Item) {
+        let parts = item.content.iter().flatten();
+        for part in parts.filter(|p| p.ty == "output_text") {
+            let text = part.text.as_deref().unwrap_or("");
+            for a in part.annotations.iter().flatten() {
+                let (Some("url_citation"), Some(url)) = (a["type"].as_str(), a["url"].as_str())
+                else {
+                    self.deg.push(
+                        "stream",
+                        K::Dropped,
+                        "an annotation other than a url citation with a url was dropped",
+                    );
+                    continue;
+                };
+                let index = |key: &str| a[key].as_u64().and_then(|n| usize::try_from(n).ok());
+                let cited_text: String = match (index("start_index"), index("end_index")) {
+                    (Some(s), Some(e)) if s < e => text.chars().skip(s).take(e - s).collect(),
+                    _ => String::new(),
+                };
+                let title = a["title"].as_str().filter(|t| !t.is_empty()).unwrap_or(url);
+                let citation = json!({
+                    "type": "web_search_result_location",
+                    "cited_text": cited_text,
+                    "url": url,
+                    "title": title,
+                    "encrypted_index": "",
+                });
+                self.emit_delta(Delta::CitationsDelta { citation });
+            }
         }
     }
 
@@ -413,13 +452,7 @@ impl ResponsesTranslator {
     fn enter_block(&mut self, kind: Kind, item_id: Option<&str>) -> bool {
         if !self.open_matches(kind, item_id) {
             match kind {
-                Kind::Text => self.open_block(
-                    kind,
-                    item_id,
-                    BlockStart::Text {
-                        text: String::new(),
-                    },
-                ),
+                Kind::Text => self.open_block(kind, item_id, BlockStart::empty_text()),
                 Kind::Thinking => self.open_block(
                     kind,
                     item_id,
@@ -563,17 +596,20 @@ impl ResponsesTranslator {
                 let streamed = self.open_matches(Kind::Text, item_id)
                     && self.open.as_ref().is_some_and(|o| o.received);
                 if !streamed && !text.is_empty() {
-                    self.open_block(
-                        Kind::Text,
-                        item_id,
-                        BlockStart::Text {
-                            text: String::new(),
-                        },
-                    );
+                    self.open_block(Kind::Text, item_id, BlockStart::empty_text());
                     self.text_out(text);
                 }
                 if self.open_matches(Kind::Text, item_id) {
+                    // Citations follow all of the block's text (held-back text included).
+                    self.flush_held();
+                    self.cite(&item);
                     self.close();
+                } else if has_annotations(&item) {
+                    self.deg.push(
+                        "stream",
+                        K::Dropped,
+                        "citations of a message whose text block is not open were dropped",
+                    );
                 }
             }
             "function_call" => {
@@ -764,4 +800,11 @@ pub fn convert_usage(u: Option<&UsageIn>) -> Usage {
         cache_read_input_tokens: cached,
         output_tokens: u.output_tokens.unwrap_or(0),
     }
+}
+/// Whether a message item carries annotations (citations) in any part.
+fn has_annotations(item: &Item) -> bool {
+    item.content
+        .iter()
+        .flatten()
+        .any(|p| p.annotations.as_ref().is_some_and(|a| !a.is_empty()))
 }

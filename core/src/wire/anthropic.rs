@@ -41,6 +41,10 @@ pub enum BlockStart {
     Text {
         /// Always empty at start.
         text: String,
+        /// Citations: never at a stream's start (they arrive as `citations_delta`); in a
+        /// non-streaming Message, present when there is at least one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        citations: Option<Vec<Value>>,
     },
     /// `{"type":"thinking","thinking":"","signature":""}`.
     Thinking {
@@ -99,6 +103,11 @@ pub enum Delta {
     SignatureDelta {
         /// The signature.
         signature: String,
+    },
+    /// One citation for the text block (appends).
+    CitationsDelta {
+        /// `{"type":"web_search_result_location",…}`.
+        citation: Value,
     },
 }
 
@@ -171,6 +180,16 @@ pub enum StreamEvent {
     },
 }
 
+impl BlockStart {
+    /// `{"type":"text","text":""}`, as a text block starts.
+    pub fn empty_text() -> Self {
+        Self::Text {
+            text: String::new(),
+            citations: None,
+        }
+    }
+}
+
 impl StreamEvent {
     /// The SSE `event:` name.
     pub fn name(&self) -> &'static str {
@@ -201,6 +220,7 @@ impl StreamEvent {
                     Delta::SignatureDelta { signature } => {
                         ("signature_delta", "signature", signature)
                     }
+                    Delta::CitationsDelta { .. } => return self.encode_with_serde(out),
                 };
                 out.extend_from_slice(
                     b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":",

@@ -98,6 +98,10 @@ pub struct ContentPart {
     /// Text of a `refusal` part.
     #[serde(default)]
     pub refusal: Option<String>,
+    /// Annotations of an `output_text` part (`url_citation` with web search). Kept as JSON so
+    /// an odd annotation cannot make the whole item unreadable.
+    #[serde(default)]
+    pub annotations: Option<Vec<serde_json::Value>>,
 }
 
 /// The parts of a response object the translator reads.
