@@ -534,7 +534,7 @@ fn same_shape_events() -> impl Strategy<Value = Vec<String>> {
             vec![
                 "\"response.output_text.delta\"",
                 "\"response.output_text.delta\"",
-                "\"response.output_text.delta\"",
+                "\"response.reasoning_summary_text.delta\"",
                 "\"response.function_call_arguments.delta\"",
                 "\"response.output_item.done\"",
             ],
@@ -563,6 +563,19 @@ fn same_shape_events() -> impl Strategy<Value = Vec<String>> {
         ("logprobs", vec!["[]", "[]", "[]", "[1]", "{}"]),
         ("output_index", vec!["0", "0", "0", "1", "01", "2e1"]),
         (
+            "summary_index",
+            vec![
+                "0",
+                "0",
+                "1",
+                "null",
+                "-1",
+                "1.0",
+                "18446744073709551616",
+                "\"0\"",
+            ],
+        ),
+        (
             "obfuscation",
             vec![
                 "\"ab12\"",
@@ -581,7 +594,7 @@ fn same_shape_events() -> impl Strategy<Value = Vec<String>> {
         })
         .collect();
     (
-        Just((0..7).collect::<Vec<usize>>()).prop_shuffle(),
+        Just((0..8).collect::<Vec<usize>>()).prop_shuffle(),
         prop::collection::vec(row, 1..12),
     )
         .prop_map(|(order, rows)| {

@@ -210,14 +210,7 @@ impl DeltaKind {
 
 /// Fields the serde path reads; if one of them (other than the three above) is present the
 /// event is left to serde, which reads it with its own type and duplicate rules.
-const SERDE_FIELDS: [&[u8]; 6] = [
-    b"item",
-    b"summary_index",
-    b"response",
-    b"error",
-    b"code",
-    b"message",
-];
+const SERDE_FIELDS: [&[u8]; 5] = [b"item", b"response", b"error", b"code", b"message"];
 
 /// Nesting kept by the skipper (serde's own limit is 128; deltas have none).
 const MAX_DEPTH: usize = 16;
@@ -290,6 +283,8 @@ enum Field {
     Type,
     ItemId,
     Delta,
+    /// `summary_index` (reasoning summary deltas carry it; serde reads it as `Option<u64>`).
+    SummaryIndex,
     Other,
 }
 
@@ -394,6 +389,8 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
     // End of the bytes already given to the shape.
     let mut taken = 0;
     let (mut ty, mut item_id, mut delta) = (None, None, None);
+    let mut kind = None;
+    let mut summary_index = false;
     s.ws();
     s.eat(b'{')?;
     s.ws();
@@ -408,6 +405,7 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
                 b"\"type\"" => Field::Type,
                 b"\"item_id\"" => Field::ItemId,
                 b"\"delta\"" => Field::Delta,
+                b"\"summary_index\"" => Field::SummaryIndex,
                 _ if s.escaped => return None,
                 _ if SERDE_FIELDS.contains(&&key[1..key.len() - 1]) => return None,
                 _ => Field::Other,
@@ -417,7 +415,7 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
                 Field::Type => Some(&mut ty),
                 Field::ItemId => Some(&mut item_id),
                 Field::Delta => Some(&mut delta),
-                Field::Other => None,
+                Field::SummaryIndex | Field::Other => None,
             };
             let hole = match slot {
                 Some(slot) => {
@@ -426,8 +424,25 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
                         return None;
                     }
                     let raw = s.raw_string(true)?;
-                    *slot = Some(unquote(data, raw, s.at, s.escaped)?);
-                    (field != Field::Type).then_some(Seg::Str(field))
+                    let value = unquote(data, raw, s.at, s.escaped)?;
+                    if field == Field::Type {
+                        // Not a delta event: serde's turn, without scanning the rest.
+                        kind = Some(DeltaKind::from_type(&value.into_cow())?);
+                        *slot = Some(Piece::Plain(""));
+                        None
+                    } else {
+                        *slot = Some(value);
+                        Some(Seg::Str(field))
+                    }
+                }
+                None if field == Field::SummaryIndex => {
+                    if std::mem::replace(&mut summary_index, true) {
+                        // serde rejects a duplicate known field.
+                        return None;
+                    }
+                    // Kept as a literal in the shape: it is the same for a part's deltas.
+                    s.optional_u64()?;
+                    None
                 }
                 None => {
                     let first = s.peek()?;
@@ -461,7 +476,8 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
     if s.at != s.b.len() {
         return None;
     }
-    let kind = DeltaKind::from_type(&ty?.into_cow())?;
+    ty?;
+    let kind = kind?;
     if let Some(shape) = shape {
         shape.lit(s.b, taken, s.at);
         shape.kind = Some(kind);
@@ -691,6 +707,31 @@ impl<'a> Scanner<'a> {
         (self.b.get(self.at..end)? == word).then(|| self.at = end)
     }
 
+    /// `null` or an integer that serde reads as a `u64` (no sign, fraction or exponent, and
+    /// in range); anything else is left to serde, which would reject it.
+    fn optional_u64(&mut self) -> Option<()> {
+        if self.peek()? == b'n' {
+            return self.literal(b"null");
+        }
+        let b = self.b;
+        let start = self.at;
+        let mut i = start;
+        let mut value: u64 = 0;
+        while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = b.get(i) {
+            return None;
+        }
+        self.at = i;
+        Some(())
+    }
+
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
     #[inline]
     fn number(&mut self) -> Option<()> {
@@ -791,6 +832,49 @@ mod tests {
         }
     }
 
+    /// The scanner's field lists must cover every field serde reads: a new `UpEvent` field
+    /// the scanner does not know about could make it accept what serde rejects.
+    #[test]
+    fn the_scanner_knows_every_field_serde_reads() {
+        use serde::de::value::Error;
+        use serde::de::{Deserialize, Deserializer, Error as _, Visitor};
+        struct FieldNames<'a>(&'a mut &'static [&'static str]);
+        impl<'de> Deserializer<'de> for FieldNames<'_> {
+            type Error = Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+                Err(Error::custom("only structs"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Error> {
+                *self.0 = fields;
+                Err(Error::custom("recorded"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut fields: &'static [&'static str] = &[];
+        let _ = UpEvent::deserialize(FieldNames(&mut fields));
+        let mut serde_reads: Vec<&str> = fields.to_vec();
+        let mut scanner_knows: Vec<&str> = ["type", "item_id", "delta", "summary_index"]
+            .into_iter()
+            .chain(
+                SERDE_FIELDS
+                    .iter()
+                    .filter_map(|f| std::str::from_utf8(f).ok()),
+            )
+            .collect();
+        serde_reads.sort_unstable();
+        scanner_knows.sort_unstable();
+        assert_eq!(serde_reads, scanner_knows);
+    }
+
     #[test]
     fn agrees_with_serde() {
         let base = r#"{"type":"response.output_text.delta","sequence_number":6,"item_id":"msg_0a","output_index":1,"content_index":0,"delta":"{\"","logprobs":[],"obfuscation":"MssU"}"#;
@@ -801,6 +885,12 @@ mod tests {
             r#"{"type":"response.reasoning_summary_text.delta","delta":"a\nb\t\"c\" \\ \/","item_id":"rs_1"}"#,
             r#"{"type":"response.output_text.delta","delta":"\u00e9\ud83e\udd80"}"#,
             r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":0}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":null}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":-1}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":1.0}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":18446744073709551616}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":18446744073709551615}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"a","summary_index":1,"summary_index":1}"#,
             r#"{"type":"response.output_text.delta","delta":"\ud800"}"#,
             r#"{"type":"response.output_text.delta","delta":"\b\f\r\\u0041\\\\x"}"#,
             r#"{"type":"response.output_text.delta","delta":"end\\"}"#,
