@@ -76,13 +76,13 @@ fn assert_same(v: &Value, what: &str) {
         }
         m
     };
-    // Each call gets fresh upstream ids and reasoning blobs: compare blocks without them,
-    // after checking both carry them.
+    // Each call gets fresh upstream ids (and so fresh tool ids) and reasoning blobs: compare
+    // blocks without them, after checking both carry them.
     let blocks = |m: &Value| -> Value {
         let mut c = m["content"].clone();
         for b in c.as_array_mut().into_iter().flatten() {
             let o = b.as_object_mut().expect("block is an object");
-            for k in ["id", "signature"] {
+            for k in ["id", "signature", "tool_use_id"] {
                 if let Some(x) = o.remove(k) {
                     assert!(!x.as_str().unwrap_or("").is_empty(), "{what}: empty {k}");
                 }
@@ -127,6 +127,17 @@ fn check_kinds(v: &Value, scenario: &str) {
             "{kinds:?}"
         ),
         "tools" => assert!(kinds.contains(&"tool_use"), "{kinds:?}"),
+        "web_search" => {
+            assert_eq!(
+                kinds,
+                ["server_tool_use", "web_search_tool_result", "text"],
+                "{kinds:?}"
+            );
+            // The SDK folded the citations_delta events into the text block.
+            let cites = &v["streamed"]["content"][2]["citations"];
+            assert_eq!(cites.as_array().map(Vec::len), Some(2), "{cites}");
+            assert_eq!(cites[0]["cited_text"], "released on 2026-11-20");
+        }
         _ => assert!(kinds.contains(&"text"), "{kinds:?}"),
     }
 }
@@ -137,6 +148,7 @@ const CASES: &[(&str, &str, bool)] = &[
     ("claude-opus-4-5", "reasoning", true),
     ("claude-haiku-4-5", "text", false),
     ("claude-haiku-4-5", "tools", true),
+    ("claude-sonnet-4-5", "web_search", false),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -643,3 +643,86 @@ fallback = {{ match = "*", lane = "codex", model = "gpt-5.5" }}
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A web search answer through the real binary: the search shows as server_tool_use +
+/// web_search_tool_result, and the backend's url citations reach the client as
+/// citations_delta (streaming) and as the text block's `citations` (not streaming).
+#[tokio::test(flavor = "multi_thread")]
+async fn web_search_sources_and_citations_reach_the_client() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let with_search = |stream: bool| {
+        let mut body = request("claude-sonnet-4-5", "web_search", stream);
+        body["tools"] =
+            json!([{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]);
+        body
+    };
+    let expected = json!([
+        {"type": "web_search_result_location", "cited_text": "released on 2026-11-20",
+         "url": "https://blog.rust-lang.example/2026/11/20/Rust-1.95.html",
+         "title": "Announcing Rust 1.95", "encrypted_index": ""},
+        {"type": "web_search_result_location", "cited_text": "the café changelog",
+         "url": "https://cafe.example/changelog",
+         "title": "https://cafe.example/changelog", "encrypted_index": ""},
+    ]);
+
+    let r = post(&p, &with_search(true)).await;
+    assert_eq!(r.status(), 200);
+    let events = sse_events(&r.text().await.expect("body"));
+    let starts: Vec<&str> = events
+        .iter()
+        .filter(|e| e.0 == "content_block_start")
+        .filter_map(|e| e.1["content_block"]["type"].as_str())
+        .collect();
+    assert_eq!(
+        starts,
+        ["server_tool_use", "web_search_tool_result", "text"]
+    );
+    let results = events
+        .iter()
+        .find(|e| e.1["content_block"]["type"] == "web_search_tool_result")
+        .map(|e| e.1["content_block"]["content"].clone())
+        .expect("results");
+    assert_eq!(results.as_array().map(Vec::len), Some(2));
+    let cites: Vec<Value> = events
+        .iter()
+        .filter(|e| e.1["delta"]["type"] == "citations_delta")
+        .map(|e| e.1["delta"]["citation"].clone())
+        .collect();
+    assert_eq!(Value::Array(cites), expected);
+    // The citations come after the text and before the block stops.
+    let last_text = events
+        .iter()
+        .rposition(|e| e.1["delta"]["type"] == "text_delta")
+        .expect("text");
+    let first_cite = events
+        .iter()
+        .position(|e| e.1["delta"]["type"] == "citations_delta")
+        .expect("cite");
+    assert!(last_text < first_cite);
+    assert_eq!(events[first_cite + 2].0, "content_block_stop");
+
+    let r = post(&p, &with_search(false)).await;
+    assert_eq!(r.status(), 200);
+    let msg: Value = r.json().await.expect("json");
+    let text = &msg["content"][2];
+    assert_eq!(text["type"], "text");
+    assert_eq!(
+        text["text"],
+        "Rust 1.95 was released on 2026-11-20 — see the café changelog."
+    );
+    assert_eq!(text["citations"], expected);
+    // The backend was asked for the search tool and its sources.
+    let logged = fake.requests();
+    let up = logged
+        .iter()
+        .rfind(|r| r.path.starts_with("/backend-api/codex/responses"))
+        .expect("upstream call");
+    let up: Value = serde_json::from_slice(&up.body).expect("upstream json");
+    assert_eq!(up["tools"], json!([{"type": "web_search"}]));
+    assert!(
+        up["include"]
+            .as_array()
+            .is_some_and(|i| i.contains(&json!("web_search_call.action.sources")))
+    );
+}

@@ -16,6 +16,10 @@ const params = {
   }],
 };
 if (thinking) params.thinking = { type: 'adaptive' };
+// The server-side search tool, for the scenario that searches and cites.
+if (scenario === 'web_search') {
+  params.tools.push({ type: 'web_search_20250305', name: 'web_search', max_uses: 5 });
+}
 
 const events = [];
 const stream = client.messages.stream(params);

@@ -22,6 +22,9 @@ params = dict(
 )
 if thinking:
     params["thinking"] = {"type": "adaptive"}
+# The server-side search tool, for the scenario that searches and cites.
+if scenario == "web_search":
+    params["tools"].append({"type": "web_search_20250305", "name": "web_search", "max_uses": 5})
 
 events = []
 with client.messages.stream(**params) as stream:

@@ -342,11 +342,31 @@ impl<'a> Turn<'a> {
     }
 
     fn message_end(&mut self, id: &str, idx: usize, text: &str, status: &str) {
+        self.message_end_cited(id, idx, text, status, Vec::new());
+    }
+
+    /// The end of a message item whose text carries `annotations` (url citations): the
+    /// backend announces each, then repeats them all in the done part and item.
+    fn message_end_cited(
+        &mut self,
+        id: &str,
+        idx: usize,
+        text: &str,
+        status: &str,
+        annotations: Vec<Value>,
+    ) {
+        for (i, a) in annotations.iter().enumerate() {
+            self.w.frame(
+                "response.output_text.annotation.added",
+                json!({"item_id": id, "output_index": idx, "content_index": 0,
+                       "annotation_index": i, "annotation": a}),
+            );
+        }
         self.w.frame(
             "response.output_text.done",
             json!({"item_id": id, "output_index": idx, "content_index": 0, "text": text, "logprobs": []}),
         );
-        let part = json!({"type": "output_text", "annotations": [], "logprobs": [], "text": text});
+        let part = json!({"type": "output_text", "annotations": annotations, "logprobs": [], "text": text});
         self.w.frame(
             "response.content_part.done",
             json!({"item_id": id, "output_index": idx, "content_index": 0, "part": part}),
@@ -365,6 +385,35 @@ impl<'a> Turn<'a> {
             self.text_delta(&id, idx, d);
         }
         self.message_end(&id, idx, &deltas.concat(), "completed");
+    }
+
+    /// A web search item: announced, searched, done with its query and source urls.
+    fn web_search(&mut self, query: &str, urls: &[&str]) {
+        let id = self.item_id("ws");
+        let idx = self.output.len();
+        self.w.frame(
+            "response.output_item.added",
+            json!({"output_index": idx, "item": {"id": id, "type": "web_search_call", "status": "in_progress"}}),
+        );
+        for ev in [
+            "response.web_search_call.in_progress",
+            "response.web_search_call.searching",
+            "response.web_search_call.completed",
+        ] {
+            self.w
+                .frame(ev, json!({"item_id": id, "output_index": idx}));
+        }
+        let sources: Vec<Value> = urls
+            .iter()
+            .map(|u| json!({"type": "url", "url": u}))
+            .collect();
+        let item = json!({"id": id, "type": "web_search_call", "status": "completed",
+                          "action": {"type": "search", "query": query, "sources": sources}});
+        self.w.frame(
+            "response.output_item.done",
+            json!({"output_index": idx, "item": item}),
+        );
+        self.output.push(item);
     }
 
     fn function_call(&mut self, name: &str, arguments: &str) {
@@ -419,6 +468,10 @@ const TEXT_SUMMARY: &str =
 const SUMMARY_1: &str = "**Planning the answer**\n\nI'll work out what is being asked and outline the steps before answering.";
 const SUMMARY_2: &str =
     "**Writing the reply**\n\nNow I'll put the result into a short, friendly answer.";
+const WEB_QUERY: &str = "rust 1.95 release date";
+const WEB_URL_1: &str = "https://blog.rust-lang.example/2026/11/20/Rust-1.95.html";
+const WEB_URL_2: &str = "https://cafe.example/changelog";
+const WEB_ANSWER: &str = "Rust 1.95 was released on 2026-11-20 — see the café changelog.";
 const WEATHER_ARGS: &str = r#"{"location":"New York, NY","unit":"F"}"#;
 const DISTANCE_ARGS: &str =
     r#"{"lat1":"40.7128","lon1":"-74.0060","lat2":"34.0522","lon2":"-118.2437"}"#;
@@ -453,6 +506,29 @@ fn script(shared: &Shared, ctx: &Ctx, scenario: &str) -> Vec<Step> {
             t.reasoning(&[SUMMARY_1, SUMMARY_2]);
             t.message(&split_words("After thinking it through: the answer is 42."));
             t.completed(usage(2259, 2176, 395, 320));
+        }
+        "web_search" => {
+            t.start();
+            t.web_search(WEB_QUERY, &[WEB_URL_1, WEB_URL_2]);
+            let (id, idx) = t.message_begin();
+            for d in split_words(WEB_ANSWER) {
+                t.text_delta(&id, idx, &d);
+            }
+            // Char indices into the answer (a non-ASCII dash stands before the second span, so
+            // they differ from byte indices).
+            let span = |part: &str| {
+                let start = WEB_ANSWER.find(part).unwrap_or(0);
+                let s = WEB_ANSWER[..start].chars().count();
+                (s, s + part.chars().count())
+            };
+            let (s1, e1) = span("released on 2026-11-20");
+            let (s2, e2) = span("the café changelog");
+            let annotations = vec![
+                json!({"type": "url_citation", "start_index": s1, "end_index": e1, "url": WEB_URL_1, "title": "Announcing Rust 1.95"}),
+                json!({"type": "url_citation", "start_index": s2, "end_index": e2, "url": WEB_URL_2, "title": ""}),
+            ];
+            t.message_end_cited(&id, idx, WEB_ANSWER, "completed", annotations);
+            t.completed(default_usage());
         }
         "claude_code_write" => {
             t.start();

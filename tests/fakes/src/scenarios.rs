@@ -12,6 +12,7 @@ pub const CODEX_SCENARIOS: &[&str] = &[
     "text_then_tool",
     "reasoning",
     "claude_code_write",
+    "web_search",
     "usage_cache",
     "usage_null_details",
     "no_usage",
