@@ -100,6 +100,10 @@ pub struct Config {
     pub providers: Vec<Provider>,
     /// Model routing.
     pub routing: RoutingTable,
+    /// The browser playground's wasm build of the core (`bash web/build.sh` writes it to
+    /// `web/pkg`); relative paths are from the working directory. Without it the dashboard
+    /// works and the playground says how to build it.
+    pub web_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -131,6 +135,7 @@ impl Default for Config {
                 headers: Vec::new(),
             }],
             routing: RoutingTable::default(),
+            web_dir: PathBuf::from("web/pkg"),
         }
     }
 }
@@ -237,6 +242,9 @@ impl Config {
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");
         env!(commit_timeout_secs, "CCP_COMMIT_TIMEOUT_SECS");
         env!(max_attempts, "CCP_MAX_ATTEMPTS");
+        if let Some(d) = std::env::var_os("CCP_WEB_DIR") {
+            cfg.web_dir = PathBuf::from(d);
+        }
         if let Ok(k) = std::env::var("CCP_CLIENT_KEY") {
             cfg.client_key = Some(k);
         }

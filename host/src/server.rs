@@ -221,6 +221,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/hello", get(hello).head(hello))
         .route("/", get(ui).fallback(method_not_allowed))
+        .route(
+            "/ui/wasm/{file}",
+            get(wasm_asset).fallback(method_not_allowed),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -254,11 +258,38 @@ async fn ui() -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
         ),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     r
+}
+
+/// The playground's two files from the wasm-bindgen build of the core (`web_dir`): the JS glue
+/// and the module. Only these names are served, so no path reaches the disk from a request.
+async fn wasm_asset(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let mime = match file.as_str() {
+        "proxy_web.js" => "text/javascript; charset=utf-8",
+        "proxy_web_bg.wasm" => "application/wasm",
+        _ => return not_found().await,
+    };
+    let path = st.cfg.web_dir.join(&file);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let mut r = bytes.into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            r
+        }
+        Err(_) => error_response(
+            ErrorType::NotFoundError,
+            "the playground's wasm build is missing: run `bash web/build.sh`, or set web_dir",
+            None,
+        ),
+    }
 }
 
 async fn hello() -> StatusCode {

@@ -28,6 +28,7 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
                 json!({"account_id": "acct-dead", "email": "dead@example.com", "plan_type": "pro",
                        "access_token": dead, "relogin_reason": "refresh_token_reused"}),
             ],
+            env: vec![("CCP_WEB_DIR".into(), "/nonexistent-ccp-web".into())],
             ..ProxyOpts::default()
         },
     );
@@ -75,6 +76,15 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
             .contains("ANTHROPIC_BASE_URL")
     );
     assert!(v["kilo"].as_str().unwrap_or("").contains("kilo-auto/free"));
+    // This proxy has no wasm build: the playground says how to make one.
+    assert!(
+        v["playground"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bash web/build.sh"),
+        "{}",
+        v["playground"]
+    );
     let index: Value = serde_json::from_str(
         &std::fs::read_to_string(p.data_dir.join("accounts/index.json")).expect("index"),
     )
@@ -95,4 +105,146 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
     if let Ok(dir) = std::env::var("CCP_UI_SCREENSHOT") {
         let _ = std::fs::copy(&shot, dir);
     }
+}
+
+/// The playground: the core's wasm-bindgen build, served by the proxy, converts a request and
+/// replays a stream inside the browser, with the native core's exact output and no request.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_playground_runs_the_core_in_the_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let clients = root.join("tests/clients");
+    assert!(
+        clients.join("node_modules/playwright-core").exists()
+            && Path::new("/usr/bin/chromium").exists(),
+        "playwright-core and /usr/bin/chromium are needed: run `bash tests/run.sh` (it installs them)"
+    );
+    let pkg = std::env::temp_dir().join(format!("ccp-web-pkg-{}", std::process::id()));
+    let built = tokio::task::block_in_place(|| {
+        Command::new("bash")
+            .arg(root.join("web/build.sh"))
+            .arg(&pkg)
+            .status()
+            .expect("run web/build.sh")
+    });
+    assert!(built.success(), "web/build.sh failed");
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            env: vec![("CCP_WEB_DIR".into(), pkg.display().to_string())],
+            ..ProxyOpts::default()
+        },
+    );
+    let out = tokio::task::block_in_place(|| {
+        Command::new("node")
+            .current_dir(&clients)
+            .arg("playground_test.mjs")
+            .arg(&p.base)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .output()
+            .expect("run node")
+    });
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["errors"], json!([]), "no script errors");
+    assert!(
+        v["status"].as_str().unwrap_or("").contains("WebAssembly"),
+        "{}",
+        v["status"]
+    );
+    assert_eq!(v["requests"], json!([]), "the playground made requests");
+
+    // The browser's conversion is the native core's, value for value.
+    let request = v["request"].as_str().expect("request");
+    let native = proxy_core::convert_request(
+        request.as_bytes(),
+        &proxy_core::RequestOptions::new("gpt-5.5"),
+    )
+    .expect("native convert");
+    let shown: Value = serde_json::from_str(v["body"].as_str().expect("body")).expect("body json");
+    assert_eq!(shown, Value::Object(native.value.body));
+    let degradations: Vec<&str> = v["degradations"]
+        .as_array()
+        .expect("degradations")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        degradations.len(),
+        native.degradations.len(),
+        "{degradations:?}"
+    );
+    assert!(
+        degradations.iter().any(|d| d.starts_with("temperature")),
+        "{degradations:?}"
+    );
+    assert!(
+        v["badBody"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("invalid_request_error: messages"),
+        "{}",
+        v["badBody"]
+    );
+
+    // The replay is the native translator's SSE, byte for byte.
+    let mut t = proxy_core::ResponsesTranslator::new(proxy_core::StreamOptions {
+        model: "claude-sonnet-4-5".into(),
+        ..proxy_core::StreamOptions::default()
+    });
+    t.push(v["sse"].as_str().expect("sse").as_bytes());
+    t.finish();
+    let mut sse = Vec::new();
+    while let Some(ev) = t.poll_event() {
+        ev.encode(&mut sse);
+    }
+    assert_eq!(
+        v["events"].as_str(),
+        Some(String::from_utf8_lossy(&sse).as_ref())
+    );
+    let message: Value =
+        serde_json::from_str(v["message"].as_str().expect("message")).expect("json");
+    assert_eq!(
+        message["content"][0]["text"], "Hello from the playground.",
+        "{message}"
+    );
+    assert_eq!(message["stop_reason"], "end_turn");
+    let _ = std::fs::remove_dir_all(&pkg);
+}
+
+/// Without the wasm build, the assets answer a JSON 404 that says how to build them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_playground_assets_say_how_to_build_them() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            env: vec![("CCP_WEB_DIR".into(), "/nonexistent-ccp-web".into())],
+            ..ProxyOpts::default()
+        },
+    );
+    let r = support::client()
+        .get(format!("{}/ui/wasm/proxy_web.js", p.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("web/build.sh")
+    );
+    let r = support::client()
+        .get(format!("{}/ui/wasm/..%2F..%2Fetc%2Fpasswd", p.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
 }

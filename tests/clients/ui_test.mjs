@@ -27,8 +27,10 @@ try {
   const claudeEnv = await page.$eval('#claude-env', (t) => t.innerText);
   const kilo = await page.$eval('#kilo', (u) => u.innerText);
   const error = await page.$eval('#error', (p) => p.textContent);
+  await page.waitForFunction(() => !document.getElementById('pg-status').textContent.startsWith('Loading'));
+  const playground = await page.$eval('#pg-status', (p) => p.textContent);
   await page.screenshot({ path: shot, fullPage: true });
-  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors }));
+  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors, playground }));
 } finally {
   await browser.close();
 }
