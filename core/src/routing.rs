@@ -139,6 +139,22 @@ impl RoutingTable {
             long_context,
         }
     }
+
+    /// Route a requested model id, with the Node version's server-wide haiku setting: when
+    /// `haiku` is set, a haiku id goes wherever that id would go (a Codex model, a Chat
+    /// provider's model…), keeping the client's `[1m]`.
+    pub fn route_with_haiku(&self, requested: &str, haiku: Option<&str>) -> Route {
+        match haiku.filter(|h| !h.trim().is_empty()) {
+            Some(h) if requested.to_ascii_lowercase().contains("haiku") => {
+                let long_context = self.route(requested).long_context;
+                Route {
+                    long_context,
+                    ..self.route(h)
+                }
+            }
+            _ => self.route(requested),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -163,5 +179,27 @@ mod tests {
         let r = t.route("claude-sonnet-4-5[1m]");
         assert!(r.long_context);
         assert_eq!(t.route("GPT-5.4-mini").model, "GPT-5.4-mini");
+    }
+
+    #[test]
+    fn the_haiku_setting_sends_haiku_where_its_id_goes() {
+        let t = RoutingTable::default();
+        let r = t.route_with_haiku("claude-haiku-4-5-20251001", Some("gpt-5.4-mini"));
+        assert_eq!((r.lane, r.model.as_str()), (Lane::Codex, "gpt-5.4-mini"));
+        let r = t.route_with_haiku("claude-haiku-4-5[1m]", Some("qwen/qwen3-coder:free"));
+        assert_eq!(
+            (r.lane, r.model.as_str()),
+            (Lane::Chat, "qwen/qwen3-coder:free")
+        );
+        assert!(r.long_context);
+        // Other families and an empty setting keep the table's route.
+        assert_eq!(
+            t.route_with_haiku("claude-sonnet-4-5", Some("gpt-5.4-mini")),
+            t.route("claude-sonnet-4-5")
+        );
+        assert_eq!(
+            t.route_with_haiku("claude-haiku-4-5", Some(" ")),
+            t.route("claude-haiku-4-5")
+        );
     }
 }

@@ -481,6 +481,55 @@ pub async fn strategy(
     ok(json!({"strategy": st.pool.strategy()}))
 }
 
+/// `GET /settings/haiku-model` and `POST` with `{"haikuModel": "gpt-5.4-mini"}` (or `"model"`;
+/// `null` or `""` goes back to the routing table): where haiku requests go, as the Node
+/// version's setting did. The answer shows the route that haiku ids now take.
+pub async fn haiku_model(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = guard(&st, &headers, Some(&body)) {
+        return e.into_response();
+    }
+    if method == axum::http::Method::POST {
+        let v = body_json(&body);
+        let given = v.get("haikuModel").or_else(|| v.get("model"));
+        let want = match given {
+            None => {
+                return bad(
+                    ErrorType::InvalidRequestError,
+                    "haikuModel: expected a model id, or null to use the routing table",
+                );
+            }
+            Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) if s.len() <= 200 && !s.chars().any(char::is_control) => {
+                Some(s.trim().to_owned())
+            }
+            Some(_) => {
+                return bad(
+                    ErrorType::InvalidRequestError,
+                    "haikuModel: expected a model id of at most 200 characters, or null",
+                );
+            }
+        };
+        let st2 = st.clone();
+        let r = tokio::task::spawn_blocking(move || st2.settings.set_haiku_model(want))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Err(e) = r {
+            return bad(ErrorType::ApiError, &e.to_string());
+        }
+    }
+    let route = st.route("claude-haiku-4-5");
+    ok(json!({
+        "haikuModel": st.settings.haiku_model(),
+        "route": {"lane": route.lane, "provider": route.provider, "model": route.model},
+    }))
+}
+
 /// `GET /claude/config`: Claude Code's env keys (secrets masked).
 pub async fn claude_config(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(e) = guard(&st, &headers, None) {

@@ -15,6 +15,7 @@ mod metrics;
 mod quota;
 mod relay;
 mod server;
+mod settings;
 mod store;
 mod tokens;
 

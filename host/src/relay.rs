@@ -137,7 +137,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok()),
         &value,
     );
-    let route = st.cfg.routing.route(&model);
+    let route = st.route(&model);
     let lane_name = match route.lane {
         Lane::Codex => "codex",
         Lane::Chat => "chat",

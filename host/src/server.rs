@@ -35,6 +35,8 @@ pub struct AppState {
     pub logins: crate::admin::Logins,
     /// Cached `wham/usage` answers.
     pub quota: crate::admin::QuotaCache,
+    /// Runtime settings (`/settings/haiku-model`).
+    pub settings: crate::settings::Settings,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -60,9 +62,17 @@ impl AppState {
             kilo: crate::admin::KiloModels::default(),
             logins: crate::admin::Logins::default(),
             quota: crate::admin::QuotaCache::default(),
+            settings: crate::settings::Settings::load(&cfg.data_dir),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg,
         })
+    }
+
+    /// Where a requested model goes: the routing table, with the haiku setting applied.
+    pub fn route(&self, model: &str) -> proxy_core::Route {
+        self.cfg
+            .routing
+            .route_with_haiku(model, self.settings.haiku_model().as_deref())
     }
 
     /// A fresh seed for one stream's ids.
@@ -177,6 +187,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/accounts/quota",
             get(crate::admin::quota).fallback(method_not_allowed),
         )
+        // The Node version's name for the same snapshot (its dashboard called this).
+        .route(
+            "/accounts/quota/all",
+            get(crate::admin::quota).fallback(method_not_allowed),
+        )
         .route(
             "/accounts/import",
             post(crate::admin::import_accounts).fallback(method_not_allowed),
@@ -200,6 +215,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/accounts/{id}/refresh",
             post(crate::admin::refresh_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/settings/haiku-model",
+            get(crate::admin::haiku_model)
+                .post(crate::admin::haiku_model)
+                .fallback(method_not_allowed),
         )
         .route(
             "/settings/account-strategy",

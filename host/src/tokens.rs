@@ -87,7 +87,7 @@ pub async fn count_tokens(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let route = st.cfg.routing.route(&model);
+    let route = st.route(&model);
     if value.get("max_tokens").is_none() {
         value["max_tokens"] = json!(1);
     }

@@ -726,3 +726,85 @@ async fn web_search_sources_and_citations_reach_the_client() {
             .is_some_and(|i| i.contains(&json!("web_search_call.action.sources")))
     );
 }
+
+/// The Node version's `/settings/haiku-model`: haiku requests go where the set id goes, the
+/// setting survives a restart, and clearing it gives haiku back to the routing table. Its
+/// `/accounts/quota/all` answers as `/accounts/quota`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
+    let fake = fake().await;
+    let c = client();
+    let p = Proxy::start(&fake, one_account(&fake));
+    let upstream_of_last = || {
+        let logged = fake.requests();
+        let last = logged
+            .iter()
+            .rfind(|r| r.path.contains("/responses") || r.path.contains("/chat/completions"))
+            .expect("an upstream call");
+        let body: Value = serde_json::from_slice(&last.body).expect("upstream json");
+        (
+            last.path.clone(),
+            body["model"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let haiku = request("claude-haiku-4-5-20251001", "text", false);
+
+    // By default haiku goes to Kilo's free model on the Chat lane.
+    let now = get_json(&c, format!("{}/settings/haiku-model", p.base)).await;
+    assert_eq!(now["haikuModel"], Value::Null);
+    assert_eq!(now["route"]["lane"], "chat");
+    assert_eq!(post(&p, &haiku).await.status(), 200);
+    let (path, model) = upstream_of_last();
+    assert!(path.contains("/chat/completions"), "{path}");
+    assert_eq!(model, "kilo-auto/free");
+
+    // Set: haiku goes to the Codex backend with the chosen model.
+    let set: Value = c
+        .post(format!("{}/settings/haiku-model", p.base))
+        .json(&json!({"haikuModel": "gpt-5.4-mini"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(set["haikuModel"], "gpt-5.4-mini");
+    assert_eq!(set["route"]["lane"], "codex");
+    assert_eq!(post(&p, &haiku).await.status(), 200);
+    let (path, model) = upstream_of_last();
+    assert!(path.contains("/codex/responses"), "{path}");
+    assert_eq!(model, "gpt-5.4-mini");
+
+    // Bad values are refused and change nothing.
+    let r = c
+        .post(format!("{}/settings/haiku-model", p.base))
+        .json(&json!({"haikuModel": 5}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let quota = get_json(&c, format!("{}/accounts/quota", p.base)).await;
+    let quota_all = get_json(&c, format!("{}/accounts/quota/all", p.base)).await;
+    assert_eq!(quota_all, quota);
+
+    // A restart keeps the setting; clearing it gives haiku back to the table.
+    let data_dir = p.stop_keeping_data();
+    let mut opts = one_account(&fake);
+    opts.data_dir = Some(data_dir);
+    let p = Proxy::start(&fake, opts);
+    let now = get_json(&c, format!("{}/settings/haiku-model", p.base)).await;
+    assert_eq!(now["haikuModel"], "gpt-5.4-mini");
+    let cleared: Value = c
+        .post(format!("{}/settings/haiku-model", p.base))
+        .json(&json!({"haikuModel": null}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(cleared["haikuModel"], Value::Null);
+    assert_eq!(post(&p, &haiku).await.status(), 200);
+    let (path, _) = upstream_of_last();
+    assert!(path.contains("/chat/completions"), "{path}");
+}

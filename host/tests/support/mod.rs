@@ -17,13 +17,17 @@ pub struct Proxy {
     pub data_dir: PathBuf,
     /// Captured stderr log file.
     pub log: PathBuf,
+    /// Leave the data dir on drop (it is about to be restarted on).
+    keep_data: bool,
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
@@ -49,12 +53,14 @@ pub struct ProxyOpts {
     /// Account files written as given (`account_id` names the file).
     pub raw_accounts: Vec<serde_json::Value>,
     pub env: Vec<(String, String)>,
+    /// Start on this data dir (a restart) instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Proxy {
     /// Start the proxy on a free port, pointed at `fake`.
     pub fn start(fake: &FakeServer, opts: ProxyOpts) -> Proxy {
-        let data_dir = fresh_dir("data");
+        let data_dir = opts.data_dir.clone().unwrap_or_else(|| fresh_dir("data"));
         for a in &opts.raw_accounts {
             let acc = data_dir.join("accounts");
             std::fs::create_dir_all(&acc).expect("accounts dir");
@@ -112,7 +118,15 @@ impl Proxy {
             base,
             data_dir,
             log,
+            keep_data: false,
         }
+    }
+
+    /// Stop the process but keep its data dir, for a restart on it.
+    #[allow(dead_code)] // Not every test binary restarts.
+    pub fn stop_keeping_data(mut self) -> PathBuf {
+        self.keep_data = true;
+        self.data_dir.clone()
     }
 
     /// The proxy's log so far.
