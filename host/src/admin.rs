@@ -481,6 +481,44 @@ pub async fn strategy(
     ok(json!({"strategy": st.pool.strategy()}))
 }
 
+/// `GET /logs`: the kept request log entries, oldest first.
+pub async fn logs(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    ok(json!({"entries": st.logs.recent()}))
+}
+
+/// `GET /logs/stream`: new request log entries as server-sent events (`event: request`), with
+/// a keep-alive comment every 15 s; a follower too slow to keep up is told how many it missed.
+pub async fn logs_stream(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard(&st, &headers, None) {
+        return e.into_response();
+    }
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = st.logs.follow();
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let frame = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
+            Err(_) => ": keep-alive\n\n".to_owned(),
+            Ok(Ok(entry)) => format!("event: request\ndata: {entry}\n\n"),
+            Ok(Err(RecvError::Lagged(n))) => format!(": missed {n} entries\n\n"),
+            Ok(Err(RecvError::Closed)) => return None,
+        };
+        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), rx))
+    });
+    let mut r = Response::new(axum::body::Body::from_stream(frames));
+    let h = r.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    r
+}
+
 /// `GET /settings/haiku-model` and `POST` with `{"haikuModel": "gpt-5.4-mini"}` (or `"model"`;
 /// `null` or `""` goes back to the routing table): where haiku requests go, as the Node
 /// version's setting did. The answer shows the route that haiku ids now take.

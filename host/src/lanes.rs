@@ -25,8 +25,8 @@ pub struct Prepared {
     pub translator: Translator,
     /// The account used (Codex lane).
     pub slot: Option<Arc<Slot>>,
-    /// How many degradations the conversion recorded.
-    pub degradations: usize,
+    /// What the conversion recorded as dropped or approximated.
+    pub degradations: Vec<proxy_core::Degradation>,
 }
 
 fn log_degradations(d: &[proxy_core::Degradation]) {
@@ -104,7 +104,7 @@ pub fn prepare_codex(
         request: rb.body(req.to_json()),
         translator,
         slot: None,
-        degradations: converted.degradations.len(),
+        degradations: converted.degradations,
     })
 }
 
@@ -159,6 +159,6 @@ pub fn prepare_chat(
         request: rb.body(req.to_json()),
         translator,
         slot: None,
-        degradations: converted.degradations.len(),
+        degradations: converted.degradations,
     })
 }

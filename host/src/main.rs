@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod lanes;
 mod login;
+mod logs;
 mod metrics;
 mod quota;
 mod relay;

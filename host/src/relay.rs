@@ -142,6 +142,7 @@ async fn handle(
         Lane::Codex => "codex",
         Lane::Chat => "chat",
     };
+    let (upstream_model, provider) = (route.model.clone(), route.provider.clone());
     let job = Job {
         st: st.clone(),
         model,
@@ -170,6 +171,28 @@ async fn handle(
             status: resp.status().as_u16(),
         })
         .inc();
+    let notes = resp
+        .extensions()
+        .get::<crate::logs::RequestNotes>()
+        .cloned()
+        .unwrap_or_default();
+    st.logs.push(serde_json::json!({
+        "at": crate::server::now_millis(),
+        "endpoint": match dialect {
+            Dialect::Anthropic => "messages",
+            Dialect::OpenAi { .. } => "chat.completions",
+        },
+        "model": model,
+        "lane": lane_name,
+        "provider": provider,
+        "upstream_model": upstream_model,
+        "account": notes.account,
+        "stream": stream,
+        "status": resp.status().as_u16(),
+        // For a stream: until the response was committed (its first real output).
+        "ms": started.elapsed().as_millis() as u64,
+        "degradations": notes.degradations,
+    }));
     resp
 }
 
@@ -634,13 +657,15 @@ impl Job {
                         .ttfb
                         .observe(self.started.elapsed().as_secs_f64());
                     let mut r = axum::Json(msg).into_response();
-                    add_degradation_header(&mut r, p.degradations);
+                    annotate(&mut r, &p.degradations, p.slot.as_deref());
                     Ok(r)
                 }
                 Err(e) => Err(Failure::Fail(e.error_type, e.message, None)),
             };
         }
-        Ok(self.commit(held, tr, upstream, p.degradations))
+        let mut r = self.commit(held, tr, upstream);
+        annotate(&mut r, &p.degradations, p.slot.as_deref());
+        Ok(r)
     }
 
     fn commit(
@@ -648,7 +673,6 @@ impl Job {
         held: Vec<StreamEvent>,
         tr: lanes::Translator,
         upstream: Upstream,
-        degradations: usize,
     ) -> Response {
         let st = self.st.clone();
         st.metrics.open_streams.inc();
@@ -686,16 +710,31 @@ impl Job {
             HeaderValue::from_static("text/event-stream"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        add_degradation_header(&mut r, degradations);
         r
     }
 }
 
-fn add_degradation_header(r: &mut Response, n: usize) {
+/// The degradation count for the client (`x-proxy-degradations`), and the notes for the log.
+fn annotate(
+    r: &mut Response,
+    degradations: &[proxy_core::Degradation],
+    slot: Option<&crate::accounts::Slot>,
+) {
+    let n = degradations.len();
     if n > 0 {
         r.headers_mut()
             .insert("x-proxy-degradations", HeaderValue::from(n));
     }
+    let account = slot.map(|s| {
+        let a = s.snapshot();
+        a.email
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| crate::accounts::tag_of(&a.account_id))
+    });
+    r.extensions_mut().insert(crate::logs::RequestNotes {
+        degradations: degradations.to_vec(),
+        account,
+    });
 }
 
 /// An error event before commit: retry the transient ones invisibly.

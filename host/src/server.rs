@@ -35,6 +35,8 @@ pub struct AppState {
     pub logins: crate::admin::Logins,
     /// Cached `wham/usage` answers.
     pub quota: crate::admin::QuotaCache,
+    /// The live request log (`/logs`).
+    pub logs: crate::logs::RequestLog,
     /// Runtime settings (`/settings/haiku-model`).
     pub settings: crate::settings::Settings,
     /// Entropy for ids the upstream does not give.
@@ -63,6 +65,7 @@ impl AppState {
             logins: crate::admin::Logins::default(),
             quota: crate::admin::QuotaCache::default(),
             settings: crate::settings::Settings::load(&cfg.data_dir),
+            logs: crate::logs::RequestLog::default(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg,
         })
@@ -81,6 +84,14 @@ impl AppState {
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             .wrapping_mul(0xBF58_476D_1CE4_E5B9)
     }
+}
+
+/// Unix milliseconds now.
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Unix seconds now.
@@ -215,6 +226,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/accounts/{id}/refresh",
             post(crate::admin::refresh_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/logs",
+            get(crate::admin::logs).fallback(method_not_allowed),
+        )
+        .route(
+            "/logs/stream",
+            get(crate::admin::logs_stream).fallback(method_not_allowed),
         )
         .route(
             "/settings/haiku-model",

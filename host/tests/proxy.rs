@@ -808,3 +808,63 @@ async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
     let (path, _) = upstream_of_last();
     assert!(path.contains("/chat/completions"), "{path}");
 }
+
+/// The live request log: a follower of `/logs/stream` sees each request as it is answered
+/// (model, route, account, status, the conversion's degradations), and `/logs` keeps them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_log_follows_requests_live() {
+    use futures_util::StreamExt;
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let follow = client()
+        .get(format!("{}/logs/stream", p.base))
+        .send()
+        .await
+        .expect("follow");
+    assert_eq!(follow.headers()["content-type"], "text/event-stream");
+    let mut frames = follow.bytes_stream();
+    let mut req = request("claude-sonnet-4-5", "text", false);
+    req["temperature"] = json!(0.3);
+    assert_eq!(post(&p, &req).await.status(), 200);
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text.contains("\n\n") && Instant::now() < deadline {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), frames.next())
+            .await
+            .expect("an entry in time")
+            .expect("stream open")
+            .expect("chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let frame = text.split("\n\n").next().expect("frame");
+    assert!(frame.starts_with("event: request\ndata: "), "{frame}");
+    let entry: Value =
+        serde_json::from_str(frame.trim_start_matches("event: request\ndata: ")).expect("json");
+    assert_eq!(entry["model"], "claude-sonnet-4-5");
+    assert_eq!(entry["lane"], "codex");
+    assert_eq!(entry["upstream_model"], "gpt-5.5");
+    assert_eq!(entry["account"], "acct-1@example.com");
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["stream"], false);
+    let paths: Vec<&str> = entry["degradations"]
+        .as_array()
+        .expect("degradations")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"max_tokens") && paths.contains(&"temperature"),
+        "{paths:?}"
+    );
+    // The account's token is nowhere in it.
+    let account: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.data_dir.join("accounts/acct-1.json")).expect("account"),
+    )
+    .expect("json");
+    let token = account["access_token"].as_str().expect("token");
+    assert!(token.len() > 20 && !frame.contains(token));
+    let kept = get_json(&client(), format!("{}/logs", p.base)).await;
+    assert_eq!(kept["entries"].as_array().map(Vec::len), Some(1));
+    assert_eq!(kept["entries"][0], entry);
+    assert_eq!(entry["id"], 1);
+}

@@ -76,6 +76,13 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
             .contains("ANTHROPIC_BASE_URL")
     );
     assert!(v["kilo"].as_str().unwrap_or("").contains("kilo-auto/free"));
+    // The request the page made showed up live in the request log.
+    assert_eq!(v["status"], 200);
+    let row = v["logRow"].as_str().unwrap_or("");
+    assert!(
+        row.contains("claude-haiku-4-5") && row.contains("chat") && row.contains("200"),
+        "{row}"
+    );
     // This proxy has no wasm build: the playground says how to make one.
     assert!(
         v["playground"]

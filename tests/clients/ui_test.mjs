@@ -29,8 +29,18 @@ try {
   const error = await page.$eval('#error', (p) => p.textContent);
   await page.waitForFunction(() => !document.getElementById('pg-status').textContent.startsWith('Loading'));
   const playground = await page.$eval('#pg-status', (p) => p.textContent);
+  // A request made now shows in the live request log without a reload.
+  await page.waitForSelector('body[data-logs="live"]');
+  const status = await page.evaluate(async () => (await fetch('/v1/messages', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 64,
+                           messages: [{ role: 'user', content: 'hi [[scenario:text]]' }] }),
+  })).status);
+  await page.waitForSelector('#logs tr[data-log]', { timeout: 10000 });
+  const logRow = await page.$eval('#logs tr[data-log]', (t) => t.innerText);
   await page.screenshot({ path: shot, fullPage: true });
-  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors, playground }));
+  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors, playground, status, logRow }));
 } finally {
   await browser.close();
 }

@@ -1,0 +1,70 @@
+//! The live request log the dashboard shows: one entry per request (what was asked, where it
+//! went, how it ended, what the conversion could not carry), never content or credentials.
+//! The last [`KEEP`] entries are kept for `GET /logs`; `GET /logs/stream` follows new ones.
+
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+
+/// Entries kept for a page that opens later.
+pub const KEEP: usize = 200;
+
+/// What the relay learns while it serves a request, carried out to the log line in the
+/// response's extensions (never sent to the client).
+#[derive(Debug, Clone, Default)]
+pub struct RequestNotes {
+    /// What the request conversion dropped or approximated.
+    pub degradations: Vec<proxy_core::Degradation>,
+    /// The ChatGPT account used (its email, else its tag).
+    pub account: Option<String>,
+}
+
+/// The recent entries and the live followers.
+#[derive(Debug)]
+pub struct RequestLog {
+    recent: Mutex<VecDeque<Value>>,
+    live: broadcast::Sender<Value>,
+    /// Entry ids, 1, 2, 3…: a page that follows and also reads the kept ones skips repeats.
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        Self {
+            recent: Mutex::new(VecDeque::with_capacity(KEEP)),
+            live: broadcast::channel(256).0,
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+}
+
+impl RequestLog {
+    /// Record one finished (or committed) request.
+    pub fn push(&self, mut entry: Value) {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        entry["id"] = Value::from(id);
+        {
+            let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if r.len() == KEEP {
+                r.pop_front();
+            }
+            r.push_back(entry.clone());
+        }
+        // No follower is fine.
+        let _ = self.live.send(entry);
+    }
+
+    /// The kept entries, oldest first.
+    pub fn recent(&self) -> Vec<Value> {
+        let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        r.iter().cloned().collect()
+    }
+
+    /// Follow new entries.
+    pub fn follow(&self) -> broadcast::Receiver<Value> {
+        self.live.subscribe()
+    }
+}
