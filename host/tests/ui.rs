@@ -76,6 +76,9 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
             .contains("ANTHROPIC_BASE_URL")
     );
     assert!(v["kilo"].as_str().unwrap_or("").contains("kilo-auto/free"));
+    // The haiku route setting: the table's Kilo route, then the Codex model set from the page.
+    assert_eq!(v["haikuBefore"], "now: chat · kilo-auto/free");
+    assert_eq!(v["haikuAfter"], "now: codex · gpt-5.4-mini");
     // The request the page made showed up live in the request log.
     assert_eq!(v["status"], 200);
     let row = v["logRow"].as_str().unwrap_or("");

@@ -26,6 +26,14 @@ try {
   await page.waitForFunction(() => document.getElementById('claude-state').textContent !== '');
   const claudeEnv = await page.$eval('#claude-env', (t) => t.innerText);
   const kilo = await page.$eval('#kilo', (u) => u.innerText);
+  await page.waitForFunction(() => document.getElementById('haiku-state').textContent !== '');
+  const haikuBefore = await page.$eval('#haiku-state', (s) => s.textContent);
+  await page.fill('#haiku', 'gpt-5.4-mini');
+  await page.click('#haiku-set');
+  await page.waitForFunction(() => document.getElementById('haiku-state').textContent.includes('gpt-5.4-mini'));
+  const haikuAfter = await page.$eval('#haiku-state', (s) => s.textContent);
+  await page.click('#haiku-reset');
+  await page.waitForFunction(() => !document.getElementById('haiku-state').textContent.includes('gpt-5.4-mini'));
   const error = await page.$eval('#error', (p) => p.textContent);
   await page.waitForFunction(() => !document.getElementById('pg-status').textContent.startsWith('Loading'));
   const playground = await page.$eval('#pg-status', (p) => p.textContent);
@@ -40,7 +48,8 @@ try {
   await page.waitForSelector('#logs tr[data-log]', { timeout: 10000 });
   const logRow = await page.$eval('#logs tr[data-log]', (t) => t.innerText);
   await page.screenshot({ path: shot, fullPage: true });
-  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors, playground, status, logRow }));
+  process.stdout.write(JSON.stringify({ rows, claudeEnv, kilo, error, errors, playground, status, logRow,
+    haikuBefore, haikuAfter }));
 } finally {
   await browser.close();
 }
