@@ -192,6 +192,7 @@ async fn handle(
         // For a stream: until the response was committed (its first real output).
         "ms": started.elapsed().as_millis() as u64,
         "degradations": notes.degradations,
+        "degradations_total": notes.degradations_total,
     }));
     resp
 }
@@ -732,7 +733,13 @@ fn annotate(
             .unwrap_or_else(|| crate::accounts::tag_of(&a.account_id))
     });
     r.extensions_mut().insert(crate::logs::RequestNotes {
-        degradations: degradations.to_vec(),
+        // The log keeps a request's first few: a crafted request could carry thousands.
+        degradations: degradations
+            .iter()
+            .take(crate::logs::KEEP_DEGRADATIONS)
+            .cloned()
+            .collect(),
+        degradations_total: n,
         account,
     });
 }

@@ -856,6 +856,7 @@ async fn the_request_log_follows_requests_live() {
         paths.contains(&"max_tokens") && paths.contains(&"temperature"),
         "{paths:?}"
     );
+    assert_eq!(entry["degradations_total"], paths.len());
     // The account's token is nowhere in it.
     let account: Value = serde_json::from_str(
         &std::fs::read_to_string(p.data_dir.join("accounts/acct-1.json")).expect("account"),
