@@ -408,14 +408,13 @@ pub async fn remove_account(
     }
     let dir = st.cfg.data_dir.clone();
     let id2 = id.clone();
-    let r = tokio::task::spawn_blocking(move || {
+    let r = blocking(move || {
         crate::store::Store::open(&dir).and_then(|s| {
             let l = s.lock()?;
             s.remove(&l, &id2)
         })
     })
-    .await
-    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    .await;
     match r {
         Ok(true) => {
             st.pool.reload();
@@ -468,10 +467,7 @@ pub async fn strategy(
         match want.parse::<proxy_core::accounts::Strategy>() {
             Ok(s) => {
                 let st2 = st.clone();
-                let r = tokio::task::spawn_blocking(move || st2.pool.set_strategy(s))
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-                if let Err(e) = r {
+                if let Err(e) = blocking(move || st2.pool.set_strategy(s)).await {
                     return bad(ErrorType::ApiError, &e.to_string());
                 }
             }
@@ -479,6 +475,15 @@ pub async fn strategy(
         }
     }
     ok(json!({"strategy": st.pool.strategy()}))
+}
+
+/// File work (locks, fsync) off the async runtime's threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 /// `GET /logs`: the kept request log entries, oldest first.
@@ -554,10 +559,7 @@ pub async fn haiku_model(
             }
         };
         let st2 = st.clone();
-        let r = tokio::task::spawn_blocking(move || st2.settings.set_haiku_model(want))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        if let Err(e) = r {
+        if let Err(e) = blocking(move || st2.settings.set_haiku_model(want)).await {
             return bad(ErrorType::ApiError, &e.to_string());
         }
     }

@@ -4,7 +4,7 @@ mod support;
 
 use proxy_fakes::{FakeConfig, FakeServer};
 use serde_json::{Value, json};
-use support::{Proxy, ProxyOpts, client, get_json, request};
+use support::{Proxy, ProxyOpts, client, get_json, post_json, request};
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -144,25 +144,19 @@ async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let first: Value = c
-        .post(format!("{}/accounts/add", p.base))
-        .json(&json!({"callback_port": port}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let first = post_json(
+        &c,
+        format!("{}/accounts/add", p.base),
+        &json!({"callback_port": port}),
+    )
+    .await;
     let first_state = first["state"].as_str().expect("state").to_owned();
-    let started: Value = c
-        .post(format!("{}/accounts/add", p.base))
-        .json(&json!({"callback_port": port}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let started = post_json(
+        &c,
+        format!("{}/accounts/add", p.base),
+        &json!({"callback_port": port}),
+    )
+    .await;
     let url = started["url"].as_str().expect("url");
     let loc = nr.get(url).send().await.expect("authorize").headers()["location"]
         .to_str()
@@ -200,15 +194,12 @@ async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
     assert_eq!(r.status(), 200);
 
     // Strategy switch at runtime, persisted; bad values refused; cross-site refused.
-    let r: Value = c
-        .post(format!("{}/settings/account-strategy", p.base))
-        .json(&json!({"strategy": "round-robin"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let r = post_json(
+        &c,
+        format!("{}/settings/account-strategy", p.base),
+        &json!({"strategy": "round-robin"}),
+    )
+    .await;
     assert_eq!(r["strategy"], "round-robin");
     let r = c
         .post(format!("{}/settings/account-strategy", p.base))

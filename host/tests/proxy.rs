@@ -4,7 +4,9 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{Proxy, ProxyOpts, TestAccount, client, fake, get_json, request, sse_events};
+use support::{
+    Proxy, ProxyOpts, TestAccount, client, fake, get_json, post_json, request, sse_events, strings,
+};
 
 fn one_account(fake: &proxy_fakes::FakeServer) -> ProxyOpts {
     let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
@@ -759,15 +761,12 @@ async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
     assert_eq!(model, "kilo-auto/free");
 
     // Set: haiku goes to the Codex backend with the chosen model.
-    let set: Value = c
-        .post(format!("{}/settings/haiku-model", p.base))
-        .json(&json!({"haikuModel": "gpt-5.4-mini"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let set = post_json(
+        &c,
+        format!("{}/settings/haiku-model", p.base),
+        &json!({"haikuModel": "gpt-5.4-mini"}),
+    )
+    .await;
     assert_eq!(set["haikuModel"], "gpt-5.4-mini");
     assert_eq!(set["route"]["lane"], "codex");
     assert_eq!(post(&p, &haiku).await.status(), 200);
@@ -794,15 +793,12 @@ async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
     let p = Proxy::start(&fake, opts);
     let now = get_json(&c, format!("{}/settings/haiku-model", p.base)).await;
     assert_eq!(now["haikuModel"], "gpt-5.4-mini");
-    let cleared: Value = c
-        .post(format!("{}/settings/haiku-model", p.base))
-        .json(&json!({"haikuModel": null}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let cleared = post_json(
+        &c,
+        format!("{}/settings/haiku-model", p.base),
+        &json!({"haikuModel": null}),
+    )
+    .await;
     assert_eq!(cleared["haikuModel"], Value::Null);
     assert_eq!(post(&p, &haiku).await.status(), 200);
     let (path, _) = upstream_of_last();
@@ -846,12 +842,7 @@ async fn the_request_log_follows_requests_live() {
     assert_eq!(entry["account"], "acct-1@example.com");
     assert_eq!(entry["status"], 200);
     assert_eq!(entry["stream"], false);
-    let paths: Vec<&str> = entry["degradations"]
-        .as_array()
-        .expect("degradations")
-        .iter()
-        .filter_map(|d| d["path"].as_str())
-        .collect();
+    let paths = strings(&entry["degradations"], "path");
     assert!(
         paths.contains(&"max_tokens") && paths.contains(&"temperature"),
         "{paths:?}"

@@ -8,14 +8,41 @@ use std::path::Path;
 use std::process::Command;
 use support::{Proxy, ProxyOpts, fake};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
+/// Run one of the browser scripts in tests/clients against a proxy; its JSON report.
+fn browse(script: &str, args: &[&std::ffi::OsStr]) -> Value {
+    let clients = clients_dir();
+    let out = tokio::task::block_in_place(|| {
+        Command::new("node")
+            .current_dir(&clients)
+            .arg(script)
+            .args(args)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .output()
+            .expect("run node")
+    });
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// tests/clients, after checking the browser and playwright-core are there.
+fn clients_dir() -> std::path::PathBuf {
     let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients");
     assert!(
         clients.join("node_modules/playwright-core").exists()
             && Path::new("/usr/bin/chromium").exists(),
         "playwright-core and /usr/bin/chromium are needed: run `bash tests/run.sh` (it installs them)"
     );
+    clients
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
+    clients_dir();
     let fake = fake().await;
     let (good, refresh, _) = fake.issue_tokens("acct-good", "good@example.com");
     let (dead, _, _) = fake.issue_tokens("acct-dead", "dead@example.com");
@@ -33,23 +60,7 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
         },
     );
     let shot = p.data_dir.join("dashboard.png");
-    let out = tokio::task::block_in_place(|| {
-        Command::new("node")
-            .current_dir(&clients)
-            .arg("ui_test.mjs")
-            .arg(&p.base)
-            .arg(&shot)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .output()
-            .expect("run node")
-    });
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = browse("ui_test.mjs", &[p.base.as_ref(), shot.as_os_str()]);
     assert_eq!(v["errors"], json!([]), "no script errors");
     assert_eq!(v["error"], "", "no API errors shown");
     let rows: Vec<&str> = v["rows"]
@@ -122,12 +133,7 @@ async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_playground_runs_the_core_in_the_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let clients = root.join("tests/clients");
-    assert!(
-        clients.join("node_modules/playwright-core").exists()
-            && Path::new("/usr/bin/chromium").exists(),
-        "playwright-core and /usr/bin/chromium are needed: run `bash tests/run.sh` (it installs them)"
-    );
+    clients_dir();
     let pkg = std::env::temp_dir().join(format!("ccp-web-pkg-{}", std::process::id()));
     let built = tokio::task::block_in_place(|| {
         Command::new("bash")
@@ -145,22 +151,7 @@ async fn the_playground_runs_the_core_in_the_browser() {
             ..ProxyOpts::default()
         },
     );
-    let out = tokio::task::block_in_place(|| {
-        Command::new("node")
-            .current_dir(&clients)
-            .arg("playground_test.mjs")
-            .arg(&p.base)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .output()
-            .expect("run node")
-    });
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = browse("playground_test.mjs", &[p.base.as_ref()]);
     assert_eq!(v["errors"], json!([]), "no script errors");
     assert!(
         v["status"].as_str().unwrap_or("").contains("WebAssembly"),

@@ -1,18 +1,10 @@
 // Drives the dashboard's playground in headless Chromium: the core's wasm build converts a
 // request and replays an SSE transcript in the page, with no request leaving the page for it.
 // Usage: node playground_test.mjs <base-url>
-import { chromium } from 'playwright-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch } from './browser.mjs';
 
 const [base] = process.argv.slice(2);
-const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ccp-pg-')), {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   const errors = [];

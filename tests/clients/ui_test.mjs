@@ -1,18 +1,10 @@
 // Drives the dashboard in headless Chromium (Debian's, through playwright-core): the account
 // list shows a re-login state, the strategy switch and the Claude Code button work.
 // Usage: node ui_test.mjs <base-url> <screenshot.png>
-import { chromium } from 'playwright-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch } from './browser.mjs';
 
 const [base, shot] = process.argv.slice(2);
-const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ccp-ui-')), {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   const errors = [];

@@ -198,3 +198,30 @@ pub async fn get_json(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_
         .await
         .expect("json")
 }
+
+/// POST a JSON body, parse the JSON answer.
+#[allow(dead_code)] // Not every test binary posts.
+pub async fn post_json(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    c.post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The strings at `key` of each element of an array value.
+#[allow(dead_code)]
+pub fn strings<'a>(v: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x[key].as_str())
+        .collect()
+}
