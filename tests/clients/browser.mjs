@@ -13,3 +13,12 @@ export function launch() {
            '--disable-sync', '--no-first-run'],
   });
 }
+
+// A page on `url`, with the script errors it throws collected in `errors`.
+export async function open(browser, url) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, errors };
+}

@@ -1,15 +1,12 @@
 // Drives the dashboard's playground in headless Chromium: the core's wasm build converts a
 // request and replays an SSE transcript in the page, with no request leaving the page for it.
 // Usage: node playground_test.mjs <base-url>
-import { launch } from './browser.mjs';
+import { launch, open } from './browser.mjs';
 
 const [base] = process.argv.slice(2);
 const browser = await launch();
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base + '/');
+  const { page, errors } = await open(browser, base + '/');
   await page.waitForFunction(() => !document.getElementById('pg-convert').disabled
     || document.getElementById('pg-status').textContent.includes('not built'));
   const status = await page.$eval('#pg-status', (p) => p.textContent);

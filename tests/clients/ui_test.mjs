@@ -1,15 +1,12 @@
 // Drives the dashboard in headless Chromium (Debian's, through playwright-core): the account
 // list shows a re-login state, the strategy switch and the Claude Code button work.
 // Usage: node ui_test.mjs <base-url> <screenshot.png>
-import { launch } from './browser.mjs';
+import { launch, open } from './browser.mjs';
 
 const [base, shot] = process.argv.slice(2);
 const browser = await launch();
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base + '/');
+  const { page, errors } = await open(browser, base + '/');
   await page.waitForSelector('#accounts tr[data-account]');
   const rows = await page.$$eval('#accounts tr[data-account]', (trs) => trs.map((t) => t.innerText));
   await page.selectOption('#strategy', 'round-robin');
