@@ -215,6 +215,32 @@ async fn the_playground_runs_the_core_in_the_browser() {
         "{message}"
     );
     assert_eq!(message["stop_reason"], "end_turn");
+
+    // The Chat Completions lane's replay is the native Chat translator's, byte for byte.
+    let mut t = proxy_core::ChatTranslator::new(proxy_core::ChatStreamOptions {
+        model: "claude-sonnet-4-5".into(),
+        thinking: false,
+        tool_names: proxy_core::ToolNames::default(),
+        upstream_model: String::new(),
+        seed: 0,
+    });
+    use proxy_core::EventTranslator;
+    t.push(v["chatSse"].as_str().expect("chat sse").as_bytes());
+    t.finish();
+    let mut sse = Vec::new();
+    while let Some(ev) = t.poll_event() {
+        ev.encode(&mut sse);
+    }
+    assert_eq!(
+        v["chatEvents"].as_str(),
+        Some(String::from_utf8_lossy(&sse).as_ref())
+    );
+    let message: Value =
+        serde_json::from_str(v["chatMessage"].as_str().expect("message")).expect("json");
+    assert_eq!(
+        message["content"][0]["text"], "Hello from the Chat lane.",
+        "{message}"
+    );
     let _ = std::fs::remove_dir_all(&pkg);
 }
 

@@ -27,8 +27,15 @@ try {
   await page.waitForFunction(() => document.getElementById('pg-events').textContent !== '');
   const events = await page.$eval('#pg-events', (p) => p.textContent);
   const message = await page.$eval('#pg-message', (p) => p.textContent);
+  // The Chat Completions lane: its sample comes in when the lane is switched.
+  await page.selectOption('#pg-lane', 'chat');
+  const chatSse = await page.$eval('#pg-sse', (t) => t.value);
+  await page.click('#pg-replay');
+  await page.waitForFunction((before) => document.getElementById('pg-events').textContent !== before, events);
+  const chatEvents = await page.$eval('#pg-events', (p) => p.textContent);
+  const chatMessage = await page.$eval('#pg-message', (p) => p.textContent);
   process.stdout.write(JSON.stringify({ status, request, body, degradations, badBody, sse, events, message,
-    requests, errors }));
+    chatSse, chatEvents, chatMessage, requests, errors }));
 } finally {
   await browser.close();
 }

@@ -4,7 +4,10 @@
 
 #![forbid(unsafe_code)]
 
-use proxy_core::{Aggregator, RequestOptions, ResponsesTranslator, StreamOptions, convert_request};
+use proxy_core::{
+    Aggregator, ChatStreamOptions, ChatTranslator, EventTranslator, RequestOptions,
+    ResponsesTranslator, StreamOptions, convert_request,
+};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -28,11 +31,33 @@ pub fn convert(request: &str, upstream_model: &str) -> String {
 /// Translate a whole Codex SSE body: the Anthropic SSE text and the non-streaming Message.
 #[wasm_bindgen]
 pub fn translate(upstream_sse: &str, model: &str, thinking: bool) -> String {
-    let mut t = ResponsesTranslator::new(StreamOptions {
-        model: model.to_owned(),
-        thinking,
-        ..StreamOptions::default()
-    });
+    replay(
+        ResponsesTranslator::new(StreamOptions {
+            model: model.to_owned(),
+            thinking,
+            ..StreamOptions::default()
+        }),
+        upstream_sse,
+    )
+}
+
+/// Translate a whole Chat Completions SSE body (the Kilo / OpenAI-compatible lane), the same
+/// way as [`translate`].
+#[wasm_bindgen]
+pub fn translate_chat(upstream_sse: &str, model: &str, thinking: bool) -> String {
+    replay(
+        ChatTranslator::new(ChatStreamOptions {
+            model: model.to_owned(),
+            thinking,
+            tool_names: Default::default(),
+            upstream_model: String::new(),
+            seed: 0,
+        }),
+        upstream_sse,
+    )
+}
+
+fn replay(mut t: impl EventTranslator, upstream_sse: &str) -> String {
     t.push(upstream_sse.as_bytes());
     t.finish();
     let mut sse = Vec::new();
@@ -68,5 +93,12 @@ mod tests {
             s.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
         }));
         assert_eq!(t["message"]["content"][0]["text"], "Hi");
+        let chat = "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Yo\"}}]}\n\n\
+                    data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+                    data: [DONE]\n\n";
+        let t: Value =
+            serde_json::from_str(&translate_chat(chat, "claude-x", false)).expect("json");
+        assert_eq!(t["message"]["content"][0]["text"], "Yo", "{t}");
+        assert_eq!(t["message"]["stop_reason"], "end_turn");
     }
 }
