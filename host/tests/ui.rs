@@ -224,7 +224,6 @@ async fn the_playground_runs_the_core_in_the_browser() {
         upstream_model: String::new(),
         seed: 0,
     });
-    use proxy_core::EventTranslator;
     t.push(v["chatSse"].as_str().expect("chat sse").as_bytes());
     t.finish();
     let mut sse = Vec::new();
