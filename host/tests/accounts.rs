@@ -365,7 +365,16 @@ async fn a_client_key_guards_admin_routes_and_metrics_and_reimport_revives_an_ac
         },
     );
     let c = client();
-    for path in ["/accounts", "/metrics", "/claude/config", "/kilo/models"] {
+    for path in [
+        "/accounts",
+        "/metrics",
+        "/claude/config",
+        "/kilo/models",
+        "/logs",
+        "/logs/stream",
+        "/settings/haiku-model",
+        "/accounts/quota/all",
+    ] {
         let r = c
             .get(format!("{}{path}", p.base))
             .send()
