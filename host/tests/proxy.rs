@@ -860,3 +860,61 @@ async fn the_request_log_follows_requests_live() {
     assert_eq!(kept["entries"][0], entry);
     assert_eq!(entry["id"], 1);
 }
+
+/// An OpenAI client asks for web search (`web_search_options`): the backend gets its search
+/// tool, and the citations come back as `url_citation` annotations with char indices into
+/// the content, streaming and not.
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_clients_get_web_search_citations_as_annotations() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let c = client();
+    let body = |stream: bool| {
+        json!({"model": "claude-sonnet-4-5", "stream": stream, "web_search_options": {},
+               "messages": [{"role": "user", "content": "When was Rust 1.95 out? [[scenario:web_search]]"}]})
+    };
+    let expected = json!([
+        {"type": "url_citation", "url_citation": {
+            "url": "https://blog.rust-lang.example/2026/11/20/Rust-1.95.html",
+            "title": "Announcing Rust 1.95", "start_index": 14, "end_index": 36}},
+        {"type": "url_citation", "url_citation": {
+            "url": "https://cafe.example/changelog",
+            "title": "https://cafe.example/changelog", "start_index": 43, "end_index": 61}},
+    ]);
+    let done = post_json(&c, format!("{}/v1/chat/completions", p.base), &body(false)).await;
+    let message = &done["choices"][0]["message"];
+    assert_eq!(
+        message["content"],
+        "Rust 1.95 was released on 2026-11-20 — see the café changelog."
+    );
+    assert_eq!(message["annotations"], expected);
+    let logged = fake.requests();
+    let up = logged
+        .iter()
+        .rfind(|r| r.path.starts_with("/backend-api/codex/responses"))
+        .expect("upstream call");
+    let up: Value = serde_json::from_slice(&up.body).expect("upstream json");
+    assert_eq!(up["tools"], json!([{"type": "web_search"}]));
+
+    let text = c
+        .post(format!("{}/v1/chat/completions", p.base))
+        .json(&body(true))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    let streamed: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|f| f.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .flat_map(|c| {
+            c["choices"][0]["delta"]["annotations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(Value::Array(streamed), expected);
+}

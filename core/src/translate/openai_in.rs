@@ -247,6 +247,23 @@ pub fn convert_openai_request_value(value: Value) -> Result<Converted<Value>, Re
         }
         a.insert("tools".into(), Value::Array(list));
     }
+    match req.shift_remove("web_search_options") {
+        Some(Value::Object(o)) => {
+            let tool = web_search_tool(&o, &mut deg);
+            match a.get_mut("tools") {
+                Some(Value::Array(list)) => list.push(tool),
+                _ => {
+                    a.insert("tools".into(), Value::Array(vec![tool]));
+                }
+            }
+        }
+        Some(Value::Null) | None => {}
+        Some(_) => deg.push(
+            "web_search_options",
+            K::Dropped,
+            "web_search_options must be an object",
+        ),
+    }
     let parallel_off = req
         .shift_remove("parallel_tool_calls")
         .and_then(|v| v.as_bool())
@@ -329,4 +346,31 @@ pub fn convert_openai_request_value(value: Value) -> Result<Converted<Value>, Re
         value: Value::Object(a),
         degradations: deg.0,
     })
+}
+
+/// The Anthropic web search server tool for OpenAI's `web_search_options` (§8).
+fn web_search_tool(o: &Map<String, Value>, deg: &mut Degradations) -> Value {
+    let mut tool = json!({"type": "web_search_20250305", "name": "web_search"});
+    if let Some(approx) = o
+        .get("user_location")
+        .and_then(|l| l.get("approximate"))
+        .and_then(Value::as_object)
+    {
+        let mut loc = Map::new();
+        loc.insert("type".into(), json!("approximate"));
+        for key in ["city", "region", "country", "timezone"] {
+            if let Some(v) = approx.get(key).filter(|v| v.is_string()) {
+                loc.insert(key.into(), v.clone());
+            }
+        }
+        tool["user_location"] = Value::Object(loc);
+    }
+    if o.get("search_context_size").is_some_and(|v| !v.is_null()) {
+        deg.push(
+            "web_search_options.search_context_size",
+            K::Approximated,
+            "the search tool has no context size; the backend chooses",
+        );
+    }
+    tool
 }

@@ -56,6 +56,8 @@ pub struct OpenAiStream {
     tools: usize,
     text: String,
     calls: Vec<(String, String, String)>,
+    /// `url_citation` annotations, from the citations of a web search.
+    annotations: Vec<Value>,
     finish: Option<&'static str>,
     usage: Usage,
     error: Option<ErrorBody>,
@@ -74,6 +76,7 @@ impl OpenAiStream {
             tools: 0,
             text: String::new(),
             calls: Vec::new(),
+            annotations: Vec::new(),
             finish: None,
             usage: Usage::default(),
             error: None,
@@ -92,6 +95,23 @@ impl OpenAiStream {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(c.to_string().as_bytes());
         out.extend_from_slice(b"\n\n");
+    }
+
+    /// A citation as OpenAI's `url_citation` annotation, located by its cited text in the
+    /// content sent so far (char indices; 0, 0 when it is not there).
+    fn annotation(&self, citation: &Value) -> Value {
+        let cited = citation["cited_text"].as_str().unwrap_or("");
+        let (start, end) = match self.text.find(cited).filter(|_| !cited.is_empty()) {
+            Some(at) => {
+                let s = self.text[..at].chars().count();
+                (s, s + cited.chars().count())
+            }
+            None => (0, 0),
+        };
+        json!({"type": "url_citation", "url_citation": {
+            "url": citation["url"], "title": citation["title"],
+            "start_index": start, "end_index": end,
+        }})
     }
 
     fn delta(&self, out: &mut Vec<u8>, delta: Value) {
@@ -149,11 +169,13 @@ impl OpenAiStream {
                         );
                     }
                 }
-                // Chat chunks carry no thinking; citations have no place in them either (an
-                // OpenAI client sees the cited text, not its sources).
-                Delta::ThinkingDelta { .. }
-                | Delta::SignatureDelta { .. }
-                | Delta::CitationsDelta { .. } => {}
+                Delta::CitationsDelta { citation } => {
+                    let a = self.annotation(citation);
+                    self.delta(out, json!({"annotations": [a]}));
+                    self.annotations.push(a);
+                }
+                // Chat chunks carry no thinking.
+                Delta::ThinkingDelta { .. } | Delta::SignatureDelta { .. } => {}
             },
             StreamEvent::ContentBlockStop { index } => {
                 if self.open_tool.is_some_and(|(bi, _)| bi == *index) {
@@ -208,6 +230,9 @@ impl OpenAiStream {
                     })
                     .collect(),
             );
+        }
+        if !self.annotations.is_empty() {
+            message["annotations"] = Value::Array(self.annotations.clone());
         }
         Ok(json!({
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
