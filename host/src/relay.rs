@@ -154,7 +154,7 @@ async fn handle(
         dialect,
     };
     let model = job.model.clone();
-    let resp = job.run(stream).await;
+    let mut resp = job.run(stream).await;
     // One line per request: what was asked, where it went, how it ended (no content, no keys).
     tracing::info!(
         model = %model,
@@ -171,10 +171,10 @@ async fn handle(
             status: resp.status().as_u16(),
         })
         .inc();
+    // Taken out: the notes are for this log line, not for the client.
     let notes = resp
-        .extensions()
-        .get::<crate::logs::RequestNotes>()
-        .cloned()
+        .extensions_mut()
+        .remove::<crate::logs::RequestNotes>()
         .unwrap_or_default();
     st.logs.push(serde_json::json!({
         "at": crate::server::now_millis(),

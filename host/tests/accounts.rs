@@ -164,14 +164,7 @@ async fn admin_api_sign_in_import_strategy_and_quota_metrics() {
         .replace("localhost", "127.0.0.1");
     nr.get(&loc).send().await.expect("callback");
     let state = started["state"].as_str().expect("state");
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = get_json(&c, format!("{}/accounts/login/{state}", p.base)).await;
-        if status["status"] != "pending" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let status = wait_login(&c, &p.base, state).await;
     assert_eq!(status["status"], "done", "{status}");
     let old: Value = get_json(&c, format!("{}/accounts/login/{first_state}", p.base)).await;
     assert_eq!(old["status"], "failed", "{old}");
@@ -331,14 +324,7 @@ async fn admin_device_sign_in_and_cached_quota() {
     );
     assert!(started["user_code"].is_string());
     let state = started["state"].as_str().expect("state");
-    let mut status = Value::Null;
-    for _ in 0..200 {
-        status = get_json(&c, format!("{}/accounts/login/{state}", p.base)).await;
-        if status["status"] != "pending" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = wait_login(&c, &p.base, state).await;
     assert_eq!(status["status"], "done", "{status}");
     for _ in 0..2 {
         let q: Value = get_json(&c, format!("{}/accounts/quota", p.base)).await;
@@ -436,4 +422,17 @@ async fn a_malformed_request_is_a_400_even_with_no_usable_account() {
     )
     .await;
     assert_eq!(r.status(), 400);
+}
+
+/// Poll `GET /accounts/login/{state}` until the sign-in is no longer pending (up to 10 s).
+async fn wait_login(c: &reqwest::Client, base: &str, state: &str) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = get_json(c, format!("{base}/accounts/login/{state}")).await;
+        if status["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    status
 }

@@ -34,6 +34,16 @@ async fn post(p: &Proxy, body: &Value) -> reqwest::Response {
         .expect("send")
 }
 
+/// The body of the last request the fake Codex backend got.
+fn last_codex_body(fake: &proxy_fakes::FakeServer) -> Value {
+    let logged = fake.requests();
+    let up = logged
+        .iter()
+        .rfind(|r| r.path.starts_with("/backend-api/codex/responses"))
+        .expect("a Codex upstream call");
+    serde_json::from_slice(&up.body).expect("upstream json")
+}
+
 fn names(events: &[(String, Value)]) -> Vec<&str> {
     events.iter().map(|(e, _)| e.as_str()).collect()
 }
@@ -715,12 +725,7 @@ async fn web_search_sources_and_citations_reach_the_client() {
     );
     assert_eq!(text["citations"], expected);
     // The backend was asked for the search tool and its sources.
-    let logged = fake.requests();
-    let up = logged
-        .iter()
-        .rfind(|r| r.path.starts_with("/backend-api/codex/responses"))
-        .expect("upstream call");
-    let up: Value = serde_json::from_slice(&up.body).expect("upstream json");
+    let up = last_codex_body(&fake);
     assert_eq!(up["tools"], json!([{"type": "web_search"}]));
     assert!(
         up["include"]
@@ -888,12 +893,7 @@ async fn openai_clients_get_web_search_citations_as_annotations() {
         "Rust 1.95 was released on 2026-11-20 — see the café changelog."
     );
     assert_eq!(message["annotations"], expected);
-    let logged = fake.requests();
-    let up = logged
-        .iter()
-        .rfind(|r| r.path.starts_with("/backend-api/codex/responses"))
-        .expect("upstream call");
-    let up: Value = serde_json::from_slice(&up.body).expect("upstream json");
+    let up = last_codex_body(&fake);
     assert_eq!(up["tools"], json!([{"type": "web_search"}]));
 
     let text = c

@@ -243,14 +243,20 @@ async fn the_playground_runs_the_core_in_the_browser() {
     let _ = std::fs::remove_dir_all(&pkg);
 }
 
-/// Without the wasm build, the assets answer a JSON 404 that says how to build them.
+/// Without the wasm build, the assets answer a JSON 404 that says how to build them; and only
+/// the two bundle files are ever read, whatever path a request names.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_playground_assets_say_how_to_build_them() {
     let fake = fake().await;
+    // An empty web dir with a file next to it that a path escaping the dir would reach.
+    let root = std::env::temp_dir().join(format!("ccp-web-guard-{}", std::process::id()));
+    let web = root.join("pkg");
+    std::fs::create_dir_all(&web).expect("web dir");
+    std::fs::write(root.join("secret.txt"), "not for the web").expect("secret");
     let p = Proxy::start(
         &fake,
         ProxyOpts {
-            env: vec![("CCP_WEB_DIR".into(), "/nonexistent-ccp-web".into())],
+            env: vec![("CCP_WEB_DIR".into(), web.display().to_string())],
             ..ProxyOpts::default()
         },
     );
@@ -267,10 +273,19 @@ async fn the_playground_assets_say_how_to_build_them() {
             .unwrap_or("")
             .contains("web/build.sh")
     );
-    let r = support::client()
-        .get(format!("{}/ui/wasm/..%2F..%2Fetc%2Fpasswd", p.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 404);
+    for path in ["..%2Fsecret.txt", "secret.txt"] {
+        let r = support::client()
+            .get(format!("{}/ui/wasm/{path}", p.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(
+            !r.text()
+                .await
+                .unwrap_or_default()
+                .contains("not for the web")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -388,8 +388,8 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
     let mut s = Scanner::new(data);
     // End of the bytes already given to the shape.
     let mut taken = 0;
-    let (mut ty, mut item_id, mut delta) = (None, None, None);
-    let mut kind = None;
+    let (mut kind, mut item_id, mut delta) = (None, None, None);
+    // serde rejects a duplicate known field, so a second one sends the event to serde.
     let mut summary_index = false;
     s.ws();
     s.eat(b'{')?;
@@ -411,40 +411,41 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
                 _ => Field::Other,
             };
             let value_start = s.at;
-            let slot = match field {
-                Field::Type => Some(&mut ty),
-                Field::ItemId => Some(&mut item_id),
-                Field::Delta => Some(&mut delta),
-                Field::SummaryIndex | Field::Other => None,
-            };
-            let hole = match slot {
-                Some(slot) => {
-                    if slot.is_some() {
+            let hole = match field {
+                Field::Type => {
+                    if kind.is_some() {
                         // serde rejects a duplicate known field.
                         return None;
                     }
                     let raw = s.raw_string(true)?;
                     let value = unquote(data, raw, s.at, s.escaped)?;
-                    if field == Field::Type {
-                        // Not a delta event: serde's turn, without scanning the rest.
-                        kind = Some(DeltaKind::from_type(&value.into_cow())?);
-                        *slot = Some(Piece::Plain(""));
-                        None
-                    } else {
-                        *slot = Some(value);
-                        Some(Seg::Str(field))
-                    }
+                    // Not a delta event: serde's turn, without scanning the rest.
+                    kind = Some(DeltaKind::from_type(&value.into_cow())?);
+                    // The type stays in the shape's literal bytes.
+                    None
                 }
-                None if field == Field::SummaryIndex => {
+                Field::ItemId | Field::Delta => {
+                    let slot = if field == Field::ItemId {
+                        &mut item_id
+                    } else {
+                        &mut delta
+                    };
+                    if slot.is_some() {
+                        return None;
+                    }
+                    let raw = s.raw_string(true)?;
+                    *slot = Some(unquote(data, raw, s.at, s.escaped)?);
+                    Some(Seg::Str(field))
+                }
+                Field::SummaryIndex => {
                     if std::mem::replace(&mut summary_index, true) {
-                        // serde rejects a duplicate known field.
                         return None;
                     }
                     // Kept as a literal in the shape: it is the same for a part's deltas.
                     s.optional_u64()?;
                     None
                 }
-                None => {
+                Field::Other => {
                     let first = s.peek()?;
                     s.skip_value(0)?;
                     let varies = key == b"\"sequence_number\""
@@ -476,7 +477,6 @@ fn scan_full<'a>(data: &'a str, mut shape: Option<&mut Shape>) -> Option<DeltaEv
     if s.at != s.b.len() {
         return None;
     }
-    ty?;
     let kind = kind?;
     if let Some(shape) = shape {
         shape.lit(s.b, taken, s.at);
