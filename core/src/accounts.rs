@@ -67,6 +67,16 @@ pub enum Decision {
     NoAccount,
 }
 
+/// A short, non-secret tag of an account id (the first 4 bytes of its SHA-256, hex): ties
+/// reasoning blobs to the account that made them without revealing the id.
+pub fn account_tag(account_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(account_id.as_bytes())[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// 64-bit FNV-1a: a stable session → account mapping on every target.
 fn fnv(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

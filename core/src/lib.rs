@@ -22,6 +22,7 @@ mod aggregate;
 pub mod claude_settings;
 mod degrade;
 mod error;
+pub mod exchange;
 pub mod import;
 pub mod oauth;
 pub mod providers;

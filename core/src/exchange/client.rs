@@ -1,0 +1,189 @@
+//! The client's side of an exchange: its request as it arrived ([`Inbound`]), and what it
+//! receives (SSE in its dialect, a folded answer, or an error [`Reply`]).
+
+use super::policy::Failure;
+use crate::aggregate::Aggregator;
+use crate::degrade::Degradation;
+use crate::error::{ErrorType, error_body};
+use crate::translate::openai_in::convert_openai_request_value;
+use crate::translate::openai_out::{OpenAiStream, openai_error};
+use crate::wire::anthropic::{ErrorBody, StreamEvent};
+use serde_json::Value;
+
+/// Which API the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    OpenAi,
+}
+
+/// A client request, parsed once: an Anthropic Messages body whatever the dialect.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The client's dialect.
+    pub dialect: Dialect,
+    /// The Anthropic Messages body (an OpenAI request is converted to one).
+    pub value: Value,
+    /// The requested model id.
+    pub model: String,
+    /// The client wants a stream.
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage`.
+    pub include_usage: bool,
+    /// What converting an OpenAI request lost.
+    pub degradations: Vec<Degradation>,
+}
+
+impl Inbound {
+    /// Parse a request body in `dialect`; a failure is the 400 the client gets.
+    pub fn parse(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
+        let value = match serde_json::from_slice::<Value>(body) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return Err(invalid("request body must be a JSON object")),
+            Err(e) => return Err(invalid(format!("request body is not valid JSON: {e}"))),
+        };
+        Self::from_value(dialect, value)
+    }
+
+    /// [`Inbound::parse`] for a body already parsed.
+    pub fn from_value(dialect: Dialect, value: Value) -> Result<Self, Failure> {
+        let (value, include_usage, degradations) = match dialect {
+            Dialect::Anthropic => (value, false, Vec::new()),
+            Dialect::OpenAi => {
+                let include_usage = value
+                    .get("stream_options")
+                    .and_then(|o| o.get("include_usage"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let c = convert_openai_request_value(value)
+                    .map_err(|e| Failure::fatal(e.error_type(), e.to_string()))?;
+                (c.value, include_usage, c.degradations)
+            }
+        };
+        let Some(model) = value
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Err(invalid("model: field required"));
+        };
+        let stream = value
+            .get("stream")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(Self {
+            dialect,
+            value,
+            model,
+            stream,
+            include_usage,
+            degradations,
+        })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure::fatal(ErrorType::InvalidRequestError, message)
+}
+
+/// A whole HTTP answer for the client (an error, or a non-streaming answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (`content-type`, `retry-after`).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// The error type, when this is an error (for logs and metrics).
+    pub error_type: Option<ErrorType>,
+}
+
+impl Reply {
+    /// The error response for `f` in `dialect`'s shape.
+    pub fn error(dialect: Dialect, f: &Failure) -> Self {
+        let (status, body) = match dialect {
+            Dialect::Anthropic => (
+                f.error_type.status(),
+                error_body(f.error_type, &f.message).into_bytes(),
+            ),
+            Dialect::OpenAi => {
+                let (s, v) = openai_error(f.error_type, &f.message);
+                (s, v.to_string().into_bytes())
+            }
+        };
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        if let Some(s) = f.retry_after {
+            headers.push(("retry-after".to_owned(), s.to_string()));
+        }
+        Self {
+            status,
+            headers,
+            body,
+            error_type: Some(f.error_type),
+        }
+    }
+}
+
+/// Streaming output in the client's dialect.
+#[derive(Debug)]
+pub(crate) enum Encoder {
+    Anthropic,
+    OpenAi(Box<OpenAiStream>),
+}
+
+impl Encoder {
+    pub(crate) fn new(inbound: &Inbound, now_secs: u64) -> Self {
+        match inbound.dialect {
+            Dialect::Anthropic => Self::Anthropic,
+            Dialect::OpenAi => Self::OpenAi(Box::new(OpenAiStream::new(
+                inbound.model.clone(),
+                now_secs,
+                inbound.include_usage,
+            ))),
+        }
+    }
+
+    pub(crate) fn encode(&mut self, ev: &StreamEvent, out: &mut Vec<u8>) {
+        match self {
+            Self::Anthropic => ev.encode(out),
+            Self::OpenAi(o) => o.push(ev, out),
+        }
+    }
+}
+
+/// Non-streaming accumulation in the client's dialect.
+#[derive(Debug)]
+pub(crate) enum Fold {
+    Anthropic(Box<Aggregator>),
+    OpenAi(Box<OpenAiStream>),
+}
+
+impl Fold {
+    pub(crate) fn new(inbound: &Inbound, now_secs: u64) -> Self {
+        match inbound.dialect {
+            Dialect::Anthropic => Self::Anthropic(Box::default()),
+            Dialect::OpenAi => Self::OpenAi(Box::new(OpenAiStream::new(
+                inbound.model.clone(),
+                now_secs,
+                false,
+            ))),
+        }
+    }
+
+    pub(crate) fn push(&mut self, ev: StreamEvent) {
+        match self {
+            Self::Anthropic(a) => a.push(ev),
+            Self::OpenAi(o) => o.push(&ev, &mut Vec::new()),
+        }
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<Value, ErrorBody> {
+        match self {
+            Self::Anthropic(a) => a.finish(),
+            Self::OpenAi(o) => o.completion(),
+        }
+    }
+}
