@@ -10,9 +10,9 @@
 use crate::store::{Store, StoredAccount};
 use proxy_core::RateLimits;
 use proxy_core::accounts::{Candidate, Decision, Strategy, needs_refresh, select};
+use proxy_core::exchange::Pick;
 use proxy_core::oauth::{TokenResponse, read_claims, refresh_body, token_error};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -81,10 +81,7 @@ impl Slot {
 
 /// The tag of an account id.
 pub fn tag_of(account_id: &str) -> String {
-    Sha256::digest(account_id.as_bytes())[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    proxy_core::accounts::account_tag(account_id)
 }
 
 /// Why no token could be had.
@@ -94,15 +91,6 @@ pub enum TokenFailure {
     Relogin(String),
     /// The issuer could not be reached or failed; try another account.
     Transient(String),
-}
-
-/// Why no account could be picked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PickError {
-    /// None configured or all need a new login.
-    NoAccount,
-    /// All cooling down; the soonest resets in this many seconds.
-    Exhausted(u64),
 }
 
 /// The pool.
@@ -218,14 +206,15 @@ impl Pool {
         *slots = next;
     }
 
-    /// Pick an account for a request.
-    pub async fn pick(
+    /// Pick an account for a request. Never waits: a pool whose accounts all cool down says
+    /// when the soonest is ready, and the exchange machine decides whether to wait for it.
+    pub fn pick(
         &self,
         session: Option<&str>,
         model: &str,
         exclude: &[String],
         now: u64,
-    ) -> Result<Arc<Slot>, PickError> {
+    ) -> Result<Arc<Slot>, Pick> {
         let slots = self.slots();
         let active = self.store.as_ref().and_then(|s| s.index().active);
         let candidates: Vec<Candidate> = slots
@@ -247,21 +236,14 @@ impl Pool {
             })
             .collect();
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        match select(
-            self.strategy(),
-            &candidates,
-            session,
-            turn,
-            now,
-            MAX_WAIT_SECS,
-        ) {
+        match select(self.strategy(), &candidates, session, turn, now, u64::MAX) {
             Decision::Use(i) => Ok(slots[i].clone()),
-            Decision::Wait { index, secs } => {
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-                Ok(slots[index].clone())
+            Decision::Wait { secs, .. } | Decision::Exhausted { retry_after: secs } => {
+                Err(Pick::Exhausted { retry_after: secs })
             }
-            Decision::Exhausted { retry_after } => Err(PickError::Exhausted(retry_after)),
-            Decision::NoAccount => Err(PickError::NoAccount),
+            Decision::NoAccount => Err(Pick::NoAccount {
+                configured: !slots.is_empty(),
+            }),
         }
     }
 

@@ -101,7 +101,7 @@ pub async fn kilo_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
     axum::Json(json!({"source": source, "models": models})).into_response()
 }
 
-use crate::server::now_secs;
+use crate::clock::now_secs;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path as UrlPath;

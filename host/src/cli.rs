@@ -2,9 +2,9 @@
 //! refresh, status. Exit codes: 0 success, 1 the operation failed, 2 bad usage or config.
 
 use crate::accounts::{Pool, TokenFailure, tag_of};
+use crate::clock::now_secs;
 use crate::config::Config;
 use crate::login;
-use crate::server::now_secs;
 use crate::store::{Store, StoredAccount};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;

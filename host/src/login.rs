@@ -2,7 +2,7 @@
 //! machines without a browser, and the device-code flow. The pure parts (PKCE, URLs, bodies,
 //! claims) are `proxy_core::oauth`; this module does the HTTP and the waiting.
 
-use crate::server::now_secs;
+use crate::clock::now_secs;
 use crate::store::StoredAccount;
 use axum::extract::Query;
 use axum::response::Html;

@@ -13,19 +13,6 @@ pub const KEEP: usize = 200;
 /// Degradations listed per entry (the total is kept too).
 pub const KEEP_DEGRADATIONS: usize = 32;
 
-/// What the relay learns while it serves a request, carried out to the log line in the
-/// response's extensions (never sent to the client).
-#[derive(Debug, Clone, Default)]
-pub struct RequestNotes {
-    /// What the request conversion dropped or approximated (the first
-    /// [`KEEP_DEGRADATIONS`]).
-    pub degradations: Vec<proxy_core::Degradation>,
-    /// How many there were.
-    pub degradations_total: usize,
-    /// The ChatGPT account used (its email, else its tag).
-    pub account: Option<String>,
-}
-
 /// The recent entries and the live followers.
 #[derive(Debug)]
 pub struct RequestLog {

@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 mod claude_setup;
 mod cli;
+mod clock;
 mod config;
 mod lanes;
 mod login;
@@ -346,7 +347,7 @@ async fn serve(cfg: Config) -> ExitCode {
         loop {
             tick.tick().await;
             bg.pool.reload();
-            bg.pool.refresh_due(server::now_secs(), 600).await;
+            bg.pool.refresh_due(crate::clock::now_secs(), 600).await;
         }
     });
     let app = server::router(state);

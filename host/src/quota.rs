@@ -28,7 +28,7 @@ pub async fn fetch_usage(
     if !(200..300).contains(&status) {
         return Err(format!("HTTP {status}"));
     }
-    parse_usage(&body, crate::server::now_secs()).ok_or_else(|| "not a usage answer".into())
+    parse_usage(&body, crate::clock::now_secs()).ok_or_else(|| "not a usage answer".into())
 }
 
 /// One line: `plus; primary 20% (resets in 4h32m); …`.

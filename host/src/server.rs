@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// State shared by all requests.
 pub struct AppState {
@@ -84,22 +84,6 @@ impl AppState {
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             .wrapping_mul(0xBF58_476D_1CE4_E5B9)
     }
-}
-
-/// Unix milliseconds now.
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// Unix seconds now.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn machine_id(data_dir: &std::path::Path) -> String {
@@ -340,7 +324,7 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     // No emails or quota here: /health answers without the client key.
     let accounts: Vec<Value> = st
         .pool
-        .summaries(now_secs())
+        .summaries(crate::clock::now_secs())
         .into_iter()
         .map(|a| json!({"tag": a["tag"], "plan_type": a["plan_type"], "relogin_needed": a["relogin_needed"]}))
         .collect();
@@ -360,7 +344,7 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
 /// Per-account gauges, rendered at scrape time from the pool (quota from the backend's
 /// headers, re-login state) in OpenMetrics text.
 fn account_metrics(st: &AppState) -> String {
-    let now = now_secs();
+    let now = crate::clock::now_secs();
     let mut out = String::new();
     out.push_str("# HELP ccp_account_relogin_needed 1 when the account needs a new login.\n# TYPE ccp_account_relogin_needed gauge\n");
     let slots = st.pool.all();
