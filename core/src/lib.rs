@@ -31,6 +31,7 @@ mod routing;
 pub mod sse;
 pub mod translate;
 mod upstream_error;
+mod validate;
 pub mod wire;
 
 pub use aggregate::Aggregator;
@@ -52,4 +53,5 @@ pub use translate::stream::{
     ResponsesTranslator, StreamOptions, convert_usage, error_type_for_code,
 };
 pub use upstream_error::{Action, RateLimits, UpstreamError, Window, map_upstream_error};
+pub use validate::{openai_request_error, validate_chat_completions, validate_messages};
 pub use wire::anthropic::{BlockStart, Delta, ErrorBody, StopReason, StreamEvent, Usage};

@@ -66,7 +66,11 @@ fn hi_stream_ok(t: &Transcript) {
     assert!(t.client.ended);
     let events = check_anthropic_stream(&t.client.body);
     assert_eq!(events.last().map(String::as_str), Some("message_stop"));
-    assert!(t.client.body.contains("\"text\":\"Hi\""), "{}", t.client.body);
+    assert!(
+        t.client.body.contains("\"text\":\"Hi\""),
+        "{}",
+        t.client.body
+    );
 }
 
 #[test]
@@ -85,7 +89,11 @@ fn success_commits_on_first_output_and_finishes() {
         ]
     );
     hi_stream_ok(&t);
-    assert!(t.client.headers.contains(&("content-type".into(), "text/event-stream".into())));
+    assert!(
+        t.client
+            .headers
+            .contains(&("content-type".into(), "text/event-stream".into()))
+    );
 }
 
 #[test]
@@ -144,7 +152,11 @@ fn refresh_refused_for_good_excludes_the_account() {
             "0 fail 401",
         ]
     );
-    assert!(t.client.body.contains("needs a new login (refresh_token_reused)"));
+    assert!(
+        t.client
+            .body
+            .contains("needs a new login (refresh_token_reused)")
+    );
 }
 
 #[test]
@@ -209,16 +221,26 @@ fn every_account_exhausted_answers_429_with_the_soonest_reset() {
         ]
     );
     assert_eq!(t.client.status, Some(429));
-    assert!(t.client.headers.contains(&("retry-after".into(), "120".into())));
+    assert!(
+        t.client
+            .headers
+            .contains(&("retry-after".into(), "120".into()))
+    );
 
     // Cooling down from earlier requests (not excluded by this one): the pool says exhausted.
     let t = scenario(json!({"accounts": [
         {"id": "acct-a", "cooldown_until": 1_786_170_300u64},
         {"id": "acct-b", "cooldown_until": 1_786_170_090u64}]}));
     assert_eq!(t.upstream_requests, 0);
-    assert!(t.client.headers.contains(&("retry-after".into(), "90".into())));
     assert!(
-        t.client.body.contains("(all accounts exhausted; the earliest resets in 90 s, at 06:21:30 UTC)"),
+        t.client
+            .headers
+            .contains(&("retry-after".into(), "90".into()))
+    );
+    assert!(
+        t.client
+            .body
+            .contains("(all accounts exhausted; the earliest resets in 90 s, at 06:21:30 UTC)"),
         "{}",
         t.client.body
     );
@@ -267,7 +289,10 @@ fn overload_inside_a_200_before_output_is_retried_invisibly() {
         "{CREATED}event: error\ndata: {}\n\n",
         json!({"type":"error","code":"rate_limit_exceeded","message":"Rate limit reached. Please try again in 1.5s."}))}, "eof"]);
     let t = scenario(json!({"accounts": one_account(), "upstream": [limited, ok()]}));
-    assert_eq!(steps(&t)[4], "1500 pick excluding [] -> Account(\"acct-a\")");
+    assert_eq!(
+        steps(&t)[4],
+        "1500 pick excluding [] -> Account(\"acct-a\")"
+    );
     hi_stream_ok(&t);
 }
 
@@ -288,7 +313,10 @@ fn no_first_byte_before_the_deadline_is_retried() {
     }));
     assert_eq!(
         steps(&t)[3..5],
-        ["1000 close upstream", "1200 pick excluding [] -> Account(\"acct-a\")"]
+        [
+            "1000 close upstream",
+            "1200 pick excluding [] -> Account(\"acct-a\")"
+        ]
     );
     hi_stream_ok(&t);
 }
@@ -315,7 +343,15 @@ fn silence_after_commit_pings_then_ends_with_a_closed_block_and_one_error() {
     let events = check_anthropic_stream(&t.client.body);
     assert_eq!(
         events,
-        ["message_start", "content_block_start", "content_block_delta", "ping", "ping", "content_block_stop", "error"]
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "ping",
+            "ping",
+            "content_block_stop",
+            "error"
+        ]
     );
     assert!(t.client.body.contains("timeout_error"));
 }
@@ -333,7 +369,13 @@ fn an_error_event_after_commit_closes_the_block_and_nothing_follows() {
     let events = check_anthropic_stream(&t.client.body);
     assert_eq!(
         events,
-        ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "error"]
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "error"
+        ]
     );
     assert!(!t.client.body.contains("after"));
     assert_eq!(t.upstream_requests, 1);
@@ -349,14 +391,27 @@ fn invalid_encrypted_content_is_retried_once_without_reasoning() {
             {"role": "user", "content": "hello"},
             {"role": "assistant", "content": [{"type": "thinking", "thinking": "pondered", "signature": sig}, {"type": "text", "text": "yes"}]},
             {"role": "user", "content": "again"}]});
-    let bad = || error(400, json!({"error": {"code": "invalid_encrypted_content", "message": "could not decrypt"}}), json!([]));
+    let bad = || {
+        error(
+            400,
+            json!({"error": {"code": "invalid_encrypted_content", "message": "could not decrypt"}}),
+            json!([]),
+        )
+    };
     let t = scenario(json!({"request": req, "accounts": one_account(), "upstream": [bad(), ok()]}));
-    assert_eq!(steps(&t)[3..5], ["0 close upstream", "0 send #2 account acct-a (Bearer tok-a)"]);
+    assert_eq!(
+        steps(&t)[3..5],
+        [
+            "0 close upstream",
+            "0 send #2 account acct-a (Bearer tok-a)"
+        ]
+    );
     assert!(t.upstream_bodies[0].contains("\"type\":\"reasoning\""));
     assert!(!t.upstream_bodies[1].contains("\"type\":\"reasoning\""));
     hi_stream_ok(&t);
 
-    let t = scenario(json!({"request": req, "accounts": one_account(), "upstream": [bad(), bad()]}));
+    let t =
+        scenario(json!({"request": req, "accounts": one_account(), "upstream": [bad(), bad()]}));
     assert_eq!(t.upstream_requests, 2);
     assert_eq!(t.client.status, Some(400));
 }
@@ -376,7 +431,14 @@ fn a_hold_commits_at_its_event_bound_or_its_commit_timeout() {
         "accounts": one_account(),
         "upstream": [[{"head": {"status": 200}}, {"bytes": CREATED}, "hang"]],
     }));
-    assert_eq!(steps(&t)[3..6], ["8000 commit 200", "8000 emit 1 frames", "18000 emit 1 frames"]);
+    assert_eq!(
+        steps(&t)[3..6],
+        [
+            "8000 commit 200",
+            "8000 emit 1 frames",
+            "18000 emit 1 frames"
+        ]
+    );
     let events = check_anthropic_stream(&t.client.body);
     assert_eq!(events[..2], ["message_start", "ping"]);
     assert_eq!(events.last().map(String::as_str), Some("error"));
@@ -389,22 +451,48 @@ fn client_gone_drops_the_upstream_and_emits_nothing_more() {
         "accounts": one_account(),
         "upstream": [[{"head": {"status": 200}}, {"bytes": format!("{TEXT_START}{}", delta("Hi"))}, {"wait": 1000}, {"bytes": delta("more")}, "eof"]],
     }));
-    assert_eq!(steps(&t)[3..], ["0 commit 200", "0 emit 3 frames", "500 client gone", "500 close upstream"]);
+    assert_eq!(
+        steps(&t)[3..],
+        [
+            "0 commit 200",
+            "0 emit 3 frames",
+            "500 client gone",
+            "500 close upstream"
+        ]
+    );
     assert!(!t.client.body.contains("more"));
 }
 
 #[test]
 fn a_chat_providers_429_is_answered_at_once_not_waited_out() {
-    let long = error(429, json!({"error": {"message": "slow down"}}), json!([["retry-after", "30"]]));
+    let long = error(
+        429,
+        json!({"error": {"message": "slow down"}}),
+        json!([["retry-after", "30"]]),
+    );
     let t = scenario(json!({"lane": "chat", "upstream": [long]}));
     assert_eq!(
         steps(&t),
-        ["0 send #1 account - (Bearer provider-key)", "0 close upstream", "0 fail 429"]
+        [
+            "0 send #1 account - (Bearer provider-key)",
+            "0 close upstream",
+            "0 fail 429"
+        ]
     );
-    assert!(t.client.headers.contains(&("retry-after".into(), "30".into())));
+    assert!(
+        t.client
+            .headers
+            .contains(&("retry-after".into(), "30".into()))
+    );
 
     // A short reset is waited once; the second 429 is the answer: two upstream requests.
-    let short = || error(429, json!({"error": {"message": "slow down"}}), json!([["retry-after", "1"]]));
+    let short = || {
+        error(
+            429,
+            json!({"error": {"message": "slow down"}}),
+            json!([["retry-after", "1"]]),
+        )
+    };
     let t = scenario(json!({"lane": "chat", "upstream": [short(), short(), ok()]}));
     assert_eq!(t.upstream_requests, 2);
     assert_eq!(t.client.status, Some(429));
@@ -413,7 +501,9 @@ fn a_chat_providers_429_is_answered_at_once_not_waited_out() {
 #[test]
 fn after_the_last_attempt_the_answer_goes_out_at_once() {
     let e500 = || error(500, json!({"error": {"message": "boom"}}), json!([]));
-    let t = scenario(json!({"config": {"max_attempts": 2}, "accounts": one_account(), "upstream": [e500(), e500()]}));
+    let t = scenario(
+        json!({"config": {"max_attempts": 2}, "accounts": one_account(), "upstream": [e500(), e500()]}),
+    );
     assert_eq!(t.steps.last().map(String::as_str), Some("200 fail 500"));
 }
 
@@ -431,11 +521,17 @@ fn a_request_that_can_never_succeed_gets_its_400_before_any_account_question() {
 fn openai_clients_and_non_streaming_answers_take_the_same_path() {
     let req = json!({"model": "claude-sonnet-4-5", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
     let e503 = error(503, json!({"error": {"message": "busy"}}), json!([]));
-    let t = scenario(json!({"dialect": "openai", "request": req, "accounts": one_account(), "upstream": [e503, ok()]}));
+    let t = scenario(
+        json!({"dialect": "openai", "request": req, "accounts": one_account(), "upstream": [e503, ok()]}),
+    );
     assert_eq!(t.upstream_requests, 2);
-    assert!(t.client.body.contains("chat.completion.chunk") && t.client.body.ends_with("data: [DONE]\n\n"));
+    assert!(
+        t.client.body.contains("chat.completion.chunk")
+            && t.client.body.ends_with("data: [DONE]\n\n")
+    );
 
-    let t = scenario(json!({"request": request(false), "accounts": one_account(), "upstream": [ok()]}));
+    let t =
+        scenario(json!({"request": request(false), "accounts": one_account(), "upstream": [ok()]}));
     let msg: Value = serde_json::from_str(&t.client.body).expect("json");
     assert_eq!(msg["content"][0]["text"], "Hi");
     assert_eq!(msg["stop_reason"], "end_turn");

@@ -42,8 +42,13 @@ fn script() -> impl Strategy<Value = Vec<UpStep>> {
         1 => Just(503), 1 => Just(402), 1 => Just(400)
     ];
     let retry_after = prop_oneof![Just(None), Just(Some("1")), Just(Some("30"))];
-    (status, retry_after, prop::collection::vec(step(), 0..12), any::<bool>()).prop_map(
-        |(status, ra, steps, headless)| {
+    (
+        status,
+        retry_after,
+        prop::collection::vec(step(), 0..12),
+        any::<bool>(),
+    )
+        .prop_map(|(status, ra, steps, headless)| {
             let mut v = Vec::new();
             if !headless {
                 let headers = ra
@@ -53,8 +58,7 @@ fn script() -> impl Strategy<Value = Vec<UpStep>> {
             }
             v.extend(steps);
             v
-        },
-    )
+        })
 }
 
 fn account() -> impl Strategy<Value = SimAccount> {
@@ -63,15 +67,18 @@ fn account() -> impl Strategy<Value = SimAccount> {
         Just(Some(RefreshOutcome::Relogin("dead".into()))),
         Just(Some(RefreshOutcome::Transient("down".into()))),
     ];
-    (0..3u8, refresh, prop_oneof![Just(0u64), Just(1_786_170_003), Just(1_786_170_600)]).prop_map(
-        |(i, refresh, cooldown_until)| SimAccount {
+    (
+        0..3u8,
+        refresh,
+        prop_oneof![Just(0u64), Just(1_786_170_003), Just(1_786_170_600)],
+    )
+        .prop_map(|(i, refresh, cooldown_until)| SimAccount {
             id: format!("acct-{i}"),
             token: format!("tok-{i}"),
             token_error: None,
             refresh,
             cooldown_until,
-        },
-    )
+        })
 }
 
 proptest! {

@@ -177,17 +177,18 @@ async fn error_contract() {
 
     let r = c
         .post(&url)
-        .json(&json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": 5}]}))
+        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": 5}]}))
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), 400);
     let e: Value = r.json().await.expect("json");
+    // The path in the Anthropic API's own style (docs/CONVERSION.md §11).
     assert!(
         e["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("messages.0.content")
+            .starts_with("messages[0].content: ")
     );
 
     let big = "x".repeat(200_000);

@@ -421,6 +421,97 @@ fn error_vectors() {
     report(failures, files.len());
 }
 
+/// Exchange scenarios (the request lifecycle with a scripted upstream and a virtual clock):
+/// the same transcript natively and under wasmtime, and the host steps and client status the
+/// vector names.
+#[test]
+fn exchange_vectors() {
+    let files = sorted_files(&vectors().join("exchange"), "json");
+    assert!(files.len() >= 3, "expected at least 3 exchange vectors");
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = file_name(f);
+        let case = read_json(f);
+        let out = run_both(&json!({"kind": "exchange", "case": case}));
+        let want = &case["expected"];
+        if out["steps"] != want["steps"] {
+            failures.push(format!(
+                "{name}: steps: actual {} vs expected {}",
+                out["steps"], want["steps"]
+            ));
+        }
+        if out["client"]["status"] != want["status"] {
+            failures.push(format!(
+                "{name}: status: actual {} vs expected {}",
+                out["client"]["status"], want["status"]
+            ));
+        }
+        for needle in want["body_contains"].as_array().into_iter().flatten() {
+            let needle = needle.as_str().unwrap_or("");
+            if !out["client"]["body"]
+                .as_str()
+                .unwrap_or("")
+                .contains(needle)
+            {
+                failures.push(format!("{name}: body lacks {needle:?}"));
+            }
+        }
+    }
+    report(failures, files.len());
+}
+
+/// Request validation (docs/CONVERSION.md §11): the verdict on one body, the same on every
+/// target; an error names its field (Anthropic: the message starts with the path; OpenAI:
+/// `param`).
+#[test]
+fn validation_vectors() {
+    let files = sorted_files(&vectors().join("validation"), "json");
+    assert!(
+        files.len() >= 30,
+        "expected at least 30 validation vectors, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = file_name(f);
+        let case = read_json(f);
+        let out = run_both(&json!({"kind": "validation", "case": case}));
+        let want = &case["expected"];
+        let ok = want["ok"].as_bool().unwrap_or(false);
+        if out["ok"].as_bool() != Some(ok) {
+            failures.push(format!("{name}: verdict: actual {out} vs expected ok={ok}"));
+            continue;
+        }
+        if ok {
+            continue;
+        }
+        if out["status"] != want["status"] {
+            failures.push(format!(
+                "{name}: status {} vs {}",
+                out["status"], want["status"]
+            ));
+        }
+        let err = &out["body"]["error"];
+        if err["type"] != "invalid_request_error" {
+            failures.push(format!("{name}: type {}", err["type"]));
+        }
+        let path = want["path"].as_str().unwrap_or("");
+        if case["dialect"] == "openai" {
+            if err["param"].as_str().unwrap_or("") != path {
+                failures.push(format!("{name}: param {} vs {path:?}", err["param"]));
+            }
+        } else {
+            let message = err["message"].as_str().unwrap_or("");
+            if !message.starts_with(&format!("{path}: ")) {
+                failures.push(format!(
+                    "{name}: message {message:?} does not name {path:?}"
+                ));
+            }
+        }
+    }
+    report(failures, files.len());
+}
+
 #[test]
 fn routing_vectors() {
     let case = read_json(&vectors().join("routing.json"));
@@ -527,6 +618,12 @@ fn all_jobs() -> Vec<Value> {
     }
     for f in sorted_files(&vectors().join("openai_stream"), "json") {
         jobs.push(json!({"kind": "openai_stream", "case": read_json(&f)}));
+    }
+    for f in sorted_files(&vectors().join("exchange"), "json") {
+        jobs.push(json!({"kind": "exchange", "case": read_json(&f)}));
+    }
+    for f in sorted_files(&vectors().join("validation"), "json") {
+        jobs.push(json!({"kind": "validation", "case": read_json(&f)}));
     }
     jobs.push(json!({"kind": "routing", "case": read_json(&vectors().join("routing.json"))}));
     jobs.push(

@@ -7,6 +7,7 @@ use crate::degrade::Degradation;
 use crate::error::{ErrorType, error_body};
 use crate::translate::openai_in::convert_openai_request_value;
 use crate::translate::openai_out::{OpenAiStream, openai_error};
+use crate::validate::{openai_request_error, validate_chat_completions, validate_messages};
 use crate::wire::anthropic::{ErrorBody, StreamEvent};
 use serde_json::Value;
 
@@ -48,10 +49,24 @@ impl Inbound {
     }
 
     /// [`Inbound::parse`] for a body already parsed.
+    ///
+    /// The body is validated first (docs/CONVERSION.md §11), before any routing, so every
+    /// lane and every target gives the same 400 naming the field.
     pub fn from_value(dialect: Dialect, value: Value) -> Result<Self, Failure> {
         let (value, include_usage, degradations) = match dialect {
-            Dialect::Anthropic => (value, false, Vec::new()),
+            Dialect::Anthropic => {
+                validate_messages(&value).map_err(|e| invalid(e.to_string()))?;
+                (value, false, Vec::new())
+            }
             Dialect::OpenAi => {
+                if let Err(e) = validate_chat_completions(&value) {
+                    let (_, body) = openai_request_error(&e);
+                    let field = |k: &str| body["error"][k].as_str().map(str::to_owned);
+                    return Err(Failure {
+                        param: Some(field("param").unwrap_or_default()),
+                        ..invalid(field("message").unwrap_or_else(|| e.to_string()))
+                    });
+                }
                 let include_usage = value
                     .get("stream_options")
                     .and_then(|o| o.get("include_usage"))
@@ -109,6 +124,13 @@ impl Reply {
                 f.error_type.status(),
                 error_body(f.error_type, &f.message).into_bytes(),
             ),
+            // A validation error names its field as OpenAI does (`param`).
+            Dialect::OpenAi if f.param.is_some() => {
+                let param = f.param.as_deref().filter(|p| !p.is_empty());
+                let body = serde_json::json!({"error": {"message": f.message,
+                    "type": "invalid_request_error", "param": param, "code": null}});
+                (400, body.to_string().into_bytes())
+            }
             Dialect::OpenAi => {
                 let (s, v) = openai_error(f.error_type, &f.message);
                 (s, v.to_string().into_bytes())

@@ -763,6 +763,7 @@ impl Exchange {
             retry_after: e.retry_after,
             action: e.action,
             hint_ms: None,
+            param: None,
         };
         self.after_failure(f, now);
     }

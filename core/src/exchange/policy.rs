@@ -24,6 +24,8 @@ pub struct Failure {
     pub rate_limited: bool,
     /// How long to wait before the same upstream again, if it said (`try again in 1.5s`), ms.
     pub hint_ms: Option<u64>,
+    /// The offending request field, for an OpenAI client's `param` (validation errors).
+    pub param: Option<String>,
 }
 
 impl Failure {
@@ -36,6 +38,7 @@ impl Failure {
             action: Action::Fail,
             rate_limited: false,
             hint_ms: None,
+            param: None,
         }
     }
 

@@ -6,8 +6,8 @@
 use super::names::wire_tool_name;
 use super::request::{
     Content, ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
-    instructions, join_texts, parse_json, role_ok, search_result_text, split_request, take_content,
-    take_str, text_of, tool_result_parts, tools,
+    instructions, join_texts, nothing_sent, parse_json, role_ok, search_result_text, split_request,
+    take_content, take_str, text_of, tool_result_parts, tools,
 };
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
@@ -95,7 +95,7 @@ pub fn convert_chat_request_value(
     let choice = req.shift_remove("tool_choice");
     if has_tools {
         body.insert("tools".into(), Value::Array(tool_list));
-        let (c, parallel) = tool_choice(choice);
+        let (c, parallel) = tool_choice(choice, &mut deg);
         body.insert("tool_choice".into(), c);
         if let Some(p) = parallel {
             body.insert("parallel_tool_calls".into(), Value::Bool(p));
@@ -146,7 +146,7 @@ pub fn convert_chat_request_value(
     })
 }
 
-fn tool_choice(choice: Option<Value>) -> (Value, Option<bool>) {
+fn tool_choice(choice: Option<Value>, deg: &mut Degradations) -> (Value, Option<bool>) {
     let Some(Value::Object(c)) = choice else {
         return (Value::String("auto".into()), Some(true));
     };
@@ -156,9 +156,24 @@ fn tool_choice(choice: Option<Value>) -> (Value, Option<bool>) {
         Some("none") => Value::String("none".into()),
         Some("tool") => match c.get("name").and_then(Value::as_str) {
             Some(n) => json!({"type": "function", "function": {"name": wire_tool_name(n)}}),
-            None => Value::String("auto".into()),
+            None => {
+                deg.push(
+                    "tool_choice.name",
+                    K::Defaulted,
+                    "tool choice without a name; auto used",
+                );
+                Value::String("auto".into())
+            }
         },
-        _ => Value::String("auto".into()),
+        Some("auto") | None => Value::String("auto".into()),
+        Some(_) => {
+            deg.push(
+                "tool_choice.type",
+                K::Defaulted,
+                "unknown tool choice; auto used",
+            );
+            Value::String("auto".into())
+        }
     };
     (v, parallel)
 }
@@ -365,6 +380,8 @@ impl ChatWalker<'_> {
         let mut parts: Vec<Value> = Vec::new();
         let mut moved_images: Vec<Value> = Vec::new();
         let mut single_text = true;
+        let had_content = !blocks.is_empty();
+        let out_before = self.out.len();
         for (j, b) in blocks.into_iter().enumerate() {
             let mut b = as_block(b, i, j)?;
             let path = format!("messages[{i}].content[{j}]");
@@ -382,7 +399,7 @@ impl ChatWalker<'_> {
                 },
                 "document" => {
                     let mut tmp = Vec::new();
-                    if document_parts(b, &mut tmp) {
+                    if document_parts(b, &mut tmp, &path, self.deg) {
                         single_text = false;
                         parts.extend(tmp.into_iter().map(chat_part));
                     } else {
@@ -390,7 +407,9 @@ impl ChatWalker<'_> {
                             .push(path, K::Unsupported, "document source not supported");
                     }
                 }
-                "search_result" => parts.push(text_part(search_result_text(&mut b))),
+                "search_result" => {
+                    parts.push(text_part(search_result_text(&mut b, &path, self.deg)))
+                }
                 "tool_result" => {
                     let id = take_str(&mut b, "tool_use_id").ok_or_else(|| {
                         RequestError::invalid(
@@ -457,6 +476,9 @@ impl ChatWalker<'_> {
         let mut all = moved_images;
         all.append(&mut parts);
         if all.is_empty() {
+            if had_content && self.out.len() == out_before {
+                return Err(nothing_sent(i));
+            }
             return Ok(());
         }
         let content = if single_text && text_parts == 1 && all.len() == 1 {

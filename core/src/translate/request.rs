@@ -698,6 +698,8 @@ impl Walker<'_> {
 
     fn user(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), RequestError> {
         let mut parts = Vec::new();
+        let had_content = !blocks.is_empty();
+        let items_before = self.items.len();
         for (j, b) in blocks.into_iter().enumerate() {
             let mut b = as_block(b, i, j)?;
             let path = format!("messages[{i}].content[{j}]");
@@ -713,12 +715,14 @@ impl Walker<'_> {
                     ),
                 },
                 "document" => {
-                    if !document_parts(b, &mut parts) {
+                    if !document_parts(b, &mut parts, &path, self.deg) {
                         self.deg
                             .push(path, K::Unsupported, "document source not supported");
                     }
                 }
-                "search_result" => parts.push(input_text(search_result_text(&mut b))),
+                "search_result" => {
+                    parts.push(input_text(search_result_text(&mut b, &path, self.deg)))
+                }
                 "tool_result" => {
                     self.flush("user", &mut parts);
                     let id = take_str(&mut b, "tool_use_id").ok_or_else(|| {
@@ -751,6 +755,9 @@ impl Walker<'_> {
             }
         }
         self.flush("user", &mut parts);
+        if had_content && self.items.len() == items_before {
+            return Err(nothing_sent(i));
+        }
         Ok(())
     }
 
@@ -977,6 +984,15 @@ pub(crate) fn take_content(m: &mut Map<String, Value>, i: usize) -> Result<Conte
     }
 }
 
+/// A user message none of whose blocks could be converted (docs/CONVERSION.md §11.9): each
+/// left a degradation, but answering a turn the model cannot see would be worse than a 400.
+pub(crate) fn nothing_sent(i: usize) -> RequestError {
+    RequestError::invalid(
+        format!("messages[{i}]"),
+        "none of its content can be sent upstream",
+    )
+}
+
 pub(crate) fn role_ok(role: &str) -> bool {
     matches!(role, "user" | "assistant" | "system")
 }
@@ -1028,8 +1044,14 @@ pub(crate) fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
     Some(json!({"type": "input_image", "image_url": url}))
 }
 
-/// Appends a document's parts; false if its source is not supported.
-pub(crate) fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) -> bool {
+/// Appends a document's parts; false if its source is not supported. Blocks of a `content`
+/// source that cannot be carried are left out with a degradation under `path`.
+pub(crate) fn document_parts(
+    mut b: Map<String, Value>,
+    parts: &mut Vec<Value>,
+    path: &str,
+    deg: &mut Degradations,
+) -> bool {
     let title = take_str(&mut b, "title");
     let Some(Value::Object(mut src)) = b.shift_remove("source") else {
         return false;
@@ -1064,18 +1086,25 @@ pub(crate) fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) 
         "content" => match src.shift_remove("content") {
             Some(Value::String(s)) => parts.push(input_text(s)),
             Some(Value::Array(blocks)) => {
-                for b in blocks {
-                    let Value::Object(mut b) = b else { continue };
+                for (k, b) in blocks.into_iter().enumerate() {
+                    let here = || format!("{path}.source.content[{k}]");
+                    let Value::Object(mut b) = b else {
+                        deg.push(here(), K::Unsupported, "not a content block");
+                        continue;
+                    };
                     match block_type(&b) {
                         Some("text") => {
                             parts.push(input_text(take_str(&mut b, "text").unwrap_or_default()))
                         }
-                        Some("image") => {
-                            if let Some(p) = image_part(&mut b) {
-                                parts.push(p);
-                            }
-                        }
-                        _ => {}
+                        Some("image") => match image_part(&mut b) {
+                            Some(p) => parts.push(p),
+                            None => deg.push(here(), K::Unsupported, "image source not supported"),
+                        },
+                        other => deg.push(
+                            here(),
+                            K::Unsupported,
+                            format!("`{}` in a document is not supported", other.unwrap_or("?")),
+                        ),
                     }
                 }
             }
@@ -1086,19 +1115,28 @@ pub(crate) fn document_parts(mut b: Map<String, Value>, parts: &mut Vec<Value>) 
     true
 }
 
-pub(crate) fn search_result_text(b: &mut Map<String, Value>) -> String {
+/// A search result as one text; its non-text blocks are left out with a degradation.
+pub(crate) fn search_result_text(
+    b: &mut Map<String, Value>,
+    path: &str,
+    deg: &mut Degradations,
+) -> String {
     let title = take_str(b, "title").unwrap_or_default();
     let source = take_str(b, "source").unwrap_or_default();
-    let texts: Vec<String> = match b.shift_remove("content") {
-        Some(Value::Array(blocks)) => blocks
-            .into_iter()
-            .filter_map(|mut c| match c.get_mut("text").map(Value::take) {
-                Some(Value::String(s)) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut texts: Vec<String> = Vec::new();
+    if let Some(Value::Array(blocks)) = b.shift_remove("content") {
+        for (k, mut c) in blocks.into_iter().enumerate() {
+            let is_text = c.get("type").and_then(Value::as_str) == Some("text");
+            match c.get_mut("text").map(Value::take) {
+                Some(Value::String(s)) if is_text => texts.push(s),
+                _ => deg.push(
+                    format!("{path}.content[{k}]"),
+                    K::Unsupported,
+                    "only text blocks are carried from a search result",
+                ),
+            }
+        }
+    }
     format!("{title}\n{source}\n\n{}", texts.join("\n"))
 }
 

@@ -28,7 +28,11 @@ pub fn check_anthropic_stream(body: &str) -> Vec<String> {
         let (Some(event), Some(data)) = (event, data) else {
             panic!("frame without event or data: {frame:?}");
         };
-        assert_eq!(data["type"].as_str(), Some(event.as_str()), "type matches the event name");
+        assert_eq!(
+            data["type"].as_str(),
+            Some(event.as_str()),
+            "type matches the event name"
+        );
         assert!(!terminal, "{event} after the terminal event");
         match event.as_str() {
             "message_start" => {
@@ -41,12 +45,20 @@ pub fn check_anthropic_stream(body: &str) -> Vec<String> {
         match event.as_str() {
             "content_block_start" => {
                 assert!(open.is_none(), "a block starts while another is open");
-                assert_eq!(data["index"].as_u64(), Some(next_index), "block indices in order");
+                assert_eq!(
+                    data["index"].as_u64(),
+                    Some(next_index),
+                    "block indices in order"
+                );
                 open = Some(next_index);
                 next_index += 1;
             }
             "content_block_delta" => {
-                assert_eq!(data["index"].as_u64(), open, "a delta outside its open block")
+                assert_eq!(
+                    data["index"].as_u64(),
+                    open,
+                    "a delta outside its open block"
+                )
             }
             "content_block_stop" => {
                 assert_eq!(data["index"].as_u64(), open, "a stop of a block not open");

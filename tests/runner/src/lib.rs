@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 /// One job for the runner: `{"kind": "...", "case": {...}, ...}`.
 #[derive(Debug, Deserialize)]
 pub struct Job {
-    /// `request`, `stream`, `error` or `routing`.
+    /// `request`, `stream`, `error`, `routing`, `exchange`, ….
     pub kind: String,
     /// The vector file's JSON.
     pub case: Value,
@@ -272,6 +272,34 @@ fn run_routing(case: &Value) -> Value {
     Value::Array(routes)
 }
 
+/// An exchange scenario (`case.scenario`) through the core's simulator: the transcript.
+fn run_exchange(case: &Value) -> Value {
+    match serde_json::from_value::<proxy_core::exchange::sim::Scenario>(case["scenario"].clone()) {
+        Ok(s) => serde_json::to_value(proxy_core::exchange::sim::run(&s)).unwrap_or(Value::Null),
+        Err(e) => json!({"runner_error": e.to_string()}),
+    }
+}
+
+/// A client body through the exchange's inbound check (validation, docs/CONVERSION.md §11):
+/// `{"ok": true}` or the error reply (`status` and the parsed body).
+fn run_validation(case: &Value) -> Value {
+    use proxy_core::exchange::{Dialect, Inbound, Reply};
+    let dialect = if case["dialect"] == "openai" {
+        Dialect::OpenAi
+    } else {
+        Dialect::Anthropic
+    };
+    let body = request_bytes(case);
+    match Inbound::parse(dialect, &body) {
+        Ok(_) => json!({"ok": true}),
+        Err(f) => {
+            let r = Reply::error(dialect, &f);
+            json!({"ok": false, "status": r.status,
+                   "body": serde_json::from_slice::<Value>(&r.body).unwrap_or(Value::Null)})
+        }
+    }
+}
+
 /// Run a job given as JSON text; the result is JSON text (canonical: compact, ordered).
 pub fn run_json(input: &str) -> String {
     let job: Job = match serde_json::from_str(input) {
@@ -292,6 +320,8 @@ pub fn run_json(input: &str) -> String {
         "openai_error" => run_openai_error(&job.case),
         "error" => run_error(&job.case),
         "routing" => run_routing(&job.case),
+        "exchange" => run_exchange(&job.case),
+        "validation" => run_validation(&job.case),
         other => json!({"runner_error": format!("unknown kind {other}")}),
     };
     out.to_string()
