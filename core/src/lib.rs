@@ -29,6 +29,7 @@ pub mod providers;
 pub mod quota;
 mod routing;
 pub mod sse;
+pub mod tokens;
 pub mod translate;
 mod upstream_error;
 mod validate;

@@ -5,21 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
-mod admin;
 mod claude_setup;
 mod cli;
 mod clock;
 mod config;
-mod lanes;
-mod login;
-mod logs;
-mod metrics;
-mod quota;
-mod relay;
-mod server;
+mod http;
 mod settings;
-mod store;
-mod tokens;
 
 use clap::{Args, Parser, Subcommand};
 use config::{Config, Overrides};
@@ -332,7 +323,7 @@ async fn serve(cfg: Config) -> ExitCode {
         }
     };
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
-    let state = server::AppState::new(cfg);
+    let state = http::state::AppState::new(cfg);
     tracing::info!(
         address = %local,
         accounts = state.pool.len(),
@@ -350,7 +341,7 @@ async fn serve(cfg: Config) -> ExitCode {
             bg.pool.refresh_due(crate::clock::now_secs(), 600).await;
         }
     });
-    let app = server::router(state);
+    let app = http::server::router(state);
     // SSE frames are small writes: send each at once instead of letting Nagle batch them.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);

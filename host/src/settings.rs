@@ -52,7 +52,7 @@ impl Settings {
             std::fs::create_dir_all(dir)?;
         }
         let bytes = serde_json::to_vec_pretty(&next).map_err(std::io::Error::other)?;
-        crate::store::write_atomic(&self.path, &bytes)
+        crate::accounts::store::write_atomic(&self.path, &bytes)
     }
 
     fn read(&self) -> Values {

@@ -40,9 +40,9 @@ pub struct Inbound {
 impl Inbound {
     /// Parse a request body in `dialect`; a failure is the 400 the client gets.
     pub fn parse(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
+        // A body that is JSON but not an object is the validator's to name (`body: …`).
         let value = match serde_json::from_slice::<Value>(body) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => return Err(invalid("request body must be a JSON object")),
+            Ok(v) => v,
             Err(e) => return Err(invalid(format!("request body is not valid JSON: {e}"))),
         };
         Self::from_value(dialect, value)

@@ -1,0 +1,11 @@
+//! Accounts and sign-in: the store on disk, the live pool (single-flight refresh, cooldowns,
+//! quota), the sign-in flows, `wham/usage` quota, and import. Nothing here knows HTTP routes or
+//! the CLI.
+
+pub mod import;
+pub mod login;
+mod pool;
+pub mod quota;
+pub mod store;
+
+pub use pool::*;

@@ -1,0 +1,65 @@
+//! Where each upstream family is, from configuration: the core's [`Target`] for a route.
+//! How a request is converted and what happens around the call is the exchange machine's
+//! (proxy-core); this only says URLs and headers.
+
+use crate::config::Provider;
+use crate::http::state::AppState;
+use proxy_core::Route;
+use proxy_core::exchange::{ChatTarget, CodexTarget, Target};
+
+/// Codex CLI version the backend's headers name.
+const CODEX_VERSION: &str = "0.147.0";
+
+/// The Codex backend.
+pub fn codex(st: &AppState) -> Target {
+    Target::Codex(CodexTarget {
+        url: format!(
+            "{}/codex/responses",
+            st.cfg.codex_base_url.trim_end_matches('/')
+        ),
+        user_agent: format!(
+            "codex_cli_rs/{CODEX_VERSION} ({} ; {}) codex-claude-proxy/{}",
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            env!("CARGO_PKG_VERSION")
+        ),
+        version: CODEX_VERSION.into(),
+    })
+}
+
+/// The configured provider a Chat route names, if it exists.
+pub fn provider<'a>(st: &'a AppState, route: &Route) -> Option<&'a Provider> {
+    let name = route.provider.as_deref().unwrap_or("kilo");
+    st.cfg.providers.iter().find(|p| p.name == name)
+}
+
+/// A Chat Completions provider.
+pub fn chat(st: &AppState, provider: &Provider) -> Target {
+    let mut headers: Vec<(String, String)> = vec![(
+        "user-agent".into(),
+        format!("codex-claude-proxy/{}", env!("CARGO_PKG_VERSION")),
+    )];
+    if let Some(key) = provider.key() {
+        headers.push(("authorization".into(), format!("Bearer {key}")));
+    }
+    if provider.kilo_headers {
+        headers.push(("http-referer".into(), "https://kilo.ai".into()));
+        headers.push(("x-title".into(), "codex-claude-proxy".into()));
+        headers.push(("x-kilocode-machineid".into(), st.machine_id.clone()));
+    }
+    headers.extend(
+        provider
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+    );
+    Target::Chat(ChatTarget {
+        url: format!(
+            "{}/chat/completions",
+            provider.base_url.trim_end_matches('/')
+        ),
+        headers,
+        max_tokens_field: provider.max_tokens_field.clone(),
+        reasoning_style: provider.reasoning_style.clone(),
+    })
+}

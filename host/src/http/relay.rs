@@ -1,0 +1,502 @@
+//! `POST /v1/messages` and `POST /v1/chat/completions`: the native driver of the core's
+//! exchange machine (`proxy_core::exchange`).
+//!
+//! The machine decides everything (accounts, refresh, rotation, retries, late commit,
+//! timeouts, pings, error shapes). This file only does what it says: asks the pool, sends
+//! the prepared request with reqwest, feeds the answer back, sleeps until `poll_timeout()`,
+//! and writes what it emits. Dropping the client's body drops the driver and with it the
+//! upstream request.
+
+use crate::accounts::{Slot, TokenFailure};
+use crate::clock::{instant_at, now_ms, now_secs};
+use crate::http::state::{AppState, authorized};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use proxy_core::exchange::{
+    Dialect, Exchange, ExchangeConfig, Inbound, Output, Pick, Reply, TokenResult, UpstreamRequest,
+    error_reply,
+};
+use proxy_core::{ErrorType, Lane};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// `POST /v1/messages`.
+pub async fn messages(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(st, headers, body, Dialect::Anthropic).await
+}
+
+/// `POST /v1/chat/completions`: the OpenAI request becomes an Anthropic one (core), takes the
+/// same path, and the answer is folded back into OpenAI chunks (core).
+pub async fn chat_completions(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(st, headers, body, Dialect::OpenAi).await
+}
+
+/// An error response in `dialect`'s shape.
+pub fn dialect_error(
+    dialect: Dialect,
+    ty: ErrorType,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Response {
+    reply(error_reply(dialect, ty, message, retry_after))
+}
+
+fn reply(r: Reply) -> Response {
+    let mut resp = Response::new(Body::from(r.body));
+    *resp.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    put_headers(resp.headers_mut(), &r.headers);
+    resp
+}
+
+fn put_headers(h: &mut HeaderMap, list: &[(String, String)]) {
+    for (k, v) in list {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.insert(k, v);
+        }
+    }
+}
+
+fn exchange_config(st: &AppState) -> ExchangeConfig {
+    let ms = |s: f64| (s * 1000.0) as u64;
+    ExchangeConfig {
+        first_byte_timeout_ms: ms(st.cfg.first_byte_timeout_secs),
+        idle_timeout_ms: ms(st.cfg.idle_timeout_secs),
+        commit_timeout_ms: ms(st.cfg.commit_timeout_secs),
+        ping_interval_ms: ms(st.cfg.ping_interval_secs),
+        max_attempts: st.cfg.max_attempts,
+        max_wait_secs: crate::accounts::MAX_WAIT_SECS,
+        relogin_hint: "run `codex-claude-proxy accounts add`".into(),
+        no_account_hint: "Add one with `codex-claude-proxy accounts add` (or import ~/.codex/auth.json with `codex-claude-proxy accounts import`)".into(),
+        ..ExchangeConfig::default()
+    }
+}
+
+async fn serve(
+    st: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    dialect: Dialect,
+) -> Response {
+    let started = Instant::now();
+    if let Err(e) = authorized(&st.cfg, &headers) {
+        return dialect_error(dialect, e.ty, &e.message, None);
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let msg = format!(
+                "request body exceeds the limit of {} bytes",
+                st.cfg.body_limit
+            );
+            return dialect_error(dialect, ErrorType::RequestTooLarge, &msg, None);
+        }
+        Err(e) => {
+            return dialect_error(
+                dialect,
+                ErrorType::InvalidRequestError,
+                &e.body_text(),
+                None,
+            );
+        }
+    };
+    let inbound = match Inbound::parse(dialect, &body) {
+        Ok(i) => i,
+        Err(f) => return reply(Reply::error(dialect, &f)),
+    };
+    let route = st.route(&inbound.model);
+    let target = match route.lane {
+        Lane::Codex => crate::http::lanes::codex(&st),
+        Lane::Chat => match crate::http::lanes::provider(&st, &route) {
+            Some(p) => crate::http::lanes::chat(&st, p),
+            None => {
+                let msg = format!(
+                    "route for `{}` names provider `{}`, which is not configured",
+                    inbound.model,
+                    route.provider.as_deref().unwrap_or("")
+                );
+                return dialect_error(dialect, ErrorType::ApiError, &msg, None);
+            }
+        },
+    };
+    let session = proxy_core::session_key(
+        headers
+            .get("x-claude-code-session-id")
+            .and_then(|v| v.to_str().ok()),
+        &inbound.value,
+    );
+    let (model, stream) = (inbound.model.clone(), inbound.stream);
+    let lane = match route.lane {
+        Lane::Codex => "codex",
+        Lane::Chat => "chat",
+    };
+    let (provider, upstream_model) = (route.provider.clone(), route.model.clone());
+    let ex = Exchange::new(
+        exchange_config(&st),
+        inbound,
+        Vec::from(body),
+        target,
+        route,
+        session.clone(),
+        st.next_seed(),
+        now_ms(),
+    );
+    let drv = Driver {
+        st: st.clone(),
+        ex,
+        slot: None,
+        link: Link::Idle,
+        started,
+        session_owned: session,
+        upstream_model: upstream_model.clone(),
+    };
+    let (resp, notes) = drv.respond(stream).await;
+    // One line per request: what was asked, where it went, how it ended (no content, no keys).
+    let status = resp.status().as_u16();
+    tracing::info!(model = %model, lane, stream, status, ms = started.elapsed().as_millis() as u64, "request");
+    st.metrics
+        .requests
+        .get_or_create(&crate::http::metrics::RequestLabels {
+            lane: lane.into(),
+            status,
+        })
+        .inc();
+    st.logs.push(serde_json::json!({
+        "at": crate::clock::now_ms(),
+        "endpoint": match dialect {
+            Dialect::Anthropic => "messages",
+            Dialect::OpenAi => "chat.completions",
+        },
+        "model": model,
+        "lane": lane,
+        "provider": provider,
+        "upstream_model": upstream_model,
+        "account": notes.account,
+        "stream": stream,
+        "status": status,
+        // For a stream: until the response was committed (its first real output).
+        "ms": started.elapsed().as_millis() as u64,
+        "degradations": notes.degradations,
+        "degradations_total": notes.degradations_total,
+    }));
+    resp
+}
+
+/// The upstream request in flight, if any.
+enum Link {
+    Idle,
+    Sending(Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>),
+    Body(BoxStream<'static, Result<Bytes, reqwest::Error>>),
+}
+
+/// What the driver hands the HTTP layer.
+enum Step {
+    Commit(u16, Vec<(String, String)>),
+    Emit(Vec<u8>),
+    Finish,
+    Fail(Reply),
+}
+
+struct Driver {
+    st: Arc<AppState>,
+    ex: Exchange,
+    /// The account the machine picked last.
+    slot: Option<Arc<Slot>>,
+    link: Link,
+    started: Instant,
+    /// The session key (sticky account choice).
+    session_owned: Option<String>,
+    /// The upstream model (cooldowns are per model).
+    upstream_model: String,
+}
+
+/// What one request's log entry says besides its route.
+struct Notes {
+    account: Option<String>,
+    degradations: Vec<proxy_core::Degradation>,
+    degradations_total: usize,
+}
+
+impl Driver {
+    /// Run the exchange until the client's response starts, and build it.
+    async fn respond(mut self, stream: bool) -> (Response, Notes) {
+        let step = self.next().await;
+        let notes = self.notes();
+        let resp = match step {
+            Step::Fail(r) => {
+                if let Some(t) = r.error_type {
+                    self.st.metrics.error(t.as_str());
+                }
+                reply(r)
+            }
+            Step::Commit(status, headers) => {
+                let st = self.st.clone();
+                st.metrics
+                    .ttfb
+                    .observe(self.started.elapsed().as_secs_f64());
+                let mut resp = if stream {
+                    st.metrics.open_streams.inc();
+                    let live = Live {
+                        drv: self,
+                        ended: false,
+                    };
+                    Response::new(Body::from_stream(futures_util::stream::unfold(
+                        live,
+                        Live::next,
+                    )))
+                } else {
+                    let mut body = Vec::new();
+                    while let Step::Emit(b) = self.next().await {
+                        body.extend_from_slice(&b);
+                    }
+                    self.settle();
+                    st.metrics
+                        .duration
+                        .observe(self.started.elapsed().as_secs_f64());
+                    Response::new(Body::from(body))
+                };
+                *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                put_headers(resp.headers_mut(), &headers);
+                resp
+            }
+            // The machine always commits or fails before anything else reaches the client.
+            Step::Emit(_) | Step::Finish => dialect_error(
+                self.ex.inbound().dialect,
+                ErrorType::ApiError,
+                "internal: output before commit",
+                None,
+            ),
+        };
+        (resp, notes)
+    }
+
+    /// The account (email, else tag) and the degradations, for the request log.
+    fn notes(&mut self) -> Notes {
+        let degradations = self.ex.take_degradations();
+        for d in &degradations {
+            tracing::debug!(path = %d.path, kind = ?d.kind, detail = %d.detail, "degradation");
+        }
+        let account = self
+            .slot
+            .as_ref()
+            .filter(|_| self.ex.account().is_some())
+            .map(|s| {
+                let a = s.snapshot();
+                a.email
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| crate::accounts::tag_of(&a.account_id))
+            });
+        Notes {
+            account,
+            degradations_total: degradations.len(),
+            // The log keeps a request's first few: a crafted request could carry thousands.
+            degradations: degradations
+                .into_iter()
+                .take(crate::http::logs::KEEP_DEGRADATIONS)
+                .collect(),
+        }
+    }
+
+    /// Usage and errors into the metrics, once the exchange is over.
+    fn settle(&mut self) {
+        if let Some(u) = self.ex.usage() {
+            self.st.metrics.usage(u);
+        }
+        if let Some(t) = self.ex.terminal_error() {
+            self.st.metrics.error(t.as_str());
+        }
+        for d in self.ex.take_degradations() {
+            tracing::debug!(path = %d.path, kind = ?d.kind, detail = %d.detail, "stream degradation");
+        }
+    }
+
+    /// The next client-facing step: everything else the machine asks is done here.
+    async fn next(&mut self) -> Step {
+        loop {
+            while let Some(out) = self.ex.poll() {
+                let now = now_secs();
+                match out {
+                    Output::PickAccount { exclude } => {
+                        let pick = match self.st.pool.pick(
+                            self.session_owned.as_deref(),
+                            &self.upstream_model,
+                            &exclude,
+                            now,
+                        ) {
+                            Ok(slot) => {
+                                let id = slot.id();
+                                self.slot = Some(slot);
+                                Pick::Account(id)
+                            }
+                            Err(p) => p,
+                        };
+                        self.ex.handle_pick(pick, now_ms());
+                    }
+                    Output::GetToken { .. } => {
+                        let r = match &self.slot {
+                            Some(slot) => token_result(self.st.pool.token(slot, now).await),
+                            None => TokenResult::Transient("no account".into()),
+                        };
+                        self.ex.handle_token(r, now_ms());
+                    }
+                    Output::Refresh { stale, .. } => {
+                        let r = match &self.slot {
+                            Some(slot) => {
+                                let done = self.st.pool.refresh(slot, Some(&stale), now).await;
+                                token_result(done.map(|()| slot.snapshot().access_token))
+                            }
+                            None => TokenResult::Transient("no account".into()),
+                        };
+                        self.ex.handle_token(r, now_ms());
+                    }
+                    Output::CoolDown { model, until, .. } => {
+                        if let Some(slot) = &self.slot {
+                            self.st.pool.cool_down(slot, &model, until);
+                        }
+                    }
+                    Output::Quota { limits, .. } => {
+                        if let Some(slot) = &self.slot {
+                            self.st.pool.record_quota(slot, limits, now);
+                        }
+                    }
+                    Output::Send(req) => {
+                        if self.ex.retries() > 0 {
+                            self.st.metrics.retries.inc();
+                        }
+                        self.link = Link::Sending(Box::pin(self.build(req).send()));
+                    }
+                    Output::CloseUpstream => self.link = Link::Idle,
+                    Output::Commit { status, headers } => return Step::Commit(status, headers),
+                    Output::Emit(b) => return Step::Emit(b),
+                    Output::Finish => return Step::Finish,
+                    Output::Fail(r) => return Step::Fail(r),
+                }
+            }
+            if self.ex.is_done() {
+                return Step::Finish;
+            }
+            let deadline = self.ex.poll_timeout();
+            let timer = async {
+                match deadline {
+                    Some(ms) => tokio::time::sleep_until(instant_at(ms)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                ev = next_upstream(&mut self.link) => match ev {
+                    Upstream::Head(resp) => {
+                        let headers: Vec<(String, String)> = resp
+                            .headers()
+                            .iter()
+                            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                            .collect();
+                        let status = resp.status().as_u16();
+                        self.link = Link::Body(resp.bytes_stream().boxed());
+                        self.ex.handle_head(status, &headers, now_ms());
+                    }
+                    Upstream::Bytes(b) => self.ex.handle_bytes(&b, now_ms()),
+                    Upstream::End => {
+                        self.link = Link::Idle;
+                        self.ex.handle_eof(now_ms());
+                    }
+                    Upstream::Broken(message) => {
+                        self.link = Link::Idle;
+                        self.ex.handle_transport_error(&message, now_ms());
+                    }
+                },
+                () = timer => self.ex.handle_timeout(now_ms()),
+            }
+        }
+    }
+
+    fn build(&self, req: UpstreamRequest) -> reqwest::RequestBuilder {
+        let mut rb = self.st.client.post(req.url);
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        rb.body(req.body)
+    }
+}
+
+fn token_result(r: Result<String, TokenFailure>) -> TokenResult {
+    match r {
+        Ok(t) => TokenResult::Ready(t),
+        Err(TokenFailure::Relogin(why)) => TokenResult::Relogin(why),
+        Err(TokenFailure::Transient(why)) => TokenResult::Transient(why),
+    }
+}
+
+/// What the upstream link produced.
+enum Upstream {
+    Head(reqwest::Response),
+    Bytes(Bytes),
+    End,
+    /// A transport failure, described without its URL.
+    Broken(String),
+}
+
+/// The link's next event; never resolves while nothing is in flight.
+async fn next_upstream(link: &mut Link) -> Upstream {
+    match link {
+        Link::Idle => std::future::pending().await,
+        Link::Sending(fut) => match fut.await {
+            Ok(resp) => Upstream::Head(resp),
+            Err(e) => Upstream::Broken(e.without_url().to_string()),
+        },
+        Link::Body(body) => match body.next().await {
+            Some(Ok(b)) => Upstream::Bytes(b),
+            Some(Err(e)) => Upstream::Broken(e.without_url().to_string()),
+            None => Upstream::End,
+        },
+    }
+}
+
+/// A committed stream: the driver, until the machine finishes. Dropping it (client gone)
+/// drops the upstream request.
+struct Live {
+    drv: Driver,
+    ended: bool,
+}
+
+impl Live {
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if self.ended {
+            return None;
+        }
+        match self.drv.next().await {
+            Step::Emit(b) => Some((Ok(Bytes::from(b)), self)),
+            _ => {
+                self.ended = true;
+                self.drv.settle();
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let m = &self.drv.st.metrics;
+        m.open_streams.dec();
+        m.duration.observe(self.drv.started.elapsed().as_secs_f64());
+    }
+}

@@ -1,0 +1,338 @@
+//! The axum router: every route of the HTTP surface, and the small handlers that need no
+//! module of their own (health, models, metrics, the UI's files).
+
+use crate::http::state::{AppState, authorized, error_response};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use proxy_core::{ErrorType, error_body};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The router with every route.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.cfg.body_limit;
+    Router::new()
+        .route(
+            "/v1/messages",
+            post(crate::http::relay::messages).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::http::tokens::count_tokens).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/chat/completions",
+            post(crate::http::relay::chat_completions).fallback(method_not_allowed),
+        )
+        .route("/v1/models", get(models).fallback(method_not_allowed))
+        .route("/health", get(health).fallback(method_not_allowed))
+        .route(
+            "/kilo/models",
+            get(crate::http::admin::kilo_models).fallback(method_not_allowed),
+        )
+        .route("/metrics", get(metrics).fallback(method_not_allowed))
+        .route(
+            "/accounts",
+            get(crate::http::admin::list_accounts).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/device",
+            post(crate::http::admin::add_device).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/quota",
+            get(crate::http::admin::quota).fallback(method_not_allowed),
+        )
+        // The Node version's name for the same snapshot (its dashboard called this).
+        .route(
+            "/accounts/quota/all",
+            get(crate::http::admin::quota).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/import",
+            post(crate::http::admin::import_accounts).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/add",
+            post(crate::http::admin::add_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/add/manual",
+            post(crate::http::admin::add_manual).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/login/{state}",
+            get(crate::http::admin::login_status).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/{id}",
+            axum::routing::delete(crate::http::admin::remove_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/accounts/{id}/refresh",
+            post(crate::http::admin::refresh_account).fallback(method_not_allowed),
+        )
+        .route(
+            "/logs",
+            get(crate::http::admin::logs).fallback(method_not_allowed),
+        )
+        .route(
+            "/logs/stream",
+            get(crate::http::admin::logs_stream).fallback(method_not_allowed),
+        )
+        .route(
+            "/settings/haiku-model",
+            get(crate::http::admin::haiku_model)
+                .post(crate::http::admin::haiku_model)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/settings/account-strategy",
+            get(crate::http::admin::strategy)
+                .post(crate::http::admin::strategy)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/claude/config",
+            get(crate::http::admin::claude_config).fallback(method_not_allowed),
+        )
+        .route(
+            "/claude/config/proxy",
+            post(crate::http::admin::claude_proxy).fallback(method_not_allowed),
+        )
+        .route(
+            "/claude/config/direct",
+            post(crate::http::admin::claude_direct).fallback(method_not_allowed),
+        )
+        .route("/api/hello", get(hello).head(hello))
+        .route("/", get(ui).fallback(method_not_allowed))
+        .route(
+            "/ui/wasm/{file}",
+            get(wasm_asset).fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error_response(ErrorType::NotFoundError, "no such route", None)
+}
+
+async fn method_not_allowed() -> Response {
+    let body = error_body(
+        ErrorType::InvalidRequestError,
+        "method not allowed on this route",
+    );
+    let mut r = (StatusCode::METHOD_NOT_ALLOWED, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The dashboard: one static page that drives the admin API from the same origin.
+async fn ui() -> Response {
+    let mut r = include_str!("ui.html").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    r
+}
+
+/// The playground's two files from the wasm-bindgen build of the core (`web_dir`): the JS glue
+/// and the module. Only these names are served, so no path reaches the disk from a request.
+async fn wasm_asset(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let mime = match file.as_str() {
+        "proxy_web.js" => "text/javascript; charset=utf-8",
+        "proxy_web_bg.wasm" => "application/wasm",
+        _ => return not_found().await,
+    };
+    let path = st.cfg.web_dir.join(&file);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let mut r = bytes.into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            r
+        }
+        Err(_) => error_response(
+            ErrorType::NotFoundError,
+            "the playground's wasm build is missing: run `bash web/build.sh`, or set web_dir",
+            None,
+        ),
+    }
+}
+
+async fn hello() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    // No emails or quota here: /health answers without the client key.
+    let accounts: Vec<Value> = st
+        .pool
+        .summaries(crate::clock::now_secs())
+        .into_iter()
+        .map(|a| json!({"tag": a["tag"], "plan_type": a["plan_type"], "relogin_needed": a["relogin_needed"]}))
+        .collect();
+    axum::Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "accounts": accounts,
+        "strategy": st.pool.strategy(),
+        "lanes": {
+            "codex": !st.pool.is_empty(),
+            "chat": st.cfg.providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        },
+    }))
+    .into_response()
+}
+
+/// Per-account gauges, rendered at scrape time from the pool (quota from the backend's
+/// headers, re-login state) in OpenMetrics text.
+fn account_metrics(st: &AppState) -> String {
+    let now = crate::clock::now_secs();
+    let mut out = String::new();
+    out.push_str("# HELP ccp_account_relogin_needed 1 when the account needs a new login.\n# TYPE ccp_account_relogin_needed gauge\n");
+    let slots = st.pool.all();
+    let label = |s: &crate::accounts::Slot| {
+        let a = s.snapshot();
+        a.email
+            .unwrap_or_else(|| s.tag())
+            .replace(['"', '\\', '\n'], "_")
+    };
+    for s in &slots {
+        let a = s.snapshot();
+        out.push_str(&format!(
+            "ccp_account_relogin_needed{{account=\"{}\"}} {}\n",
+            label(s),
+            u8::from(a.relogin_reason.is_some())
+        ));
+    }
+    out.push_str("# HELP ccp_account_quota_used_percent Used share of a quota window, from the backend's headers.\n# TYPE ccp_account_quota_used_percent gauge\n");
+    let mut resets = String::new();
+    for s in &slots {
+        if let Some((_, q)) = s.quota() {
+            for (name, w) in [("primary", q.primary), ("secondary", q.secondary)] {
+                let Some(w) = w else { continue };
+                if let Some(u) = w.used_percent {
+                    out.push_str(&format!(
+                        "ccp_account_quota_used_percent{{account=\"{}\",window=\"{name}\"}} {u}\n",
+                        label(s)
+                    ));
+                }
+                if let Some(r) = w.reset_in(now) {
+                    resets.push_str(&format!(
+                        "ccp_account_quota_reset_seconds{{account=\"{}\",window=\"{name}\"}} {r}\n",
+                        label(s)
+                    ));
+                }
+            }
+        }
+    }
+    out.push_str("# HELP ccp_account_quota_reset_seconds Seconds until a quota window resets.\n# TYPE ccp_account_quota_reset_seconds gauge\n");
+    out.push_str(&resets);
+    out.push_str(&format!(
+        "# HELP ccp_token_refreshes Token refreshes performed.\n# TYPE ccp_token_refreshes counter\nccp_token_refreshes_total {}\n",
+        st.pool.refresh_count()
+    ));
+    out
+}
+
+async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorized(&st.cfg, &headers) {
+        return e.into_response();
+    }
+    let mut text = st.metrics.render();
+    let extra = account_metrics(&st);
+    match text.rfind("# EOF") {
+        Some(i) => text.insert_str(i, &extra),
+        None => text.push_str(&extra),
+    }
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+/// Ids Claude Code's model picker accepts (gateway discovery keeps ids starting `claude`).
+const MODELS: &[(&str, &str, u64)] = &[
+    (
+        "claude-opus-4-5",
+        "Claude Opus 4.5 (via Codex gpt-5.5)",
+        272_000,
+    ),
+    (
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5 (via Codex gpt-5.5)",
+        272_000,
+    ),
+    (
+        "claude-haiku-4-5",
+        "Claude Haiku 4.5 (via Kilo free models)",
+        200_000,
+    ),
+    (
+        "claude-opus-4-5[1m]",
+        "Claude Opus 4.5, long context",
+        272_000,
+    ),
+    (
+        "claude-sonnet-4-5[1m]",
+        "Claude Sonnet 4.5, long context",
+        272_000,
+    ),
+];
+
+async fn models(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    // Claude ids first (Claude Code's discovery keeps only those), then provider models for
+    // OpenAI clients.
+    let provider_models = st.cfg.providers.iter().flat_map(|p| {
+        p.models
+            .iter()
+            .map(move |m| (m.clone(), format!("{m} ({})", p.name), None::<u64>))
+    });
+    let data: Vec<Value> = MODELS
+        .iter()
+        .map(|(id, name, ctx)| ((*id).to_owned(), (*name).to_owned(), Some(*ctx)))
+        .chain(provider_models)
+        .take(limit)
+        .map(|(id, name, ctx)| {
+            json!({"type": "model", "id": id, "display_name": name,
+                   "created_at": "2025-11-01T00:00:00Z", "max_input_tokens": ctx})
+        })
+        .collect();
+    let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    axum::Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
+        .into_response()
+}

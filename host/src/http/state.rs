@@ -1,0 +1,184 @@
+//! What every handler shares: the state ([`AppState`]), the client-key check, body parsing,
+//! and the error contract (every error is JSON in the Anthropic shape; never an HTML page,
+//! never a panic).
+
+use crate::accounts::Pool;
+use crate::config::Config;
+use crate::http::metrics::Metrics;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use proxy_core::{ErrorType, error_body};
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// State shared by all requests.
+pub struct AppState {
+    /// Effective configuration.
+    pub cfg: Config,
+    /// One pooled upstream client (HTTP/2 where offered).
+    pub client: reqwest::Client,
+    /// ChatGPT accounts.
+    pub pool: Pool,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Stable per-install id for Kilo's `X-KiloCode-MachineId`.
+    pub machine_id: String,
+    /// Kilo free-model discovery.
+    pub kilo: crate::http::admin::KiloModels,
+    /// Sign-ins started through the admin API.
+    pub logins: crate::http::admin::Logins,
+    /// Cached `wham/usage` answers.
+    pub quota: crate::http::admin::QuotaCache,
+    /// The live request log (`/logs`).
+    pub logs: crate::http::logs::RequestLog,
+    /// Runtime settings (`/settings/haiku-model`).
+    pub settings: crate::settings::Settings,
+    /// Entropy for ids the upstream does not give.
+    seed: AtomicU64,
+}
+
+impl AppState {
+    /// Build the state (no IO beyond reading accounts and the machine id).
+    pub fn new(cfg: Config) -> Arc<Self> {
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(15))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let pool = Pool::load(&cfg.data_dir, client.clone(), cfg.oauth_issuer.clone());
+        let machine_id = machine_id(&cfg.data_dir);
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        Arc::new(Self {
+            client,
+            pool,
+            metrics: Metrics::default(),
+            machine_id,
+            kilo: crate::http::admin::KiloModels::default(),
+            logins: crate::http::admin::Logins::default(),
+            quota: crate::http::admin::QuotaCache::default(),
+            settings: crate::settings::Settings::load(&cfg.data_dir),
+            logs: crate::http::logs::RequestLog::default(),
+            seed: AtomicU64::new(u64::from_le_bytes(seed)),
+            cfg,
+        })
+    }
+
+    /// Where a requested model goes: the routing table, with the haiku setting applied.
+    pub fn route(&self, model: &str) -> proxy_core::Route {
+        self.cfg
+            .routing
+            .route_with_haiku(model, self.settings.haiku_model().as_deref())
+    }
+
+    /// A fresh seed for one stream's ids.
+    pub fn next_seed(&self) -> u64 {
+        self.seed
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+}
+
+fn machine_id(data_dir: &std::path::Path) -> String {
+    let path = data_dir.join("machine-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_owned();
+        if !id.is_empty() {
+            return id;
+        }
+    }
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let _ = std::fs::create_dir_all(data_dir);
+    let _ = std::fs::write(&path, &id);
+    id
+}
+
+/// An error the host answers with (axum's error-handling pattern: small, `?`-friendly).
+#[derive(Debug)]
+pub struct ApiError {
+    /// Anthropic error type (decides the status).
+    pub ty: ErrorType,
+    /// Message for the client.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of a type with a message.
+    pub fn new(ty: ErrorType, message: impl Into<String>) -> Self {
+        Self {
+            ty,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error_response(self.ty, &self.message, None)
+    }
+}
+
+/// An Anthropic-shaped error response.
+pub fn error_response(ty: ErrorType, message: &str, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(ty.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, error_body(ty, message)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(s) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        h.insert(header::RETRY_AFTER, v);
+    }
+    if ty == ErrorType::InvalidRequestError {
+        h.insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    resp
+}
+
+/// Check the client key when one is configured.
+pub fn authorized(cfg: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(key) = &cfg.client_key else {
+        return Ok(());
+    };
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    if given == Some(key.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorType::AuthenticationError,
+            "invalid or missing client key (x-api-key)",
+        ))
+    }
+}
+
+/// Parse a JSON body, answering 400 with the serde message on failure.
+pub fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ApiError::new(
+            ErrorType::InvalidRequestError,
+            "request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::new(
+            ErrorType::InvalidRequestError,
+            format!("request body is not valid JSON: {e}"),
+        )),
+    }
+}
