@@ -37,6 +37,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen 0.2.130" ]; then
   cargo install wasm-bindgen-cli --version 0.2.130
 fi
 
+step "worker-build (pinned; builds the edge Worker)"
+if [ "$(worker-build --version 2>/dev/null)" != "worker-build 0.8.7" ]; then
+  cargo install worker-build --version 0.8.7
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -44,6 +49,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "wasm builds of the core"
 cargo build -p proxy-core --target wasm32-unknown-unknown --release
 cargo build -p proxy-vector-runner --target wasm32-wasip1 --release
+
+step "the edge Worker (worker-build; run in workerd by host/tests/edge.rs)"
+# worker-build would fetch wasm-bindgen from GitHub: give it the pinned CLI installed above.
+(cd edge && WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" worker-build --release)
 
 step "tests (native; the vectors also under wasmtime (wasip1) and in Node (wasm-bindgen))"
 cargo test --workspace

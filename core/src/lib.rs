@@ -38,7 +38,7 @@ pub mod wire;
 pub use aggregate::Aggregator;
 pub use degrade::{Converted, Degradation, DegradationKind};
 pub use error::{ErrorType, RequestError, error_body};
-pub use routing::{Lane, Route, RoutingTable, Rule};
+pub use routing::{CLAUDE_MODELS, Lane, Route, RoutingTable, Rule, models_page};
 pub use translate::EventTranslator;
 pub use translate::chat_request::{
     ChatOptions, ChatRequest, convert_chat_request, convert_chat_request_value,

@@ -157,6 +157,58 @@ impl RoutingTable {
     }
 }
 
+/// Ids Claude Code's model picker accepts (gateway discovery keeps ids starting `claude`).
+pub const CLAUDE_MODELS: &[(&str, &str, u64)] = &[
+    (
+        "claude-opus-4-5",
+        "Claude Opus 4.5 (via Codex gpt-5.5)",
+        272_000,
+    ),
+    (
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5 (via Codex gpt-5.5)",
+        272_000,
+    ),
+    (
+        "claude-haiku-4-5",
+        "Claude Haiku 4.5 (via Kilo free models)",
+        200_000,
+    ),
+    (
+        "claude-opus-4-5[1m]",
+        "Claude Opus 4.5, long context",
+        272_000,
+    ),
+    (
+        "claude-sonnet-4-5[1m]",
+        "Claude Sonnet 4.5, long context",
+        272_000,
+    ),
+];
+
+/// `GET /v1/models`: the Claude ids first (Claude Code's model discovery keeps only those),
+/// then the given provider models (id, display name) for OpenAI clients; at most `limit`.
+pub fn models_page(provider_models: &[(String, String)], limit: usize) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let data: Vec<Value> = CLAUDE_MODELS
+        .iter()
+        .map(|(id, name, ctx)| ((*id).to_owned(), (*name).to_owned(), Some(*ctx)))
+        .chain(
+            provider_models
+                .iter()
+                .map(|(id, name)| (id.clone(), name.clone(), None)),
+        )
+        .take(limit)
+        .map(|(id, name, ctx)| {
+            json!({"type": "model", "id": id, "display_name": name,
+                   "created_at": "2025-11-01T00:00:00Z", "max_input_tokens": ctx})
+        })
+        .collect();
+    let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    json!({"data": data, "has_more": false, "first_id": first, "last_id": last})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

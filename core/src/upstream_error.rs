@@ -183,6 +183,24 @@ fn retry_after_header(headers: &[(String, String)], now: u64) -> Option<u64> {
     uint(Some(v)).or_else(|| http_date(v).map(|at| at.saturating_sub(now)))
 }
 
+/// Whether a failed response is Cloudflare's challenge or block page rather than the
+/// backend's answer: `cf-mitigated: challenge`, or an HTML body with the challenge's or the
+/// block page's title. `Some(cf-ray)` (the ray id, when sent) if so.
+pub fn cloudflare_challenge<'a>(
+    headers: &'a [(String, String)],
+    body: &str,
+) -> Option<Option<&'a str>> {
+    let mitigated =
+        header(headers, "cf-mitigated").is_some_and(|v| v.eq_ignore_ascii_case("challenge"));
+    let html = header(headers, "content-type").is_some_and(|v| v.contains("text/html"))
+        || body.trim_start().starts_with('<');
+    let page = html
+        && (body.contains("Just a moment...")
+            || body.contains("Attention Required! | Cloudflare")
+            || body.contains("Enable JavaScript and cookies to continue"));
+    (mitigated || page).then(|| header(headers, "cf-ray"))
+}
+
 /// Map a failed upstream response.
 pub fn map_upstream_error(
     status: u16,
@@ -230,6 +248,20 @@ pub fn map_upstream_error(
 
     use Action::*;
     use ErrorType as T;
+    if let Some(ray) = cloudflare_challenge(headers, body) {
+        // Not a token problem: refreshing or rotating cannot help, and a tight retry loop
+        // would only deepen the block (protocol/codex.md §9.4).
+        return UpstreamError {
+            error_type: T::PermissionError,
+            status: 403,
+            message: format!(
+                "the Codex backend's Cloudflare front challenged this request (HTTP {status}{}): it does this to traffic from Cloudflare Workers and many datacenter IPs. Send Codex traffic through egress you run (set the Codex base URL to it) or use a model routed to a Chat provider.",
+                ray.map(|r| format!(", cf-ray {r}")).unwrap_or_default()
+            ),
+            retry_after: None,
+            action: Fail,
+        };
+    }
     let (error_type, client_status, action) = match status {
         400 if is("context_length_exceeded") => (T::InvalidRequestError, 400, Fail),
         400 if is("invalid_encrypted_content") => (T::InvalidRequestError, 400, StripReasoning),

@@ -276,35 +276,6 @@ async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     r
 }
 
-/// Ids Claude Code's model picker accepts (gateway discovery keeps ids starting `claude`).
-const MODELS: &[(&str, &str, u64)] = &[
-    (
-        "claude-opus-4-5",
-        "Claude Opus 4.5 (via Codex gpt-5.5)",
-        272_000,
-    ),
-    (
-        "claude-sonnet-4-5",
-        "Claude Sonnet 4.5 (via Codex gpt-5.5)",
-        272_000,
-    ),
-    (
-        "claude-haiku-4-5",
-        "Claude Haiku 4.5 (via Kilo free models)",
-        200_000,
-    ),
-    (
-        "claude-opus-4-5[1m]",
-        "Claude Opus 4.5, long context",
-        272_000,
-    ),
-    (
-        "claude-sonnet-4-5[1m]",
-        "Claude Sonnet 4.5, long context",
-        272_000,
-    ),
-];
-
 async fn models(
     State(st): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
@@ -314,25 +285,15 @@ async fn models(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(1000)
         .clamp(1, 1000);
-    // Claude ids first (Claude Code's discovery keeps only those), then provider models for
-    // OpenAI clients.
-    let provider_models = st.cfg.providers.iter().flat_map(|p| {
-        p.models
-            .iter()
-            .map(move |m| (m.clone(), format!("{m} ({})", p.name), None::<u64>))
-    });
-    let data: Vec<Value> = MODELS
+    let provider_models: Vec<(String, String)> = st
+        .cfg
+        .providers
         .iter()
-        .map(|(id, name, ctx)| ((*id).to_owned(), (*name).to_owned(), Some(*ctx)))
-        .chain(provider_models)
-        .take(limit)
-        .map(|(id, name, ctx)| {
-            json!({"type": "model", "id": id, "display_name": name,
-                   "created_at": "2025-11-01T00:00:00Z", "max_input_tokens": ctx})
+        .flat_map(|p| {
+            p.models
+                .iter()
+                .map(move |m| (m.clone(), format!("{m} ({})", p.name)))
         })
         .collect();
-    let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
-    let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
-    axum::Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
-        .into_response()
+    axum::Json(proxy_core::models_page(&provider_models, limit)).into_response()
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod clients;
+
 use proxy_fakes::{FakeConfig, FakeServer};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

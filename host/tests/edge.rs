@@ -1,0 +1,337 @@
+//! The edge Worker in the real Workers runtime (workerd, via the pinned wrangler from npm, with
+//! a local state directory), against the fake upstreams on 127.0.0.1, next to the native host
+//! on the same scenarios. `bash tests/run.sh` builds the Worker (`worker-build`) and installs
+//! wrangler first.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::clients::{assert_same, check_kinds, clients_dir, need, run};
+use support::{Proxy, ProxyOpts, client, fake, request, sse_events};
+
+const KEY: &str = "test-key";
+
+/// A local Worker: `wrangler dev --local` in its own process group, stopped on drop.
+struct Worker {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // setsid made the child a group leader: stop wrangler and workerd together.
+        let _ = Command::new("kill")
+            .args(["-TERM", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Worker {
+    async fn start(fake: &proxy_fakes::FakeServer) -> Worker {
+        let edge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge");
+        let shim = edge.join("build/worker/shim.mjs");
+        need(
+            &shim,
+            "the Worker build (cd edge && worker-build --release, as tests/run.sh does)",
+        );
+        let wrangler = clients_dir().join("node_modules/.bin/wrangler");
+        need(&wrangler, "wrangler");
+        let dir =
+            std::env::temp_dir().join(format!("ccp-edge-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("worker dir");
+        // The built shim, without the [build] step (already built) and with test vars.
+        let config = format!(
+            "name = \"ccp-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-04-01\"\n\n[vars]\nKILO_BASE_URL = \"{}/api/openrouter\"\nCODEX_BASE_URL = \"{}/backend-api\"\nCLIENT_KEYS = \"other-key, {KEY}\"\n",
+            shim.display(),
+            fake.base_url(),
+            fake.base_url()
+        );
+        std::fs::write(dir.join("wrangler.toml"), config).expect("wrangler.toml");
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
+        let child = Command::new("setsid")
+            .arg(&wrangler)
+            .args([
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .args([
+                "--inspector-ip",
+                "127.0.0.1",
+                "--inspector-port",
+                &free_port().to_string(),
+            ])
+            .args(["--show-interactive-dev-session=false", "--persist-to"])
+            .arg(dir.join("state"))
+            .arg("--config")
+            .arg(dir.join("wrangler.toml"))
+            .current_dir(&dir)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "1")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn wrangler");
+        let w = Worker {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let c = client();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let ok = c
+                .get(format!("{}/health", w.base))
+                .header("x-api-key", KEY)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if ok {
+                return w;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Worker did not start: {}",
+                std::fs::read_to_string(w.dir.join("wrangler.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn post(base: &str, path: &str, key: Option<&str>, body: &Value) -> (u16, String) {
+    let mut rb = client().post(format!("{base}{path}")).json(body);
+    if let Some(k) = key {
+        rb = rb.header("x-api-key", k);
+    }
+    let r = rb.send().await.expect("send");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+/// A message without the parts that differ per call (ids).
+fn comparable(mut m: Value) -> Value {
+    if let Some(o) = m.as_object_mut() {
+        o.remove("id");
+    }
+    for b in m["content"].as_array_mut().into_iter().flatten() {
+        if let Some(o) = b.as_object_mut() {
+            o.remove("id");
+        }
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worker_answers_like_the_native_host_on_the_chat_lane() {
+    let fake = fake().await;
+    let w = Worker::start(&fake).await;
+    let native = Proxy::start(&fake, ProxyOpts::default());
+
+    // Nothing is open: no key, or a wrong one, is a 401 that says what to do.
+    let (s, body) = post(
+        &w.base,
+        "/v1/messages",
+        None,
+        &request("claude-haiku-4-5", "text", false),
+    )
+    .await;
+    assert_eq!(s, 401, "{body}");
+    let (s, _) = post(
+        &w.base,
+        "/v1/messages",
+        Some("nope"),
+        &request("claude-haiku-4-5", "text", false),
+    )
+    .await;
+    assert_eq!(s, 401);
+
+    for scenario in ["text", "tools", "reasoning_then_tools", "error_mid_stream"] {
+        // Non-streaming: the same Message as the native host's, ids aside.
+        let body = request("claude-haiku-4-5", scenario, false);
+        let (s, edge) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+        let (hs, host) = post(&native.base, "/v1/messages", None, &body).await;
+        assert_eq!(s, hs, "{scenario}: {edge} vs {host}");
+        let edge: Value = serde_json::from_str(&edge).expect("json");
+        let host: Value = serde_json::from_str(&host).expect("json");
+        assert_eq!(comparable(edge), comparable(host), "{scenario}");
+
+        // Streaming: the same events in the same order with the same data, ids aside.
+        let body = request("claude-haiku-4-5", scenario, true);
+        let (s, edge) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+        assert_eq!(s, 200);
+        let (_, host) = post(&native.base, "/v1/messages", None, &body).await;
+        let strip = |text: &str| -> Vec<(String, Value)> {
+            sse_events(text)
+                .into_iter()
+                .map(|(e, mut d)| {
+                    if let Some(m) = d.get_mut("message") {
+                        *m = comparable(m.take());
+                    }
+                    if let Some(b) = d.get_mut("content_block") {
+                        *b = comparable(b.take());
+                    }
+                    (e, d)
+                })
+                .collect()
+        };
+        let (edge, host) = (strip(&edge), strip(&host));
+        assert!(!edge.is_empty());
+        assert_eq!(edge, host, "{scenario}: streams differ");
+    }
+
+    // Failures take the same path: the same status and error body after the same retries.
+    for scenario in ["http_500", "http_429", "mid_stream_drop"] {
+        let body = request("claude-haiku-4-5", scenario, false);
+        let (es, edge) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+        let (hs, host) = post(&native.base, "/v1/messages", None, &body).await;
+        assert_eq!(es, hs, "{scenario}: {edge} vs {host}");
+        let edge: Value = serde_json::from_str(&edge).expect("json");
+        let host: Value = serde_json::from_str(&host).expect("json");
+        assert_eq!(comparable(edge), comparable(host), "{scenario}");
+    }
+
+    // An OpenAI client, streaming and not.
+    let oa = json!({"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hi [[scenario:text]]"}]});
+    let (s, edge) = post(&w.base, "/v1/chat/completions", Some(KEY), &oa).await;
+    assert_eq!(s, 200, "{edge}");
+    let edge: Value = serde_json::from_str(&edge).expect("json");
+    assert_eq!(edge["object"], "chat.completion");
+    assert!(
+        edge["choices"][0]["message"]["content"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let mut oas = oa.clone();
+    oas["stream"] = json!(true);
+    let (_, edge) = post(&w.base, "/v1/chat/completions", Some(KEY), &oas).await;
+    assert!(
+        edge.contains("chat.completion.chunk") && edge.ends_with("data: [DONE]\n\n"),
+        "{edge}"
+    );
+
+    // Validation, routing errors and the other routes come from the same core.
+    let mut bad = request("claude-haiku-4-5", "text", false);
+    bad["max_tokens"] = json!("many");
+    let (s, body) = post(&w.base, "/v1/messages", Some(KEY), &bad).await;
+    assert_eq!(s, 400);
+    assert!(body.contains("max_tokens: "), "{body}");
+    let (s, body) = post(
+        &w.base,
+        "/v1/messages",
+        Some(KEY),
+        &request("claude-sonnet-4-5", "text", false),
+    )
+    .await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("no ChatGPT account"), "{body}");
+    let (s, body) = post(&w.base, "/v1/messages/count_tokens", Some(KEY),
+        &json!({"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hello there"}]})).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(serde_json::from_str::<Value>(&body).expect("json")["input_tokens"].as_u64() > Some(0));
+    let models = client()
+        .get(format!("{}/v1/models", w.base))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .expect("send");
+    let models: Value = models.json().await.expect("json");
+    assert_eq!(models["data"][0]["id"], "claude-opus-4-5");
+
+    // Nothing went to the Codex backend; the Chat requests came from the Worker too.
+    assert_eq!(fake.count("/backend-api/codex/responses"), 0);
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.path.contains("/chat/completions"))
+            .all(|r| r.anonymous_auth && r.machine_id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_clients_through_the_worker() {
+    let fake = fake().await;
+    let w = Worker::start(&fake).await;
+    // The official TypeScript SDK: its accumulated stream equals its non-streaming answer.
+    for scenario in ["text", "tools"] {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(clients_dir())
+            .arg("sdk_roundtrip.mjs")
+            .args([w.base.as_str(), "claude-haiku-4-5", scenario]);
+        let v = tokio::task::block_in_place(|| run(&mut cmd));
+        assert_same(&v, &format!("edge ts {scenario}"));
+        check_kinds(&v, scenario);
+    }
+    // Claude Code in print mode: a tool task (write a file), then the answer, through the Worker.
+    let claude = clients_dir().join("node_modules/.bin/claude");
+    need(&claude, "@anthropic-ai/claude-code");
+    let work = w.dir.join("work");
+    let home = w.dir.join("home");
+    std::fs::create_dir_all(&work).expect("work dir");
+    std::fs::create_dir_all(&home).expect("home dir");
+    let target = work.join("hello.txt");
+    let prompt = format!(
+        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
+        target.display()
+    );
+    let out = tokio::task::block_in_place(|| {
+        Command::new("timeout")
+            .arg("120")
+            .arg(&claude)
+            .args([
+                "-p",
+                &prompt,
+                "--output-format",
+                "json",
+                "--allowedTools",
+                "Write",
+            ])
+            .args(["--max-turns", "5", "--model", "claude-haiku-4-5"])
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("ANTHROPIC_BASE_URL", &w.base)
+            .env("ANTHROPIC_API_KEY", KEY)
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("CLAUDE_CODE_MAX_RETRIES", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run claude")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "claude failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("claude prints JSON");
+    assert_eq!(result["is_error"], false, "{result}");
+    assert!(
+        std::fs::read_to_string(&target).is_ok_and(|t| !t.is_empty()),
+        "the file was written"
+    );
+}
