@@ -24,8 +24,9 @@ struct Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         // setsid made the child a group leader: stop wrangler and workerd together.
+        // (`--` so that the negative process-group id is not read as a signal.)
         let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.child.id())])
+            .args(["-s", "TERM", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
