@@ -165,6 +165,55 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
+/// What a token refresh answered, as the account keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// The new access token.
+    pub access_token: String,
+    /// The rotated refresh token, when the issuer sent one.
+    pub refresh_token: Option<String>,
+    /// A new ID token, when sent.
+    pub id_token: Option<String>,
+    /// Unix seconds of expiry: the access token's `exp`, else `now + expires_in`.
+    pub expires_at: Option<u64>,
+}
+
+impl std::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refreshed")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Read a refresh answer: `Ok` with the tokens for a 2xx with an access token; otherwise the
+/// classified failure (`permanent` means the account needs a new login).
+pub fn refresh_outcome(status: u16, body: &str, now: u64) -> Result<Refreshed, TokenError> {
+    if !(200..300).contains(&status) {
+        return Err(token_error(status, body));
+    }
+    let transient = |message: &str| TokenError {
+        code: "bad_token_response".into(),
+        message: message.into(),
+        permanent: false,
+    };
+    let t: TokenResponse = serde_json::from_str(body)
+        .map_err(|_| transient("token endpoint answered something else than JSON"))?;
+    let access = t
+        .access_token
+        .ok_or_else(|| transient("token endpoint answered no access token"))?;
+    let expires_at = read_claims(&access)
+        .ok()
+        .and_then(|c| c.exp)
+        .or(t.expires_in.map(|s| now + s));
+    Ok(Refreshed {
+        access_token: access,
+        refresh_token: t.refresh_token,
+        id_token: t.id_token,
+        expires_at,
+    })
+}
+
 /// Token endpoint failure, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenError {

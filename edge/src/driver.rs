@@ -3,17 +3,24 @@
 //! machine's next deadline, and the client's response is a stream the machine emits into.
 //! The same loop as the native host's `relay.rs`, on the Workers APIs.
 
+use crate::accounts;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
+use proxy_core::accounts::{Candidate, Strategy, select as accounts_select};
 use proxy_core::exchange::{
     ChatTarget, CodexTarget, Dialect, Exchange, ExchangeConfig, Inbound, Output, Pick, Reply,
     Target, TokenResult, UpstreamRequest, error_reply,
 };
 use proxy_core::{ErrorType, Lane, RoutingTable};
+use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use worker::{ByteStream, Date, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::kv::KvStore;
+use worker::{
+    ByteStream, Date, Delay, Fetch, Headers, Method, ObjectNamespace, Request, RequestInit,
+    Response,
+};
 
 /// Where the lanes are.
 pub struct EdgeConfig {
@@ -21,6 +28,41 @@ pub struct EdgeConfig {
     pub kilo_base_url: String,
     /// The Codex backend's base URL (egress the user runs, if chatgpt.com challenges Workers).
     pub codex_base_url: String,
+    /// The account store (KV + one Durable Object per account), when bound.
+    pub accounts: Option<AccountStore>,
+}
+
+/// The accounts' KV namespace and their objects.
+pub struct AccountStore {
+    /// `ACCOUNTS`.
+    pub kv: KvStore,
+    /// `ACCOUNT` (class `AccountObject`).
+    pub objects: ObjectNamespace,
+}
+
+impl AccountStore {
+    /// Ask an account's object (`object.rs` lists the routes).
+    pub async fn call(&self, id: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let stub = self
+            .objects
+            .id_from_name(id)
+            .and_then(|o| o.get_stub())
+            .map_err(|e| e.to_string())?;
+        let mut url = worker::Url::parse("http://account/").map_err(|e| e.to_string())?;
+        url.set_path(path);
+        url.query_pairs_mut().append_pair("id", id);
+        let mut init = RequestInit::new();
+        if let Some(b) = body {
+            init.with_method(Method::Post)
+                .with_body(Some(b.to_string().into()));
+        }
+        let req = Request::new_with_init(url.as_str(), &init).map_err(|e| e.to_string())?;
+        let mut resp = stub
+            .fetch_with_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        resp.json().await.map_err(|e| e.to_string())
+    }
 }
 
 /// Codex CLI version the backend's headers name (as the native host).
@@ -83,8 +125,8 @@ fn target(route: &proxy_core::Route, cfg: &EdgeConfig) -> Result<Target, String>
 
 fn exchange_config() -> ExchangeConfig {
     ExchangeConfig {
-        relogin_hint: "push a fresh login of it to the Worker".into(),
-        no_account_hint: "This Worker holds no ChatGPT account (accounts on the edge are not available in this version)".into(),
+        relogin_hint: "push a fresh login of it with `codex-claude-proxy edge push`".into(),
+        no_account_hint: "Push one to this Worker with `codex-claude-proxy edge push`".into(),
         ..ExchangeConfig::default()
     }
 }
@@ -94,7 +136,7 @@ pub async fn serve(
     mut req: Request,
     dialect: Dialect,
     routing: &RoutingTable,
-    cfg: &EdgeConfig,
+    cfg: EdgeConfig,
 ) -> worker::Result<Response> {
     let body = req.bytes().await?;
     let inbound = match Inbound::parse(dialect, &body) {
@@ -102,13 +144,14 @@ pub async fn serve(
         Err(f) => return reply(Reply::error(dialect, &f)),
     };
     let route = routing.route(&inbound.model);
-    let target = match target(&route, cfg) {
+    let target = match target(&route, &cfg) {
         Ok(t) => t,
         Err(m) => return reply(error_reply(dialect, ErrorType::ApiError, &m, None)),
     };
     let header = req.headers().get("x-claude-code-session-id").ok().flatten();
     let session = proxy_core::session_key(header.as_deref(), &inbound.value);
     let stream = inbound.stream;
+    let upstream_model = route.model.clone();
     // Ids only (not a secret): two draws of the runtime's generator.
     let seed = ((js_sys::Math::random() * 4_294_967_296.0) as u64) << 32
         | (js_sys::Math::random() * 4_294_967_296.0) as u64;
@@ -118,13 +161,16 @@ pub async fn serve(
         body,
         target,
         route,
-        session,
+        session.clone(),
         seed,
         now_ms(),
     );
     let mut d = Driver {
         ex,
         link: Link::Idle,
+        accounts: cfg.accounts,
+        session,
+        upstream_model,
     };
     match d.next().await? {
         Step::Fail(r) => reply(r),
@@ -222,6 +268,9 @@ enum Upstream {
 struct Driver {
     ex: Exchange,
     link: Link,
+    accounts: Option<AccountStore>,
+    session: Option<String>,
+    upstream_model: String,
 }
 
 async fn send(r: UpstreamRequest) -> worker::Result<worker::Response> {
@@ -254,19 +303,95 @@ async fn next_upstream(link: &mut Link) -> Upstream {
 }
 
 impl Driver {
+    /// The pool's answer, as the native host gives it: sticky by session over the stored
+    /// accounts, each account's cooldown and re-login state from its object.
+    async fn pick(&self, exclude: &[String]) -> Pick {
+        let Some(a) = &self.accounts else {
+            return Pick::NoAccount { configured: false };
+        };
+        let ids = accounts::ids(&a.kv).await.unwrap_or_default();
+        let mut candidates = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let usable = !exclude.contains(id);
+            let state = if usable {
+                a.call(id, "/state", Some(json!({"model": self.upstream_model})))
+                    .await
+                    .unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            };
+            candidates.push(Candidate {
+                usable: usable && state["relogin"] != true,
+                cooldown_until: state["cooldown_until"].as_u64().unwrap_or(0),
+                used_percent: None,
+                active: false,
+            });
+        }
+        let now = now_ms() / 1000;
+        let decision = accounts_select(
+            Strategy::Sticky,
+            &candidates,
+            self.session.as_deref(),
+            0,
+            now,
+            u64::MAX,
+        );
+        Pick::from_decision(decision, &ids)
+    }
+
+    /// A token from the account's object (it refreshes, once, when needed).
+    async fn token(&self, account: &str, stale: Option<&str>) -> TokenResult {
+        let Some(a) = &self.accounts else {
+            return TokenResult::Transient("no account store".into());
+        };
+        let body = json!({"now": now_ms() / 1000, "stale": stale});
+        match a.call(account, "/token", Some(body)).await {
+            Ok(v) => match (
+                v["token"].as_str(),
+                v["relogin"].as_str(),
+                v["transient"].as_str(),
+            ) {
+                (Some(t), _, _) => TokenResult::Ready(t.to_owned()),
+                (_, Some(r), _) => TokenResult::Relogin(r.to_owned()),
+                (_, _, Some(m)) => TokenResult::Transient(m.to_owned()),
+                _ => TokenResult::Transient("the account's object answered nothing usable".into()),
+            },
+            Err(e) => TokenResult::Transient(e),
+        }
+    }
+
     async fn next(&mut self) -> worker::Result<Step> {
         loop {
             while let Some(out) = self.ex.poll() {
                 match out {
-                    // No account store on the edge yet: the machine answers with its
-                    // no-account error (after checking the request could ever succeed).
-                    Output::PickAccount { .. } => self
-                        .ex
-                        .handle_pick(Pick::NoAccount { configured: false }, now_ms()),
-                    Output::GetToken { .. } | Output::Refresh { .. } => self
-                        .ex
-                        .handle_token(TokenResult::Transient("no account store".into()), now_ms()),
-                    Output::CoolDown { .. } | Output::Quota { .. } => {}
+                    Output::PickAccount { exclude } => {
+                        let pick = self.pick(&exclude).await;
+                        self.ex.handle_pick(pick, now_ms());
+                    }
+                    Output::GetToken { account } => {
+                        let r = self.token(&account, None).await;
+                        self.ex.handle_token(r, now_ms());
+                    }
+                    Output::Refresh { account, stale } => {
+                        let r = self.token(&account, Some(&stale)).await;
+                        self.ex.handle_token(r, now_ms());
+                    }
+                    Output::CoolDown {
+                        account,
+                        model,
+                        until,
+                    } => {
+                        if let Some(a) = &self.accounts {
+                            let _ = a
+                                .call(
+                                    &account,
+                                    "/cooldown",
+                                    Some(json!({"model": model, "until": until})),
+                                )
+                                .await;
+                        }
+                    }
+                    Output::Quota { .. } => {}
                     Output::Send(r) => self.link = Link::Sending(Box::pin(send(r))),
                     Output::CloseUpstream => self.link = Link::Idle,
                     Output::Commit { status, headers } => return Ok(Step::Commit(status, headers)),

@@ -7,12 +7,18 @@
 //!
 //! Configuration (wrangler.toml `[vars]` and secrets, docs/EDGE.md): `CLIENT_KEYS` (secret,
 //! comma-separated; required: with none set every request gets a 401 saying how to set one),
-//! `KILO_BASE_URL`, `CODEX_BASE_URL`.
+//! `ADMIN_KEY` (secret, for `/admin/*`), `SEAL_KEY` (secret, seals tokens in KV),
+//! `KILO_BASE_URL`, `CODEX_BASE_URL`, `OAUTH_ISSUER`; bindings `ACCOUNTS` (KV) and `ACCOUNT`
+//! (Durable Object class `AccountObject`, one per account).
 
 #![forbid(unsafe_code)]
 
+mod accounts;
+mod admin;
 mod auth;
 mod driver;
+mod object;
+mod seal;
 
 use proxy_core::exchange::{Dialect, error_reply};
 use proxy_core::{ErrorType, RoutingTable};
@@ -24,7 +30,7 @@ const KILO_BASE_URL: &str = "https://api.kilo.ai/api/openrouter";
 const CODEX_BASE_URL: &str = "https://chatgpt.com/backend-api";
 
 /// A configuration value: a secret, else a plain variable.
-fn setting(env: &Env, name: &str) -> Option<String> {
+pub(crate) fn setting(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
         .ok()
         .map(|s| s.to_string())
@@ -40,6 +46,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     } else {
         Dialect::Anthropic
     };
+    // Admin routes take the admin key, never a client key.
+    if path.starts_with("/admin/") {
+        return admin::handle(req, &env).await;
+    }
     if let Err(message) = auth::check(&req, setting(&env, "CLIENT_KEYS").as_deref()) {
         return driver::reply(error_reply(
             dialect,
@@ -54,7 +64,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
             "edge": true,
-            "lanes": {"codex": false, "chat": ["kilo"]},
+            "lanes": {"codex": env.kv("ACCOUNTS").is_ok(), "chat": ["kilo"]},
         })),
         (Method::Get, "/v1/models") => {
             let kilo = [(
@@ -70,8 +80,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
                     .unwrap_or_else(|| KILO_BASE_URL.into()),
                 codex_base_url: setting(&env, "CODEX_BASE_URL")
                     .unwrap_or_else(|| CODEX_BASE_URL.into()),
+                accounts: match (env.kv("ACCOUNTS"), env.durable_object("ACCOUNT")) {
+                    (Ok(kv), Ok(objects)) => Some(driver::AccountStore { kv, objects }),
+                    _ => None,
+                },
             };
-            driver::serve(req, dialect, &routing, &config).await
+            driver::serve(req, dialect, &routing, config).await
         }
         _ => driver::reply(error_reply(
             dialect,

@@ -13,12 +13,15 @@ use support::clients::{assert_same, check_kinds, clients_dir, need, run};
 use support::{Proxy, ProxyOpts, client, fake, request, sse_events};
 
 const KEY: &str = "test-key";
+const ADMIN: &str = "admin-key";
 
 /// A local Worker: `wrangler dev --local` in its own process group, stopped on drop.
 struct Worker {
     child: Child,
     base: String,
     dir: PathBuf,
+    /// Where the local KV and objects persist (kept across a restart).
+    state: PathBuf,
 }
 
 impl Drop for Worker {
@@ -43,6 +46,15 @@ fn free_port() -> u16 {
 
 impl Worker {
     async fn start(fake: &proxy_fakes::FakeServer) -> Worker {
+        Self::start_with(fake, "seal-one", None).await
+    }
+
+    /// A Worker sealing with `seal`, on `state` (a restart) or a fresh state directory.
+    async fn start_with(
+        fake: &proxy_fakes::FakeServer,
+        seal: &str,
+        state: Option<PathBuf>,
+    ) -> Worker {
         let edge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge");
         let shim = edge.join("build/worker/shim.mjs");
         need(
@@ -54,12 +66,13 @@ impl Worker {
         let dir =
             std::env::temp_dir().join(format!("ccp-edge-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("worker dir");
-        // The built shim, without the [build] step (already built) and with test vars.
+        let state = state.unwrap_or_else(|| dir.join("state"));
+        // The built shim, without the [build] step (already built), with test vars, a local KV
+        // namespace and the accounts' Durable Object class.
         let config = format!(
-            "name = \"ccp-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-04-01\"\n\n[vars]\nKILO_BASE_URL = \"{}/api/openrouter\"\nCODEX_BASE_URL = \"{}/backend-api\"\nCLIENT_KEYS = \"other-key, {KEY}\"\n",
+            "name = \"ccp-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-04-01\"\n\n[vars]\nKILO_BASE_URL = \"{base}/api/openrouter\"\nCODEX_BASE_URL = \"{base}/backend-api\"\nOAUTH_ISSUER = \"{base}\"\nCLIENT_KEYS = \"other-key, {KEY}\"\nADMIN_KEY = \"{ADMIN}\"\nSEAL_KEY = \"{seal}\"\n\n[[kv_namespaces]]\nbinding = \"ACCOUNTS\"\nid = \"local-accounts\"\n\n[[durable_objects.bindings]]\nname = \"ACCOUNT\"\nclass_name = \"AccountObject\"\n\n[[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"AccountObject\"]\n",
             shim.display(),
-            fake.base_url(),
-            fake.base_url()
+            base = fake.base_url(),
         );
         std::fs::write(dir.join("wrangler.toml"), config).expect("wrangler.toml");
         let port = free_port();
@@ -81,7 +94,7 @@ impl Worker {
                 &free_port().to_string(),
             ])
             .args(["--show-interactive-dev-session=false", "--persist-to"])
-            .arg(dir.join("state"))
+            .arg(&state)
             .arg("--config")
             .arg(dir.join("wrangler.toml"))
             .current_dir(&dir)
@@ -100,6 +113,7 @@ impl Worker {
             child,
             base: format!("http://127.0.0.1:{port}"),
             dir,
+            state,
         };
         let c = client();
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -335,4 +349,176 @@ async fn real_clients_through_the_worker() {
         std::fs::read_to_string(&target).is_ok_and(|t| !t.is_empty()),
         "the file was written"
     );
+}
+
+async fn admin(
+    w: &Worker,
+    key: &str,
+    method: reqwest::Method,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut rb = client()
+        .request(method, format!("{}/admin/accounts", w.base))
+        .header("x-admin-key", key);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// ChatGPT accounts on the edge: pushed sealed into KV, refreshed by each account's Durable
+/// Object exactly once under load, rotated on a usage limit, kept across a restart, and never
+/// opened with the wrong seal key.
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_on_the_edge_refresh_once_rotate_and_survive_a_restart() {
+    let fake = fake().await;
+    let w = Worker::start(&fake).await;
+    let (access1, refresh1, _) = fake.issue_tokens("acct-1", "one@example.com");
+    let (access2, refresh2, _) = fake.issue_tokens("acct-2", "two@example.com");
+    let now = now_secs();
+
+    // The admin routes take the admin key only.
+    let (s, _) = admin(&w, KEY, reqwest::Method::GET, None).await;
+    assert_eq!(s, 401, "a client key opens no admin route");
+    let accounts = json!({"accounts": [
+        {"account_id": "acct-1", "email": "one@example.com", "access_token": access1,
+         "refresh_token": refresh1, "expires_at": now - 10},
+        {"account_id": "acct-2", "email": "two@example.com", "access_token": access2,
+         "refresh_token": refresh2, "expires_at": now + 86_400},
+    ]});
+    let (s, pushed) = admin(&w, ADMIN, reqwest::Method::PUT, Some(accounts)).await;
+    assert_eq!(s, 200, "{pushed}");
+    assert_eq!(pushed["stored"], 2);
+    assert!(
+        !pushed.to_string().contains(&access1),
+        "no token in an admin answer"
+    );
+
+    // 100 concurrent requests on acct-1's expired token: one refresh, every request answered.
+    let body = request("claude-sonnet-4-5", "text", false);
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (base, body) = (w.base.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            post(&base, "/v1/messages", Some(KEY), &body).await
+        }));
+    }
+    for t in tasks {
+        let (s, text) = t.await.expect("task");
+        assert_eq!(s, 200, "{text}");
+    }
+    assert_eq!(fake.refresh_calls(), 1, "exactly one refresh at the issuer");
+    let (_, held) = admin(&w, ADMIN, reqwest::Method::GET, None).await;
+    let first = &held["accounts"][0];
+    assert!(
+        first["expires_at"].as_u64() > Some(now),
+        "KV holds the refreshed tokens: {held}"
+    );
+    assert!(!held.to_string().contains("access"), "{held}");
+
+    // A usage limit on acct-1 rotates to acct-2 (cooldown to the reset in acct-1's object).
+    let (s, text) = post(
+        &w.base,
+        "/v1/messages",
+        Some(KEY),
+        &request("claude-sonnet-4-5", "http_429_once", false),
+    )
+    .await;
+    assert_eq!(s, 200, "{text}");
+    let last = fake
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.contains("/codex/responses"))
+        .expect("a codex call");
+    assert_eq!(last.header("chatgpt-account-id"), Some("acct-2"));
+    // Every account limited: 429 with the soonest reset.
+    let r = client()
+        .post(format!("{}/v1/messages", w.base))
+        .header("x-api-key", KEY)
+        .json(&request("claude-sonnet-4-5", "http_429", false))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 429);
+    let ra: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after");
+    assert!((100..=120).contains(&ra), "{ra}");
+
+    // Cloudflare's challenge: a clear 403, no refresh attempted.
+    let w2 = Worker::start(&fake).await;
+    let (access3, refresh3, _) = fake.issue_tokens("acct-3", "three@example.com");
+    let one = json!({"accounts": [{"account_id": "acct-3", "access_token": access3, "refresh_token": refresh3, "expires_at": now + 86_400}]});
+    assert_eq!(
+        admin(&w2, ADMIN, reqwest::Method::PUT, Some(one)).await.0,
+        200
+    );
+    let (s, text) = post(
+        &w2.base,
+        "/v1/messages",
+        Some(KEY),
+        &request("claude-sonnet-4-5", "cf_challenge", false),
+    )
+    .await;
+    assert_eq!(s, 403, "{text}");
+    assert!(
+        text.contains("Cloudflare") && text.contains("cf-ray"),
+        "{text}"
+    );
+    assert_eq!(
+        fake.refresh_calls(),
+        1,
+        "a challenge is not a token problem"
+    );
+    drop(w2);
+
+    // A restart of the runtime keeps the refreshed tokens (no second refresh).
+    let state = w.state.clone();
+    let keep = std::env::temp_dir().join(format!("ccp-edge-kept-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&keep);
+    drop_keeping(w, &keep);
+    let w = Worker::start_with(&fake, "seal-one", Some(keep.clone())).await;
+    let (s, text) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        fake.refresh_calls(),
+        1,
+        "the refreshed token survived the restart"
+    );
+    drop_keeping(w, &keep);
+
+    // Another seal key cannot open them, and says so.
+    let w = Worker::start_with(&fake, "seal-two", Some(keep.clone())).await;
+    let (s, text) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+    assert_eq!(s, 500, "{text}");
+    assert!(text.contains("SEAL_KEY"), "{text}");
+    drop(w);
+    let _ = std::fs::remove_dir_all(&keep);
+    let _ = state;
+}
+
+/// Stop a Worker but keep its state: move the state directory to `keep` first.
+fn drop_keeping(w: Worker, keep: &Path) {
+    let state = w.state.clone();
+    let _ = Command::new("kill")
+        .args(["-s", "TERM", "--", &format!("-{}", w.child.id())])
+        .status();
+    std::thread::sleep(Duration::from_millis(500));
+    if state != keep {
+        std::fs::rename(&state, keep).expect("keep the state");
+    }
+    drop(w);
 }

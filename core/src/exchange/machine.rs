@@ -17,6 +17,7 @@
 use super::client::{Dialect, Encoder, Fold, Inbound, Reply};
 use super::policy::{Failure, Step, Tried, decide, stream_failure};
 use super::upstream::{AttemptInput, Target, Translator, UpstreamRequest, prepare};
+use crate::accounts::Decision;
 use crate::degrade::Degradation;
 use crate::error::ErrorType;
 use crate::routing::Route;
@@ -82,6 +83,27 @@ pub enum Pick {
         /// Seconds.
         retry_after: u64,
     },
+}
+
+impl Pick {
+    /// The answer for an account-selection decision over `ids` (the candidates' ids, in the
+    /// order `select` saw them): a cooldown of any length is reported as `Exhausted`, so the
+    /// machine decides whether to wait it out.
+    pub fn from_decision(decision: Decision, ids: &[String]) -> Self {
+        match decision {
+            Decision::Use(i) => ids
+                .get(i)
+                .map_or(Pick::NoAccount { configured: true }, |id| {
+                    Pick::Account(id.clone())
+                }),
+            Decision::Wait { secs, .. } | Decision::Exhausted { retry_after: secs } => {
+                Pick::Exhausted { retry_after: secs }
+            }
+            Decision::NoAccount => Pick::NoAccount {
+                configured: !ids.is_empty(),
+            },
+        }
+    }
 }
 
 /// The host's answer to [`Output::GetToken`] and [`Output::Refresh`].

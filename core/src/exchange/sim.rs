@@ -9,7 +9,7 @@
 use super::client::{Dialect, Inbound, Reply};
 use super::machine::{Exchange, ExchangeConfig, Output, Pick, TokenResult};
 use super::upstream::{ChatTarget, CodexTarget, Target};
-use crate::accounts::{Candidate, Decision, Strategy, select};
+use crate::accounts::{Candidate, Strategy, select};
 use crate::routing::{Lane, Route};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -409,13 +409,9 @@ fn pick(accounts: &[SimAccount], exclude: &[String], turn: u64, now: u64) -> Pic
             active: false,
         })
         .collect();
-    match select(Strategy::Sticky, &candidates, None, turn, now, u64::MAX) {
-        Decision::Use(i) => Pick::Account(accounts[i].id.clone()),
-        Decision::Wait { secs, .. } | Decision::Exhausted { retry_after: secs } => {
-            Pick::Exhausted { retry_after: secs }
-        }
-        Decision::NoAccount => Pick::NoAccount {
-            configured: !accounts.is_empty(),
-        },
-    }
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
+    Pick::from_decision(
+        select(Strategy::Sticky, &candidates, None, turn, now, u64::MAX),
+        &ids,
+    )
 }

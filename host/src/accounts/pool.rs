@@ -11,7 +11,7 @@ use crate::accounts::store::{Store, StoredAccount};
 use proxy_core::RateLimits;
 use proxy_core::accounts::{Candidate, Decision, Strategy, needs_refresh, select};
 use proxy_core::exchange::Pick;
-use proxy_core::oauth::{TokenResponse, read_claims, refresh_body, token_error};
+use proxy_core::oauth::{read_claims, refresh_body, refresh_outcome};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -236,15 +236,12 @@ impl Pool {
             })
             .collect();
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        match select(self.strategy(), &candidates, session, turn, now, u64::MAX) {
-            Decision::Use(i) => Ok(slots[i].clone()),
-            Decision::Wait { secs, .. } | Decision::Exhausted { retry_after: secs } => {
-                Err(Pick::Exhausted { retry_after: secs })
-            }
-            Decision::NoAccount => Err(Pick::NoAccount {
-                configured: !slots.is_empty(),
-            }),
+        let decision = select(self.strategy(), &candidates, session, turn, now, u64::MAX);
+        if let Decision::Use(i) = decision {
+            return Ok(slots[i].clone());
         }
+        let ids: Vec<String> = slots.iter().map(|s| s.id()).collect();
+        Err(Pick::from_decision(decision, &ids))
     }
 
     /// Do not use `slot` for `model` until `until`.
@@ -354,30 +351,21 @@ impl Pool {
             })?;
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
-        if !(200..300).contains(&status) {
-            let e = token_error(status, &body);
-            tracing::warn!(account = %tag_of(&a.account_id), code = %e.code, permanent = e.permanent, "token refresh failed");
-            if e.permanent {
-                return self.mark_relogin(slot, guard.as_ref(), &e.code);
+        let t = match refresh_outcome(status, &body, now) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(account = %tag_of(&a.account_id), code = %e.code, permanent = e.permanent, "token refresh failed");
+                if e.permanent {
+                    return self.mark_relogin(slot, guard.as_ref(), &e.code);
+                }
+                return Err(TokenFailure::Transient(format!(
+                    "token refresh failed: {}",
+                    e.message
+                )));
             }
-            return Err(TokenFailure::Transient(format!(
-                "token refresh failed: {}",
-                e.code
-            )));
-        }
-        let t: TokenResponse = serde_json::from_str(&body).map_err(|_| {
-            TokenFailure::Transient("token endpoint answered something else than JSON".into())
-        })?;
-        let Some(access) = t.access_token else {
-            return Err(TokenFailure::Transient(
-                "token endpoint answered no access token".into(),
-            ));
         };
-        a.expires_at = read_claims(&access)
-            .ok()
-            .and_then(|c| c.exp)
-            .or(t.expires_in.map(|s| now + s));
-        a.access_token = access;
+        a.expires_at = t.expires_at;
+        a.access_token = t.access_token;
         if let Some(r) = t.refresh_token {
             a.refresh_token = Some(r);
         }

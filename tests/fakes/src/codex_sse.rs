@@ -6,6 +6,7 @@ use crate::codex::request_id;
 use crate::server::{Logged, Req, Shared, Step, json_response, scripted_body, set_header};
 use crate::util::{Rng, now_secs};
 use axum::body::Body;
+use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -779,6 +780,17 @@ fn http_error(shared: &Shared, scenario: &str) -> Option<Response> {
             &json!({"error": {"code": "server_is_overloaded",
                 "message": "Our servers are currently overloaded. Please try again later."}}),
         ),
+        // Cloudflare's managed challenge in front of chatgpt.com (protocol/codex.md §9.4).
+        "cf_challenge" => {
+            let mut r = Response::new(Body::from(
+                "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Enable JavaScript and cookies to continue</body></html>",
+            ));
+            *r.status_mut() = StatusCode::FORBIDDEN;
+            set_header(&mut r, "content-type", "text/html; charset=UTF-8");
+            set_header(&mut r, "cf-mitigated", "challenge");
+            set_header(&mut r, "cf-ray", "9f1460b27f3dae95-NRT");
+            r
+        }
         _ => return None,
     };
     set_header(&mut resp, "x-request-id", &request_id(shared));

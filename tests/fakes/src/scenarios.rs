@@ -27,6 +27,7 @@ pub const CODEX_SCENARIOS: &[&str] = &[
     "http_429_plain",
     "http_500",
     "http_503",
+    "cf_challenge",
     "mid_stream_drop",
     "stall",
     "stall_before_headers",
