@@ -11,19 +11,19 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::FAILURE
 }
 
-fn open_store(cfg: &Config) -> Result<Store, ExitCode> {
+pub(crate) fn open_store(cfg: &Config) -> Result<Store, ExitCode> {
     Store::open(&cfg.data_dir).map_err(|e| {
         eprintln!(
             "error: cannot open the account store in {}: {e}",
@@ -167,7 +167,7 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
-fn find(store: &Store, key: &str) -> Option<StoredAccount> {
+pub(crate) fn find(store: &Store, key: &str) -> Option<StoredAccount> {
     store.load().0.into_iter().find(|a| {
         a.account_id == key || a.email.as_deref() == Some(key) || tag_of(&a.account_id) == key
     })

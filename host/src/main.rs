@@ -9,6 +9,7 @@ mod claude_setup;
 mod cli;
 mod clock;
 mod config;
+mod edge_cli;
 mod http;
 mod settings;
 
@@ -66,6 +67,44 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// Hand accounts to your deployed edge Worker (docs/EDGE.md), or see what it holds.
+    Edge {
+        #[command(subcommand)]
+        action: EdgeAction,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct EdgeOpts {
+    /// The Worker's URL (https://…).
+    #[arg(long, env = "CCP_EDGE_URL")]
+    url: String,
+    /// The Worker's ADMIN_KEY secret.
+    #[arg(long, env = "CCP_EDGE_ADMIN_KEY", hide_env_values = true)]
+    admin_key: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum EdgeAction {
+    /// Send stored accounts (all, or the named ones) to the Worker, sealed there in KV.
+    Push {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        edge: EdgeOpts,
+        /// Account ids, emails or tags (default: every stored account).
+        accounts: Vec<String>,
+        /// Remove them here afterwards, so only the Worker spends their refresh tokens.
+        #[arg(long = "move")]
+        move_them: bool,
+    },
+    /// What the Worker holds (no tokens).
+    Status {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        edge: EdgeOpts,
     },
 }
 
@@ -183,6 +222,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Accounts { action } => accounts(action),
+        Command::Edge { action } => edge(action),
         Command::Claude {
             action: ClaudeAction::Setup { common, direct },
         } => {
@@ -310,6 +350,31 @@ fn accounts(action: AccountsAction) -> ExitCode {
         )),
         AccountsAction::Status { .. } => rt.block_on(cli::status(&cfg)),
         AccountsAction::StressWrite { .. } => cli::stress_write(&cfg),
+    }
+}
+
+fn edge(action: EdgeAction) -> ExitCode {
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let target = |o: EdgeOpts| edge_cli::EdgeTarget {
+        url: o.url,
+        admin_key: o.admin_key,
+    };
+    match action {
+        EdgeAction::Push {
+            common,
+            edge,
+            accounts,
+            move_them,
+        } => {
+            let cfg = match load(&common, Overrides::default()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            rt.block_on(edge_cli::push(&cfg, &target(edge), &accounts, move_them))
+        }
+        EdgeAction::Status { edge, .. } => rt.block_on(edge_cli::status(&target(edge))),
     }
 }
 

@@ -522,3 +522,102 @@ fn drop_keeping(w: Worker, keep: &Path) {
     }
     drop(w);
 }
+
+fn cli(args: &[&str], data_dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_codex-claude-proxy"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", data_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the CLI");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `codex-claude-proxy edge push` hands a stored account to the Worker (which then serves the
+/// Codex lane with it), `edge status` shows it, and neither prints a token.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_push_hands_stored_accounts_to_the_worker() {
+    let fake = fake().await;
+    let w = Worker::start(&fake).await;
+    let data = w.dir.join("native");
+    std::fs::create_dir_all(data.join("accounts")).expect("accounts dir");
+    let (access, refresh, _) = fake.issue_tokens("acct-9", "nine@example.com");
+    let account = json!({"account_id": "acct-9", "email": "nine@example.com", "plan_type": "plus",
+                         "access_token": access, "refresh_token": refresh});
+    std::fs::write(data.join("accounts/acct-9.json"), account.to_string()).expect("account file");
+
+    let (ok, text) = cli(
+        &["edge", "push", "--url", &w.base, "--admin-key", "wrong"],
+        &data,
+    );
+    assert!(!ok && text.contains("admin key"), "{text}");
+    let (ok, text) = cli(
+        &[
+            "edge",
+            "push",
+            "--url",
+            "http://example.com",
+            "--admin-key",
+            ADMIN,
+        ],
+        &data,
+    );
+    assert!(!ok && text.contains("HTTPS"), "{text}");
+
+    let (ok, text) = cli(
+        &[
+            "edge",
+            "push",
+            "--url",
+            &w.base,
+            "--admin-key",
+            ADMIN,
+            "nine@example.com",
+            "--move",
+        ],
+        &data,
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("nine@example.com") && !text.contains(&access) && !text.contains(&refresh),
+        "{text}"
+    );
+    assert!(
+        !data.join("accounts/acct-9.json").exists(),
+        "--move hands the account over"
+    );
+    let (ok, text) = cli(
+        &["edge", "status", "--url", &w.base, "--admin-key", ADMIN],
+        &data,
+    );
+    assert!(ok && text.contains("nine@example.com"), "{text}");
+
+    let (s, text) = post(
+        &w.base,
+        "/v1/messages",
+        Some(KEY),
+        &request("claude-sonnet-4-5", "text", true),
+    )
+    .await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        sse_events(&text).last().map(|(e, _)| e.as_str()),
+        Some("message_stop")
+    );
+    let last = fake
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.contains("/codex/responses"))
+        .expect("a codex call");
+    assert_eq!(last.header("chatgpt-account-id"), Some("acct-9"));
+}
