@@ -76,10 +76,15 @@ pub async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
             let ids = accounts::ids(&store.kv).await.unwrap_or_default();
             let mut out = Vec::new();
             for id in ids {
-                out.push(match accounts::load(&store.kv, &seal, &id).await {
+                let mut entry = match accounts::load(&store.kv, &seal, &id).await {
                     Ok(a) => a.summary(),
                     Err(e) => json!({"tag": proxy_core::accounts::account_tag(&id), "error": e}),
-                });
+                };
+                // Live quota and cooldown state live in the account's object.
+                if let Ok(state) = store.call(&id, "/state", Some(json!({"model": ""}))).await {
+                    entry["quota"] = state["quota"].clone();
+                }
+                out.push(entry);
             }
             Response::from_json(&json!({"accounts": out}))
         }

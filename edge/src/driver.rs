@@ -391,7 +391,12 @@ impl Driver {
                                 .await;
                         }
                     }
-                    Output::Quota { .. } => {}
+                    Output::Quota { account, limits } => {
+                        if let Some(a) = &self.accounts {
+                            let q = json!({"at": now_ms() / 1000, "limits": limits});
+                            let _ = a.call(&account, "/quota", Some(q)).await;
+                        }
+                    }
                     Output::Send(r) => self.link = Link::Sending(Box::pin(send(r))),
                     Output::CloseUpstream => self.link = Link::Idle,
                     Output::Commit { status, headers } => return Ok(Step::Commit(status, headers)),

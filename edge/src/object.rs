@@ -8,7 +8,7 @@
 //!
 //! Routes (internal, `http://account/…`): `POST /token {"now", "stale"?}` →
 //! `{"token"}` | `{"relogin"}` | `{"transient"}`; `POST /state {"model"}` →
-//! `{"cooldown_until", "relogin"}`; `POST /cooldown {"model", "until"}`; `POST /reload`.
+//! `{"cooldown_until", "relogin", "quota"}`; `POST /cooldown {"model", "until"}`; `POST /quota {"at", "limits"}`; `POST /reload`.
 
 use crate::accounts::{self, EdgeAccount};
 use crate::seal::SealKey;
@@ -32,6 +32,8 @@ pub struct AccountObject {
     env: Env,
     account: RefCell<Option<EdgeAccount>>,
     cooldowns: RefCell<HashMap<String, u64>>,
+    /// The latest `x-codex-*` quota the backend reported for this account, and when.
+    quota: RefCell<Value>,
     refreshing: RefCell<Option<Refresh>>,
     refreshes: RefCell<u64>,
 }
@@ -161,6 +163,7 @@ impl DurableObject for AccountObject {
             env,
             account: RefCell::new(None),
             cooldowns: RefCell::new(HashMap::new()),
+            quota: RefCell::new(Value::Null),
             refreshing: RefCell::new(None),
             refreshes: RefCell::new(0),
         }
@@ -189,13 +192,17 @@ impl DurableObject for AccountObject {
                     Err(_) => false,
                 };
                 Response::from_json(&json!({"cooldown_until": until, "relogin": relogin,
-                    "refreshes": *self.refreshes.borrow()}))
+                    "refreshes": *self.refreshes.borrow(), "quota": *self.quota.borrow()}))
             }
             "/cooldown" => {
                 let body: Value = req.json().await?;
                 if let (Some(m), Some(u)) = (body["model"].as_str(), body["until"].as_u64()) {
                     self.cooldowns.borrow_mut().insert(m.to_owned(), u);
                 }
+                Response::from_json(&json!({"ok": true}))
+            }
+            "/quota" => {
+                *self.quota.borrow_mut() = req.json().await?;
                 Response::from_json(&json!({"ok": true}))
             }
             "/reload" => {

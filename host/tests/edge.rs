@@ -424,6 +424,8 @@ async fn accounts_on_the_edge_refresh_once_rotate_and_survive_a_restart() {
         "KV holds the refreshed tokens: {held}"
     );
     assert!(!held.to_string().contains("access"), "{held}");
+    // The backend's x-codex-* quota is kept in the account's object, where every isolate sees it.
+    assert!(first["quota"]["limits"]["primary"]["used_percent"].is_number(), "{held}");
 
     // A usage limit on acct-1 rotates to acct-2 (cooldown to the reset in acct-1's object).
     let (s, text) = post(
@@ -620,4 +622,43 @@ async fn edge_push_hands_stored_accounts_to_the_worker() {
         .find(|r| r.path.contains("/codex/responses"))
         .expect("a codex call");
     assert_eq!(last.header("chatgpt-account-id"), Some("acct-9"));
+
+    // The Codex lane answers as the native host does (ids and signatures aside), streaming and not.
+    let (access, _, _) = fake.issue_tokens("acct-8", "eight@example.com");
+    let native = Proxy::start(
+        &fake,
+        ProxyOpts {
+            accounts: vec![support::TestAccount {
+                account_id: "acct-8".into(),
+                access_token: access,
+            }],
+            ..ProxyOpts::default()
+        },
+    );
+    let strip = |t: &str| {
+        let mut m = comparable(serde_json::from_str(t).expect("json"));
+        for b in m["content"].as_array_mut().into_iter().flatten() {
+            if let Some(o) = b.as_object_mut() {
+                o.remove("signature");
+            }
+        }
+        m
+    };
+    let names = |t: &str| {
+        sse_events(t)
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect::<Vec<_>>()
+    };
+    for scenario in ["text", "tools", "reasoning"] {
+        let body = request("claude-sonnet-4-5", scenario, false);
+        let (es, edge) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+        let (hs, host) = post(&native.base, "/v1/messages", None, &body).await;
+        assert_eq!((es, hs), (200, 200), "{scenario}: {edge} / {host}");
+        assert_eq!(strip(&edge), strip(&host), "{scenario}");
+        let body = request("claude-sonnet-4-5", scenario, true);
+        let (_, edge) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+        let (_, host) = post(&native.base, "/v1/messages", None, &body).await;
+        assert_eq!(names(&edge), names(&host), "{scenario}: stream events");
+    }
 }
