@@ -425,7 +425,10 @@ async fn accounts_on_the_edge_refresh_once_rotate_and_survive_a_restart() {
     );
     assert!(!held.to_string().contains("access"), "{held}");
     // The backend's x-codex-* quota is kept in the account's object, where every isolate sees it.
-    assert!(first["quota"]["limits"]["primary"]["used_percent"].is_number(), "{held}");
+    assert!(
+        first["quota"]["limits"]["primary"]["used_percent"].is_number(),
+        "{held}"
+    );
 
     // A usage limit on acct-1 rotates to acct-2 (cooldown to the reset in acct-1's object).
     let (s, text) = post(
