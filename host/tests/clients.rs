@@ -6,8 +6,10 @@ mod support;
 
 use serde_json::Value;
 
-use std::process::{Command, Stdio};
-use support::clients::{assert_same, check_kinds, clients_dir, need, python, run};
+use std::process::Command;
+use support::clients::{
+    assert_same, check_kinds, claude_writes_a_file, clients_dir, need, python, run,
+};
 use support::{Proxy, ProxyOpts, TestAccount, fake};
 
 fn proxy_with_account(fake: &proxy_fakes::FakeServer) -> Proxy {
@@ -76,45 +78,10 @@ async fn python_sdk_stream_equals_non_stream() {
 /// then answers; the file must exist with the content, and the final answer must arrive.
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_code_writes_a_file_through_the_proxy() {
-    let claude = clients_dir().join("node_modules/.bin/claude");
-    need(&claude, "@anthropic-ai/claude-code");
     let fake = fake().await;
     let p = proxy_with_account(&fake);
-    let work = p.data_dir.join("work");
-    let home = p.data_dir.join("home");
-    std::fs::create_dir_all(&work).expect("work dir");
-    std::fs::create_dir_all(&home).expect("home dir");
-    let target = work.join("hello.txt");
-    let prompt = format!(
-        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
-        target.display()
-    );
-    let out = tokio::task::block_in_place(|| {
-        Command::new("timeout")
-            .arg("120")
-            .arg(&claude)
-            .args([
-                "-p",
-                &prompt,
-                "--output-format",
-                "json",
-                "--allowedTools",
-                "Write",
-                "--max-turns",
-                "5",
-            ])
-            .current_dir(&work)
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", &home)
-            .env("ANTHROPIC_BASE_URL", &p.base)
-            .env("ANTHROPIC_API_KEY", "dummy")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .env("CLAUDE_CODE_MAX_RETRIES", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run claude")
-    });
+    let (out, target) =
+        tokio::task::block_in_place(|| claude_writes_a_file(&p.base, "dummy", &[], &p.data_dir));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::clients::{assert_same, check_kinds, clients_dir, need, run};
+use support::clients::{assert_same, check_kinds, claude_writes_a_file, clients_dir, need, run};
 use support::{Proxy, ProxyOpts, client, fake, request, sse_events};
 
 const KEY: &str = "test-key";
@@ -300,41 +300,8 @@ async fn real_clients_through_the_worker() {
         check_kinds(&v, scenario);
     }
     // Claude Code in print mode: a tool task (write a file), then the answer, through the Worker.
-    let claude = clients_dir().join("node_modules/.bin/claude");
-    need(&claude, "@anthropic-ai/claude-code");
-    let work = w.dir.join("work");
-    let home = w.dir.join("home");
-    std::fs::create_dir_all(&work).expect("work dir");
-    std::fs::create_dir_all(&home).expect("home dir");
-    let target = work.join("hello.txt");
-    let prompt = format!(
-        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
-        target.display()
-    );
-    let out = tokio::task::block_in_place(|| {
-        Command::new("timeout")
-            .arg("120")
-            .arg(&claude)
-            .args([
-                "-p",
-                &prompt,
-                "--output-format",
-                "json",
-                "--allowedTools",
-                "Write",
-            ])
-            .args(["--max-turns", "5", "--model", "claude-haiku-4-5"])
-            .current_dir(&work)
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", &home)
-            .env("ANTHROPIC_BASE_URL", &w.base)
-            .env("ANTHROPIC_API_KEY", KEY)
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .env("CLAUDE_CODE_MAX_RETRIES", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run claude")
+    let (out, target) = tokio::task::block_in_place(|| {
+        claude_writes_a_file(&w.base, KEY, &["--model", "claude-haiku-4-5"], &w.dir)
     });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -123,3 +123,51 @@ pub fn check_kinds(v: &Value, scenario: &str) {
         _ => assert!(kinds.contains(&"text"), "{kinds:?}"),
     }
 }
+
+/// Claude Code in print mode (`-p`, JSON output, the Write tool allowed, at most 5 turns)
+/// against `base` with `api_key`, in `dir/work` with a fresh `dir/home`, asked to write the file
+/// `dir/work/hello.txt` by the fakes' `claude_code_write` scenario. Returns the process output
+/// and the file's path.
+pub fn claude_writes_a_file(
+    base: &str,
+    api_key: &str,
+    extra: &[&str],
+    dir: &Path,
+) -> (std::process::Output, PathBuf) {
+    let claude = clients_dir().join("node_modules/.bin/claude");
+    need(&claude, "@anthropic-ai/claude-code");
+    let work = dir.join("work");
+    let home = dir.join("home");
+    std::fs::create_dir_all(&work).expect("work dir");
+    std::fs::create_dir_all(&home).expect("home dir");
+    let target = work.join("hello.txt");
+    let prompt = format!(
+        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
+        target.display()
+    );
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(&claude)
+        .args([
+            "-p",
+            &prompt,
+            "--output-format",
+            "json",
+            "--allowedTools",
+            "Write",
+        ])
+        .args(["--max-turns", "5"])
+        .args(extra)
+        .current_dir(&work)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("ANTHROPIC_BASE_URL", base)
+        .env("ANTHROPIC_API_KEY", api_key)
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("CLAUDE_CODE_MAX_RETRIES", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run claude");
+    (out, target)
+}
