@@ -254,6 +254,30 @@ fn is_empty_message_error(e: &RequestError) -> bool {
         if path.starts_with("messages[") && message == "none of its content can be sent upstream")
 }
 
+/// (message index, text) of every non-empty `text` of a user message's text blocks.
+fn user_texts(req: &Value) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, m) in req["messages"].as_array().into_iter().flatten().enumerate() {
+        if m["role"] != "user" {
+            continue;
+        }
+        match &m["content"] {
+            Value::String(t) if !t.trim().is_empty() => out.push((i, t.clone())),
+            Value::Array(blocks) => {
+                for b in blocks {
+                    if b["type"] == "text"
+                        && let Some(t) = b["text"].as_str().filter(|t| !t.trim().is_empty())
+                    {
+                        out.push((i, t.to_owned()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
@@ -275,9 +299,22 @@ proptest! {
             ),
             Err(e) => prop_assert!(false, "{name}: unexpected error {e}"),
             Ok(()) => {
-                if let Err(e) = convert_request_value(req.clone(), &RequestOptions::new("gpt-5.5")) {
-                    prop_assert!(is_empty_message_error(&e),
-                        "{name}: {m:?} at {} validated but the conversion failed: {e}", render(path));
+                let texts = user_texts(&req);
+                match convert_request_value(req.clone(), &RequestOptions::new("gpt-5.5")) {
+                    Err(e) => prop_assert!(is_empty_message_error(&e),
+                        "{name}: {m:?} at {} validated but the conversion failed: {e}", render(path)),
+                    // Nothing lost silently: every text the user sent is in the upstream body,
+                    // or a degradation names its message.
+                    Ok(c) => {
+                        let body = serde_json::to_string(&c.value.body).unwrap_or_default();
+                        for (i, t) in &texts {
+                            let escaped = serde_json::to_string(t).unwrap_or_default();
+                            let inner = &escaped[1..escaped.len() - 1];
+                            let noted = c.degradations.iter().any(|d| d.path.starts_with(&format!("messages[{i}]")));
+                            prop_assert!(body.contains(inner) || noted,
+                                "{name}: {m:?} at {}: messages[{i}]'s text {t:?} vanished without a degradation", render(path));
+                        }
+                    }
                 }
                 if let Err(e) = convert_chat_request_value(req, &ChatOptions::new("kilo-auto/free")) {
                     prop_assert!(is_empty_message_error(&e),
