@@ -632,3 +632,79 @@ async fn edge_push_hands_stored_accounts_to_the_worker() {
         assert_eq!(names(&edge), names(&host), "{scenario}: stream events");
     }
 }
+
+/// The processes of a Worker's group (wrangler's node and workerd).
+fn group_pids(w: &Worker) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-g", &w.child.id().to_string()])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn workerd_pids(w: &Worker) -> Vec<u32> {
+    group_pids(w)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "workerd")
+        })
+        .collect()
+}
+
+/// Benchmark (run by hand, numbers in docs/PERFORMANCE.md): the same 200 streamed answers
+/// (the fakes' `text` scenario on the Chat lane, one at a time) through the Worker in workerd
+/// and through the native host, with wall time and the serving processes' CPU time per stream,
+/// and the Worker's first request after start next to its later ones.
+/// `cargo test --release -p proxy-host --test edge -- --ignored --nocapture bench`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark"]
+async fn bench_edge_next_to_the_native_host() {
+    let fake = fake().await;
+    let started = Instant::now();
+    let w = Worker::start(&fake).await;
+    let ready = started.elapsed();
+    let native = Proxy::start(&fake, ProxyOpts::default());
+    let body = request("claude-haiku-4-5", "text", true);
+    let t = Instant::now();
+    let (s, _) = post(&w.base, "/v1/messages", Some(KEY), &body).await;
+    assert_eq!(s, 200);
+    let first = t.elapsed();
+    const N: u32 = 200;
+    let mut rows = Vec::new();
+    for (name, base, key) in [
+        ("edge (workerd)", w.base.clone(), Some(KEY)),
+        ("native host", native.base.clone(), None),
+    ] {
+        let pids = if key.is_some() {
+            workerd_pids(&w)
+        } else {
+            vec![native.pid()]
+        };
+        let cpu0: f64 = pids.iter().map(|&p| support::cpu_secs(p)).sum();
+        let t = Instant::now();
+        for _ in 0..N {
+            let (s, text) = post(&base, "/v1/messages", key, &body).await;
+            assert!(s == 200 && text.contains("message_stop"));
+        }
+        let wall = t.elapsed().as_secs_f64() / f64::from(N);
+        let cpu = (pids.iter().map(|&p| support::cpu_secs(p)).sum::<f64>() - cpu0) / f64::from(N);
+        rows.push((name, wall, cpu));
+    }
+    println!(
+        "dev server ready after {:.2} s; the Worker's first request {:.1} ms",
+        ready.as_secs_f64(),
+        first.as_secs_f64() * 1e3
+    );
+    println!("| host | wall ms / stream | CPU ms / stream |");
+    for (name, wall, cpu) in &rows {
+        println!("| {name} | {:.2} | {:.2} |", wall * 1e3, cpu * 1e3);
+    }
+    println!(
+        "ratios edge/native: wall {:.2}, CPU {:.2}",
+        rows[0].1 / rows[1].1,
+        rows[0].2 / rows[1].2
+    );
+}
