@@ -165,7 +165,7 @@ async fn serve(
         slot: None,
         link: Link::Idle,
         started,
-        session_owned: session,
+        session,
         upstream_model: upstream_model.clone(),
     };
     let (resp, notes) = drv.respond(stream).await;
@@ -223,7 +223,7 @@ struct Driver {
     link: Link,
     started: Instant,
     /// The session key (sticky account choice).
-    session_owned: Option<String>,
+    session: Option<String>,
     /// The upstream model (cooldowns are per model).
     upstream_model: String,
 }
@@ -336,7 +336,7 @@ impl Driver {
                 match out {
                     Output::PickAccount { exclude } => {
                         let pick = match self.st.pool.pick(
-                            self.session_owned.as_deref(),
+                            self.session.as_deref(),
                             &self.upstream_model,
                             &exclude,
                             now,
