@@ -59,7 +59,13 @@ pub async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
             };
             let list: Vec<EdgeAccount> = match serde_json::from_value(body["accounts"].clone()) {
                 Ok(l) => l,
-                Err(e) => return fail(&format!("accounts: {e}")),
+                // Not serde's text: it can quote a value, and values here are tokens.
+                Err(e) => {
+                    return fail(&format!(
+                        "accounts: not a list of accounts (each needs account_id and access_token strings; {:?} error)",
+                        e.classify()
+                    ));
+                }
             };
             let mut stored = Vec::new();
             for a in &list {
