@@ -168,6 +168,7 @@ pub async fn serve(
     let mut d = Driver {
         ex,
         link: Link::Idle,
+        timer: None,
         accounts: cfg.accounts,
         session,
         upstream_model,
@@ -268,6 +269,8 @@ enum Upstream {
 struct Driver {
     ex: Exchange,
     link: Link,
+    /// The armed timer and the deadline it was armed for.
+    timer: Option<(u64, Delay)>,
     accounts: Option<AccountStore>,
     session: Option<String>,
     upstream_model: String,
@@ -408,10 +411,19 @@ impl Driver {
             if self.ex.is_done() {
                 return Ok(Step::Finish);
             }
-            let wait = self.ex.poll_timeout().map(|t| t.saturating_sub(now_ms()));
-            let timer = async move {
-                match wait {
-                    Some(ms) => Delay::from(Duration::from_millis(ms.min(i32::MAX as u64))).await,
+            // One JS timer per deadline, not per chunk: a timer that would fire no later than
+            // the machine's next deadline is kept (firing early only re-arms it).
+            match (self.ex.poll_timeout(), &self.timer) {
+                (None, _) => self.timer = None,
+                (Some(d), Some((armed, _))) if *armed <= d => {}
+                (Some(d), _) => {
+                    let ms = d.saturating_sub(now_ms()).min(i32::MAX as u64);
+                    self.timer = Some((d, Delay::from(Duration::from_millis(ms))));
+                }
+            }
+            let timer = async {
+                match &mut self.timer {
+                    Some((_, delay)) => delay.await,
                     None => std::future::pending().await,
                 }
             };
@@ -420,6 +432,9 @@ impl Driver {
                 Either::Left((ev, _)) => Some(ev),
                 Either::Right(((), _)) => None,
             };
+            if event.is_none() {
+                self.timer = None;
+            }
             let now = now_ms();
             match event {
                 None => self.ex.handle_timeout(now),
