@@ -22,6 +22,8 @@ struct Worker {
     dir: PathBuf,
     /// Where the local KV and objects persist (kept across a restart).
     state: PathBuf,
+    /// The state was made for this Worker (else it belongs to the test).
+    own_state: bool,
 }
 
 impl Drop for Worker {
@@ -33,6 +35,9 @@ impl Drop for Worker {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.own_state {
+            let _ = std::fs::remove_dir_all(&self.state);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -65,7 +70,12 @@ impl Worker {
         need(&wrangler, "wrangler");
         let dir =
             std::env::temp_dir().join(format!("ccp-edge-{}-{}", std::process::id(), free_port()));
-        std::fs::create_dir_all(&dir).expect("worker dir");
+        // wrangler dev restarts the Worker when files change where it looks (its config's
+        // folder, its working folder): only wrangler.toml lives there; the persisted state and
+        // the clients' work folders are beside it.
+        let cfg_dir = dir.join("cfg");
+        std::fs::create_dir_all(&cfg_dir).expect("worker dir");
+        let own_state = state.is_none();
         let state = state.unwrap_or_else(|| dir.join("state"));
         // The built shim, without the [build] step (already built), with test vars, a local KV
         // namespace and the accounts' Durable Object class.
@@ -74,7 +84,7 @@ impl Worker {
             shim.display(),
             base = fake.base_url(),
         );
-        std::fs::write(dir.join("wrangler.toml"), config).expect("wrangler.toml");
+        std::fs::write(cfg_dir.join("wrangler.toml"), config).expect("wrangler.toml");
         let port = free_port();
         let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
         let child = Command::new("setsid")
@@ -96,8 +106,8 @@ impl Worker {
             .args(["--show-interactive-dev-session=false", "--persist-to"])
             .arg(&state)
             .arg("--config")
-            .arg(dir.join("wrangler.toml"))
-            .current_dir(&dir)
+            .arg(cfg_dir.join("wrangler.toml"))
+            .current_dir(&cfg_dir)
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "1")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
@@ -114,6 +124,7 @@ impl Worker {
             base: format!("http://127.0.0.1:{port}"),
             dir,
             state,
+            own_state,
         };
         let c = client();
         let deadline = Instant::now() + Duration::from_secs(90);
