@@ -469,7 +469,6 @@ async fn accounts_on_the_edge_refresh_once_rotate_and_survive_a_restart() {
     drop(w2);
 
     // A restart of the runtime keeps the refreshed tokens (no second refresh).
-    let state = w.state.clone();
     let keep = std::env::temp_dir().join(format!("ccp-edge-kept-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&keep);
     drop_keeping(w, &keep);
@@ -490,7 +489,6 @@ async fn accounts_on_the_edge_refresh_once_rotate_and_survive_a_restart() {
     assert!(text.contains("SEAL_KEY"), "{text}");
     drop(w);
     let _ = std::fs::remove_dir_all(&keep);
-    let _ = state;
 }
 
 /// Stop a Worker but keep its state: move the state directory to `keep` first.

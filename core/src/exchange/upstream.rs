@@ -189,25 +189,23 @@ pub(crate) fn prepare(
             if let Some(k) = req.prompt_cache_key.as_ref().filter(|k| is_header_value(k)) {
                 headers.push(("session_id".into(), k.clone()));
             }
+            let body = req.to_json();
             let translator = Translator::Codex(Box::new(ResponsesTranslator::new(StreamOptions {
                 model: a.client_model.to_owned(),
                 thinking: req.thinking,
-                tool_names: req.tool_names.clone(),
+                tool_names: req.tool_names,
                 upstream_model: a.route.model.clone(),
                 account_tag: Some(tag),
                 seed: a.seed,
-                stop_sequences: req.stop_sequences.clone(),
+                stop_sequences: req.stop_sequences,
             })));
-            Ok(Prepared {
-                request: UpstreamRequest {
-                    method: "POST",
-                    url: t.url.clone(),
-                    headers,
-                    body: req.to_json(),
-                },
+            Ok(prepared(
+                &t.url,
+                headers,
+                body,
                 translator,
-                degradations: converted.degradations,
-            })
+                converted.degradations,
+            ))
         }
         Target::Chat(t) => {
             let mut opts = ChatOptions::new(a.route.model.clone());
@@ -220,23 +218,41 @@ pub(crate) fn prepare(
                 ("content-type".into(), "application/json".into()),
             ];
             headers.extend(t.headers.iter().cloned());
+            let body = req.to_json();
             let translator = Translator::Chat(Box::new(ChatTranslator::new(ChatStreamOptions {
                 model: a.client_model.to_owned(),
                 thinking: req.thinking,
-                tool_names: req.tool_names.clone(),
+                tool_names: req.tool_names,
                 upstream_model: a.route.model.clone(),
                 seed: a.seed,
             })));
-            Ok(Prepared {
-                request: UpstreamRequest {
-                    method: "POST",
-                    url: t.url.clone(),
-                    headers,
-                    body: req.to_json(),
-                },
+            Ok(prepared(
+                &t.url,
+                headers,
+                body,
                 translator,
-                degradations: converted.degradations,
-            })
+                converted.degradations,
+            ))
         }
+    }
+}
+
+/// The POST both lanes send, with the translator for its answer.
+fn prepared(
+    url: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    translator: Translator,
+    degradations: Vec<Degradation>,
+) -> Prepared {
+    Prepared {
+        request: UpstreamRequest {
+            method: "POST",
+            url: url.to_owned(),
+            headers,
+            body,
+        },
+        translator,
+        degradations,
     }
 }
