@@ -196,6 +196,36 @@ pub fn setup(
     direct: bool,
     base_url: Option<String>,
 ) -> Result<SetupResult, String> {
+    let plan = plan(cfg, direct, base_url)?;
+    let backup = if plan.edit.changes.is_empty() {
+        None
+    } else {
+        write_settings(&plan.path, &plan.edit)
+            .map_err(|e| format!("cannot write {}: {e}", plan.path.display()))?
+    };
+    Ok(SetupResult {
+        path: plan.path,
+        backup,
+        changes: plan.edit.changes,
+    })
+}
+
+/// What [`setup`] would write, without writing: the file, its text now, the edit.
+pub struct Plan {
+    /// Claude Code's settings file.
+    pub path: PathBuf,
+    /// Its text now (`None`: there is none).
+    pub existing: Option<String>,
+    /// The new text and the changes.
+    pub edit: proxy_core::claude_settings::Edit,
+}
+
+/// Compute [`setup`]'s edit (the dashboard shows it as a diff before the user applies it).
+pub fn plan(
+    cfg: &crate::config::Config,
+    direct: bool,
+    base_url: Option<String>,
+) -> Result<Plan, String> {
     use proxy_core::claude_settings::{ProxySettings, apply_direct, apply_proxy};
     let path = claude_settings_path();
     let existing = match fs::read_to_string(&path) {
@@ -224,15 +254,10 @@ pub fn setup(
         )
     }
     .map_err(|e| format!("{}: {e} (the file was left alone)", path.display()))?;
-    let backup = if edit.changes.is_empty() {
-        None
-    } else {
-        write_settings(&path, &edit).map_err(|e| format!("cannot write {}: {e}", path.display()))?
-    };
-    Ok(SetupResult {
+    Ok(Plan {
         path,
-        backup,
-        changes: edit.changes,
+        existing,
+        edit,
     })
 }
 

@@ -100,10 +100,16 @@ pub struct Config {
     pub providers: Vec<Provider>,
     /// Model routing.
     pub routing: RoutingTable,
-    /// The browser playground's wasm build of the core (`bash web/build.sh` writes it to
-    /// `web/pkg`); relative paths are from the working directory. Without it the dashboard
-    /// works and the playground says how to build it.
-    pub web_dir: PathBuf,
+    /// Serve the playground's wasm build of the core from this folder instead of the copy
+    /// built into the binary (`bash web/build.sh` writes one to `web/pkg`). Unset: built in.
+    pub web_dir: Option<PathBuf>,
+    /// Serve the dashboard's page, script and style from this folder, read on every request,
+    /// instead of the built-in copies (for working on the dashboard). Unset: built in.
+    pub ui_dir: Option<PathBuf>,
+    /// The file this configuration was read from, and where the dashboard's settings page
+    /// writes its changes (`config.toml` in the data dir unless `--config` / `CCP_CONFIG`).
+    #[serde(skip)]
+    pub config_path: PathBuf,
 }
 
 impl Default for Config {
@@ -135,7 +141,9 @@ impl Default for Config {
                 headers: Vec::new(),
             }],
             routing: RoutingTable::default(),
-            web_dir: PathBuf::from("web/pkg"),
+            web_dir: None,
+            ui_dir: None,
+            config_path: default_data_dir().join("config.toml"),
         }
     }
 }
@@ -243,8 +251,12 @@ impl Config {
         env!(commit_timeout_secs, "CCP_COMMIT_TIMEOUT_SECS");
         env!(max_attempts, "CCP_MAX_ATTEMPTS");
         if let Some(d) = std::env::var_os("CCP_WEB_DIR") {
-            cfg.web_dir = PathBuf::from(d);
+            cfg.web_dir = Some(PathBuf::from(d));
         }
+        if let Some(d) = std::env::var_os("CCP_UI_DIR") {
+            cfg.ui_dir = Some(PathBuf::from(d));
+        }
+        cfg.config_path = path;
         if let Ok(k) = std::env::var("CCP_CLIENT_KEY") {
             cfg.client_key = Some(k);
         }

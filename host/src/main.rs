@@ -9,6 +9,7 @@ mod claude_setup;
 mod cli;
 mod clock;
 mod config;
+mod config_file;
 mod edge_cli;
 mod http;
 mod settings;
@@ -404,6 +405,16 @@ async fn serve(cfg: Config) -> ExitCode {
             tick.tick().await;
             bg.pool.reload();
             bg.pool.refresh_due(crate::clock::now_secs(), 600).await;
+        }
+    });
+    // The dashboard's charts: one bucket of the metrics' series every 10 s.
+    let sampled = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            sampled.metrics.sample(crate::clock::now_ms());
         }
     });
     let app = http::server::router(state);

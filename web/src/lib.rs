@@ -5,8 +5,9 @@
 #![forbid(unsafe_code)]
 
 use proxy_core::{
-    Aggregator, ChatStreamOptions, ChatTranslator, EventTranslator, RequestOptions,
-    ResponsesTranslator, StreamOptions, convert_request,
+    Aggregator, ChatOptions, ChatStreamOptions, ChatTranslator, EventTranslator, Lane,
+    RequestError, RequestOptions, ResponsesTranslator, Route, StreamOptions, convert_chat_request,
+    convert_request,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -23,9 +24,55 @@ pub fn run_vector(job: &str) -> String {
 pub fn convert(request: &str, upstream_model: &str) -> String {
     match convert_request(request.as_bytes(), &RequestOptions::new(upstream_model)) {
         Ok(c) => json!({"body": Value::Object(c.value.body), "degradations": c.degradations}),
-        Err(e) => json!({"error": {"type": e.error_type().as_str(), "message": e.to_string()}}),
+        Err(e) => error_json(&e),
     }
     .to_string()
+}
+
+/// Convert an Anthropic request to the Chat Completions body for `upstream_model` (the
+/// provider-neutral shape: `max_tokens`, OpenRouter-style reasoning), like [`convert`].
+#[wasm_bindgen]
+pub fn convert_chat(request: &str, upstream_model: &str) -> String {
+    match convert_chat_request(request.as_bytes(), &ChatOptions::new(upstream_model)) {
+        Ok(c) => json!({"body": Value::Object(c.value.body), "degradations": c.degradations}),
+        Err(e) => error_json(&e),
+    }
+    .to_string()
+}
+
+/// The input tokens of an Anthropic request on a lane (`codex` or `chat`) for
+/// `upstream_model`, counted as `POST /v1/messages/count_tokens` counts them:
+/// `{"input_tokens": n, "exact": true}` (the o200k tokenizer is built in) or `{"error": …}`.
+#[wasm_bindgen]
+pub fn count_tokens(request: &str, lane: &str, upstream_model: &str) -> String {
+    let lane = match lane {
+        "codex" => Lane::Codex,
+        "chat" => Lane::Chat,
+        other => {
+            return json!({"error": {"type": "invalid_request_error",
+                                    "message": format!("unknown lane {other:?}: codex or chat")}})
+            .to_string();
+        }
+    };
+    let route = Route {
+        lane,
+        provider: None,
+        model: upstream_model.to_owned(),
+        effort: "medium".to_owned(),
+        long_context: false,
+    };
+    let counted = serde_json::from_str::<Value>(request)
+        .map_err(|e| RequestError::Json(e.to_string()))
+        .and_then(|v| proxy_core::tokens::count_request(v, &route));
+    match counted {
+        Ok(n) => json!({"input_tokens": n, "exact": proxy_core::tokens::EXACT}),
+        Err(e) => error_json(&e),
+    }
+    .to_string()
+}
+
+fn error_json(e: &RequestError) -> Value {
+    json!({"error": {"type": e.error_type().as_str(), "message": e.to_string()}})
 }
 
 /// Translate a whole Codex SSE body: the Anthropic SSE text and the non-streaming Message.

@@ -374,6 +374,11 @@ impl Exchange {
         self.account.as_deref()
     }
 
+    /// Upstream requests sent so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
     /// Attempts that failed and were retried (refresh, rotation, backoff).
     pub fn retries(&self) -> u32 {
         self.retries

@@ -179,6 +179,21 @@ impl Pool {
         Ok(())
     }
 
+    /// Make `account_id` the active account (what the sticky strategy prefers for requests
+    /// without a session), persisted in the index. `false`: no such account.
+    pub fn set_active(&self, account_id: &str) -> std::io::Result<bool> {
+        if !self.all().iter().any(|s| s.id() == account_id) {
+            return Ok(false);
+        }
+        if let Some(store) = &self.store {
+            let l = store.lock()?;
+            let mut index = store.index();
+            index.active = Some(account_id.to_owned());
+            store.write_index(&l, &index)?;
+        }
+        Ok(true)
+    }
+
     /// Re-read the store: new accounts appear, removed ones go, newer tokens on disk win.
     pub fn reload(&self) {
         let Some(store) = &self.store else { return };

@@ -30,7 +30,8 @@ impl KiloModels {
         {
             return (list.clone(), "cache");
         }
-        let Some(kilo) = st.cfg.providers.iter().find(|p| p.name == "kilo") else {
+        let cfg = st.cfg();
+        let Some(kilo) = cfg.providers.iter().find(|p| p.name == "kilo") else {
             return (fallback_free_models(), "fallback");
         };
         let url = format!("{}/models", kilo.base_url.trim_end_matches('/'));
@@ -69,7 +70,7 @@ pub fn same_origin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("");
     let host_name = host.rsplit_once(':').map_or(host, |(h, _)| h);
     let host_ok = host.is_empty()
-        || ["127.0.0.1", "localhost", "[::1]", st.cfg.host.as_str()].contains(&host_name);
+        || ["127.0.0.1", "localhost", "[::1]", st.cfg().host.as_str()].contains(&host_name);
     if !host_ok {
         return Err(ApiError::new(
             ErrorType::PermissionError,
@@ -122,10 +123,14 @@ pub struct Logins {
     callback: std::sync::Mutex<Option<(String, tokio::task::AbortHandle)>>,
 }
 
-fn guard(st: &AppState, headers: &HeaderMap, body: Option<&Bytes>) -> Result<(), ApiError> {
+pub(crate) fn guard(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Option<&Bytes>,
+) -> Result<(), ApiError> {
     // The client key (required on any non-loopback bind) guards admin routes too: a Host
     // header proves nothing to a non-browser client.
-    crate::http::state::authorized(&st.cfg, headers)?;
+    crate::http::state::authorized(&st.cfg(), headers)?;
     same_origin(st, headers)?;
     if let Some(b) = body
         && !b.is_empty()
@@ -148,11 +153,11 @@ fn body_json(b: &Bytes) -> Value {
     serde_json::from_slice(b).unwrap_or(Value::Null)
 }
 
-fn ok(v: Value) -> Response {
+pub(crate) fn ok(v: Value) -> Response {
     Json(v).into_response()
 }
 
-fn bad(ty: ErrorType, msg: &str) -> Response {
+pub(crate) fn bad(ty: ErrorType, msg: &str) -> Response {
     error_response(ty, msg, None)
 }
 
@@ -186,7 +191,7 @@ pub async fn import_accounts(
             );
         }
     }
-    let cfg = st.cfg.clone();
+    let cfg = st.cfg();
     let report = tokio::task::spawn_blocking(move || {
         crate::accounts::import::import_report(&cfg, path.as_deref())
     })
@@ -209,7 +214,7 @@ async fn finish_login(
     status: &std::sync::Mutex<(String, String)>,
 ) {
     let outcome = match result {
-        Ok(a) => match crate::accounts::store::Store::open(&st.cfg.data_dir)
+        Ok(a) => match crate::accounts::store::Store::open(&st.cfg().data_dir)
             .and_then(|s| crate::accounts::import::save(&s, &a))
         {
             Ok(_) => {
@@ -276,7 +281,7 @@ pub async fn add_account(
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(1455);
     let pending =
-        match crate::accounts::login::start(&st.cfg.oauth_issuer, port, !st.pool.is_empty()) {
+        match crate::accounts::login::start(&st.cfg().oauth_issuer, port, !st.pool.is_empty()) {
             Ok(p) => p,
             Err(e) => return bad(ErrorType::ApiError, &e.0),
         };
@@ -306,7 +311,7 @@ pub async fn add_account(
                 Ok((code, _)) => {
                     crate::accounts::login::exchange(
                         &st2.client,
-                        &st2.cfg.oauth_issuer,
+                        &st2.cfg().oauth_issuer,
                         &code,
                         &redirect,
                         &verifier,
@@ -360,7 +365,7 @@ pub async fn add_manual(
     };
     let result = crate::accounts::login::exchange(
         &st.client,
-        &st.cfg.oauth_issuer,
+        &st.cfg().oauth_issuer,
         &code,
         &login.pending.redirect_uri,
         &login.pending.pkce.verifier,
@@ -409,7 +414,7 @@ pub async fn remove_account(
     if let Err(e) = guard(&st, &headers, None) {
         return e.into_response();
     }
-    let dir = st.cfg.data_dir.clone();
+    let dir = st.cfg().data_dir.clone();
     let id2 = id.clone();
     let r = blocking(move || {
         crate::accounts::store::Store::open(&dir).and_then(|s| {
@@ -622,7 +627,7 @@ async fn claude_write(
         .get("host")
         .and_then(|h| h.to_str().ok())
         .map(|h| format!("http://{h}"));
-    match crate::claude_setup::setup(&st.cfg, direct, base) {
+    match crate::claude_setup::setup(&st.cfg(), direct, base) {
         Ok(r) => ok(json!({
             "path": r.path, "backup": r.backup,
             "changes": r.changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -670,7 +675,7 @@ pub async fn add_device(
         let mut tx = Some(tx);
         let result = crate::accounts::login::device_login(
             &st2.client,
-            &st2.cfg.oauth_issuer,
+            &st2.cfg().oauth_issuer,
             |url, code| {
                 if let Some(tx) = tx.take() {
                     let _ = tx.send((url.to_owned(), code.to_owned()));
@@ -681,7 +686,7 @@ pub async fn add_device(
         .await;
         finish_login(st2, result, &status2).await;
     });
-    let pending = match crate::accounts::login::start(&st.cfg.oauth_issuer, 1455, false) {
+    let pending = match crate::accounts::login::start(&st.cfg().oauth_issuer, 1455, false) {
         Ok(p) => p,
         Err(e) => return bad(ErrorType::ApiError, &e.0),
     };
@@ -738,7 +743,7 @@ pub async fn quota(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respo
             }
             Ok(token) => match crate::accounts::quota::fetch_usage(
                 &st.client,
-                &st.cfg.codex_base_url,
+                &st.cfg().codex_base_url,
                 &a.account_id,
                 &token,
             )

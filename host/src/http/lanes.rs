@@ -2,7 +2,7 @@
 //! How a request is converted and what happens around the call is the exchange machine's
 //! (proxy-core); this only says URLs and headers.
 
-use crate::config::Provider;
+use crate::config::{Config, Provider};
 use crate::http::state::AppState;
 use proxy_core::Route;
 use proxy_core::exchange::{ChatTarget, CodexTarget, Target};
@@ -15,7 +15,7 @@ pub fn codex(st: &AppState) -> Target {
     Target::Codex(CodexTarget {
         url: format!(
             "{}/codex/responses",
-            st.cfg.codex_base_url.trim_end_matches('/')
+            st.cfg().codex_base_url.trim_end_matches('/')
         ),
         user_agent: format!(
             "codex_cli_rs/{CODEX_VERSION} ({} ; {}) codex-claude-proxy/{}",
@@ -28,9 +28,9 @@ pub fn codex(st: &AppState) -> Target {
 }
 
 /// The configured provider a Chat route names, if it exists.
-pub fn provider<'a>(st: &'a AppState, route: &Route) -> Option<&'a Provider> {
+pub fn provider<'a>(cfg: &'a Config, route: &Route) -> Option<&'a Provider> {
     let name = route.provider.as_deref().unwrap_or("kilo");
-    st.cfg.providers.iter().find(|p| p.name == name)
+    cfg.providers.iter().find(|p| p.name == name)
 }
 
 /// A Chat Completions provider.

@@ -56,6 +56,14 @@ impl RequestLog {
         r.iter().cloned().collect()
     }
 
+    /// Forget the kept entries (ids go on from where they were).
+    pub fn clear(&self) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Follow new entries.
     pub fn follow(&self) -> broadcast::Receiver<Value> {
         self.live.subscribe()

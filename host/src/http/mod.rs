@@ -1,7 +1,9 @@
 //! The HTTP surface: the router, the shared state and error contract, the relay (the exchange
-//! machine's driver), count_tokens, the admin API, metrics and the live request log.
+//! machine's driver), count_tokens, the admin API and the dashboard's own routes, metrics, the
+//! live request log, and the dashboard's embedded files.
 
 pub mod admin;
+pub mod dashboard;
 pub mod lanes;
 pub mod logs;
 pub mod metrics;
@@ -9,3 +11,4 @@ pub mod relay;
 pub mod server;
 pub mod state;
 pub mod tokens;
+pub mod ui;

@@ -77,12 +77,13 @@ fn put_headers(h: &mut HeaderMap, list: &[(String, String)]) {
 
 fn exchange_config(st: &AppState) -> ExchangeConfig {
     let ms = |s: f64| (s * 1000.0) as u64;
+    let cfg = st.cfg();
     ExchangeConfig {
-        first_byte_timeout_ms: ms(st.cfg.first_byte_timeout_secs),
-        idle_timeout_ms: ms(st.cfg.idle_timeout_secs),
-        commit_timeout_ms: ms(st.cfg.commit_timeout_secs),
-        ping_interval_ms: ms(st.cfg.ping_interval_secs),
-        max_attempts: st.cfg.max_attempts,
+        first_byte_timeout_ms: ms(cfg.first_byte_timeout_secs),
+        idle_timeout_ms: ms(cfg.idle_timeout_secs),
+        commit_timeout_ms: ms(cfg.commit_timeout_secs),
+        ping_interval_ms: ms(cfg.ping_interval_secs),
+        max_attempts: cfg.max_attempts,
         max_wait_secs: crate::accounts::MAX_WAIT_SECS,
         relogin_hint: "run `codex-claude-proxy accounts add`".into(),
         no_account_hint: "Add one with `codex-claude-proxy accounts add` (or import ~/.codex/auth.json with `codex-claude-proxy accounts import`)".into(),
@@ -97,7 +98,7 @@ async fn serve(
     dialect: Dialect,
 ) -> Response {
     let started = Instant::now();
-    if let Err(e) = authorized(&st.cfg, &headers) {
+    if let Err(e) = authorized(&st.cfg(), &headers) {
         return dialect_error(dialect, e.ty, &e.message, None);
     }
     let body = match body {
@@ -105,7 +106,7 @@ async fn serve(
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             let msg = format!(
                 "request body exceeds the limit of {} bytes",
-                st.cfg.body_limit
+                st.cfg().body_limit
             );
             return dialect_error(dialect, ErrorType::RequestTooLarge, &msg, None);
         }
@@ -125,7 +126,7 @@ async fn serve(
     let route = st.route(&inbound.model);
     let target = match route.lane {
         Lane::Codex => crate::http::lanes::codex(&st),
-        Lane::Chat => match crate::http::lanes::provider(&st, &route) {
+        Lane::Chat => match crate::http::lanes::provider(&st.cfg(), &route) {
             Some(p) => crate::http::lanes::chat(&st, p),
             None => {
                 let msg = format!(
@@ -148,7 +149,11 @@ async fn serve(
         Lane::Codex => "codex",
         Lane::Chat => "chat",
     };
-    let (provider, upstream_model) = (route.provider.clone(), route.model.clone());
+    let (provider, upstream_model, effort) = (
+        route.provider.clone(),
+        route.model.clone(),
+        route.effort.clone(),
+    );
     let ex = Exchange::new(
         exchange_config(&st),
         inbound,
@@ -172,13 +177,7 @@ async fn serve(
     // One line per request: what was asked, where it went, how it ended (no content, no keys).
     let status = resp.status().as_u16();
     tracing::info!(model = %model, lane, stream, status, ms = started.elapsed().as_millis() as u64, "request");
-    st.metrics
-        .requests
-        .get_or_create(&crate::http::metrics::RequestLabels {
-            lane: lane.into(),
-            status,
-        })
-        .inc();
+    st.metrics.request(lane, status);
     st.logs.push(serde_json::json!({
         "at": crate::clock::now_ms(),
         "endpoint": match dialect {
@@ -189,7 +188,10 @@ async fn serve(
         "lane": lane,
         "provider": provider,
         "upstream_model": upstream_model,
+        "effort": effort,
         "account": notes.account,
+        "attempts": notes.attempts,
+        "error_type": notes.error_type,
         "stream": stream,
         "status": status,
         // For a stream: until the response was committed (its first real output).
@@ -231,6 +233,10 @@ struct Driver {
 /// What one request's log entry says besides its route.
 struct Notes {
     account: Option<String>,
+    /// Upstream requests sent before the response started.
+    attempts: u32,
+    /// The error answered instead of a response, if one was.
+    error_type: Option<&'static str>,
     degradations: Vec<proxy_core::Degradation>,
     degradations_total: usize,
 }
@@ -239,7 +245,10 @@ impl Driver {
     /// Run the exchange until the client's response starts, and build it.
     async fn respond(mut self, stream: bool) -> (Response, Notes) {
         let step = self.next().await;
-        let notes = self.notes();
+        let mut notes = self.notes();
+        if let Step::Fail(r) = &step {
+            notes.error_type = r.error_type.map(|t| t.as_str());
+        }
         let resp = match step {
             Step::Fail(r) => {
                 if let Some(t) = r.error_type {
@@ -249,9 +258,7 @@ impl Driver {
             }
             Step::Commit(status, headers) => {
                 let st = self.st.clone();
-                st.metrics
-                    .ttfb
-                    .observe(self.started.elapsed().as_secs_f64());
+                st.metrics.first_byte(self.started.elapsed().as_secs_f64());
                 let mut resp = if stream {
                     st.metrics.open_streams.inc();
                     let live = Live {
@@ -306,6 +313,8 @@ impl Driver {
             });
         Notes {
             account,
+            attempts: self.ex.attempts(),
+            error_type: None,
             degradations_total: degradations.len(),
             // The log keeps a request's first few: a crafted request could carry thousands.
             degradations: degradations

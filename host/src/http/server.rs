@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// The router with every route.
 pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state.cfg.body_limit;
+    let limit = state.cfg().body_limit;
     Router::new()
         .route(
             "/v1/messages",
@@ -74,12 +74,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(crate::http::admin::remove_account).fallback(method_not_allowed),
         )
         .route(
+            "/accounts/{id}/activate",
+            post(crate::http::dashboard::activate).fallback(method_not_allowed),
+        )
+        .route(
             "/accounts/{id}/refresh",
             post(crate::http::admin::refresh_account).fallback(method_not_allowed),
         )
         .route(
             "/logs",
-            get(crate::http::admin::logs).fallback(method_not_allowed),
+            get(crate::http::admin::logs)
+                .delete(crate::http::dashboard::clear_logs)
+                .fallback(method_not_allowed),
         )
         .route(
             "/logs/stream",
@@ -109,11 +115,37 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/claude/config/direct",
             post(crate::http::admin::claude_direct).fallback(method_not_allowed),
         )
+        .route(
+            "/claude/config/preview",
+            get(crate::http::dashboard::claude_preview).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/metrics",
+            get(crate::http::dashboard::metrics).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/settings",
+            get(crate::http::dashboard::settings)
+                .put(crate::http::dashboard::settings)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/route",
+            get(crate::http::dashboard::route).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/clients",
+            get(crate::http::dashboard::clients).fallback(method_not_allowed),
+        )
         .route("/api/hello", get(hello).head(hello))
-        .route("/", get(ui).fallback(method_not_allowed))
+        .route("/", get(crate::http::ui::page).fallback(method_not_allowed))
         .route(
             "/ui/wasm/{file}",
-            get(wasm_asset).fallback(method_not_allowed),
+            get(crate::http::ui::wasm).fallback(method_not_allowed),
+        )
+        .route(
+            "/ui/{file}",
+            get(crate::http::ui::file).fallback(method_not_allowed),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -137,51 +169,6 @@ async fn method_not_allowed() -> Response {
     r
 }
 
-/// The dashboard: one static page that drives the admin API from the same origin.
-async fn ui() -> Response {
-    let mut r = include_str!("ui.html").into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    r
-}
-
-/// The playground's two files from the wasm-bindgen build of the core (`web_dir`): the JS glue
-/// and the module. Only these names are served, so no path reaches the disk from a request.
-async fn wasm_asset(
-    State(st): State<Arc<AppState>>,
-    axum::extract::Path(file): axum::extract::Path<String>,
-) -> Response {
-    let mime = match file.as_str() {
-        "proxy_web.js" => "text/javascript; charset=utf-8",
-        "proxy_web_bg.wasm" => "application/wasm",
-        _ => return not_found().await,
-    };
-    let path = st.cfg.web_dir.join(&file);
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => {
-            let mut r = bytes.into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-            r
-        }
-        Err(_) => error_response(
-            ErrorType::NotFoundError,
-            "the playground's wasm build is missing: run `bash web/build.sh`, or set web_dir",
-            None,
-        ),
-    }
-}
-
 async fn hello() -> StatusCode {
     StatusCode::OK
 }
@@ -201,7 +188,7 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
         "strategy": st.pool.strategy(),
         "lanes": {
             "codex": !st.pool.is_empty(),
-            "chat": st.cfg.providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+            "chat": st.cfg().providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         },
     }))
     .into_response()
@@ -259,7 +246,7 @@ fn account_metrics(st: &AppState) -> String {
 }
 
 async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorized(&st.cfg, &headers) {
+    if let Err(e) = authorized(&st.cfg(), &headers) {
         return e.into_response();
     }
     let mut text = st.metrics.render();
@@ -286,7 +273,7 @@ async fn models(
         .unwrap_or(1000)
         .clamp(1, 1000);
     let provider_models: Vec<(String, String)> = st
-        .cfg
+        .cfg()
         .providers
         .iter()
         .flat_map(|p| {

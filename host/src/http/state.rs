@@ -10,14 +10,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use proxy_core::{ErrorType, error_body};
 use serde_json::Value;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// State shared by all requests.
 pub struct AppState {
-    /// Effective configuration.
-    pub cfg: Config,
+    /// Effective configuration; the dashboard's settings page replaces it while serving, so a
+    /// request reads it once ([`AppState::cfg`]) and keeps that snapshot.
+    cfg: RwLock<Arc<Config>>,
     /// One pooled upstream client (HTTP/2 where offered).
     pub client: reqwest::Client,
     /// ChatGPT accounts.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub logs: crate::http::logs::RequestLog,
     /// Runtime settings (`/settings/haiku-model`).
     pub settings: crate::settings::Settings,
+    /// Held while the settings page writes the config file (one read-edit-write at a time).
+    pub config_write: tokio::sync::Mutex<()>,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -63,14 +66,25 @@ impl AppState {
             quota: crate::http::admin::QuotaCache::default(),
             settings: crate::settings::Settings::load(&cfg.data_dir),
             logs: crate::http::logs::RequestLog::default(),
+            config_write: tokio::sync::Mutex::new(()),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
-            cfg,
+            cfg: RwLock::new(Arc::new(cfg)),
         })
+    }
+
+    /// The configuration now.
+    pub fn cfg(&self) -> Arc<Config> {
+        Arc::clone(&self.cfg.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replace the configuration (what later requests read; requests in flight keep theirs).
+    pub fn set_cfg(&self, cfg: Config) {
+        *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(cfg);
     }
 
     /// Where a requested model goes: the routing table, with the haiku setting applied.
     pub fn route(&self, model: &str) -> proxy_core::Route {
-        self.cfg
+        self.cfg()
             .routing
             .route_with_haiku(model, self.settings.haiku_model().as_deref())
     }

@@ -17,7 +17,7 @@ pub async fn count_tokens(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(e) = authorized(&st.cfg, &headers) {
+    if let Err(e) = authorized(&st.cfg(), &headers) {
         return e.into_response();
     }
     let Ok(body) = body else {
