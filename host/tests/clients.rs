@@ -143,3 +143,62 @@ async fn openai_sdk_stream_equals_non_stream() {
         assert!(v["plain"]["usage"]["prompt_tokens"].as_u64().is_some());
     }
 }
+
+/// OpenCode's and OpenClaw's configs from `GET /api/clients` (the dashboard's Clients page,
+/// docs/CLIENTS.md), used as each agent uses them: OpenCode's AI SDK Anthropic provider with
+/// its thinking variant and a replayed second turn, OpenClaw's Messages client with thinking
+/// on because the model says `reasoning: true`.
+#[tokio::test(flavor = "multi_thread")]
+async fn opencode_and_openclaw_configs_work_against_the_binary() {
+    need(
+        &clients_dir().join("node_modules/@ai-sdk/anthropic"),
+        "@ai-sdk/anthropic and ai",
+    );
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(clients_dir())
+        .arg("agents_roundtrip.mjs")
+        .args([p.base.as_str(), "reasoning"]);
+    let v = tokio::task::block_in_place(|| run(&mut cmd));
+    let oc = &v["opencode"];
+    assert_eq!(oc["baseURL"], format!("{}/v1", p.base), "{v}");
+    assert!(
+        !oc["first"]["text"].as_str().unwrap_or("").is_empty(),
+        "{v}"
+    );
+    assert!(
+        !oc["first"]["reasoning"].as_str().unwrap_or("").is_empty(),
+        "{v}"
+    );
+    // The AI SDK drops unsigned reasoning when it replays a turn: every block must be signed.
+    let signed = oc["signed_reasoning_replayed"].as_array().expect("list");
+    assert!(
+        !signed.is_empty() && signed.iter().all(|s| s == true),
+        "{v}"
+    );
+    assert_eq!(oc["second"]["finish"], "stop", "{v}");
+    assert!(
+        !oc["second"]["text"].as_str().unwrap_or("").is_empty(),
+        "{v}"
+    );
+    let ow = &v["openclaw"];
+    assert_eq!(ow["baseUrl"], p.base.as_str(), "{v}");
+    assert_eq!(ow["reasoning"], true, "{v}");
+    assert!(
+        ow["contextWindow"].as_u64().is_some_and(|c| c >= 200_000),
+        "{v}"
+    );
+    assert_eq!(ow["content"][0], "thinking", "{v}");
+    assert!(!ow["text"].as_str().unwrap_or("").is_empty(), "{v}");
+    assert_eq!(ow["stop_reason"], "end_turn", "{v}");
+    // Both agents' three requests were answered, none with an error.
+    let logs = support::get_json(&support::client(), format!("{}/logs", p.base)).await;
+    let statuses: Vec<&Value> = logs["entries"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .map(|e| &e["status"])
+        .collect();
+    assert_eq!(statuses, [200, 200, 200], "{logs}");
+}
