@@ -514,3 +514,38 @@ pub fn masked(mut v: Value) -> Value {
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/CLIENTS.md shows, for the default address, exactly what the binary hands out.
+    #[test]
+    fn the_clients_doc_shows_what_the_binary_hands_out() {
+        let doc = include_str!("../../../docs/CLIENTS.md");
+        let blocks: Vec<Value> = doc
+            .split("```json\n")
+            .skip(1)
+            .map(|b| serde_json::from_str(&b[..b.find("\n```").expect("closed")]).expect("json"))
+            .collect();
+        let c = client_configs("http://127.0.0.1:8081", false);
+        assert_eq!(
+            blocks,
+            [
+                c["opencode"]["config"].clone(),
+                c["openclaw"]["config"].clone()
+            ]
+        );
+        assert!(doc.contains(c["claude_code"]["shell"].as_str().expect("shell")));
+    }
+
+    #[test]
+    fn a_keyed_proxy_hands_out_configs_that_read_the_key_from_the_environment() {
+        let c = client_configs("http://10.0.0.2:8081", true).to_string();
+        assert!(
+            c.contains("{env:CODEX_PROXY_KEY}") && c.contains("${CODEX_PROXY_KEY}"),
+            "{c}"
+        );
+        assert!(!c.contains("any-key"), "{c}");
+    }
+}

@@ -88,8 +88,17 @@ pub async fn wasm(State(st): State<Arc<AppState>>, Path(name): Path<String>) -> 
     let cfg = st.cfg();
     let bytes = match &cfg.web_dir {
         Some(dir) => match tokio::fs::read(dir.join(a.name)).await {
-            Ok(b) => b.into(),
-            Err(_) => Vec::new().into(),
+            Ok(b) => bytes::Bytes::from(b),
+            Err(e) => {
+                return error_response(
+                    ErrorType::NotFoundError,
+                    &format!(
+                        "web_dir: cannot read {}: {e} (unset web_dir to use the built-in copy)",
+                        a.name
+                    ),
+                    None,
+                );
+            }
         },
         None => bytes::Bytes::from_static(a.bytes),
     };

@@ -54,6 +54,7 @@ function el(tag, props, ...children) {
       else if (k === 'text') node.textContent = v;
       else if (k === 'on') for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
       else if (k === 'dataset') Object.assign(node.dataset, v);
+      else if (k === 'value') node.value = v;
       else if (k in node && typeof v !== 'string') node[k] = v;
       else node.setAttribute(k, v === true ? '' : String(v));
     }
@@ -445,10 +446,12 @@ function showPage(name, fromUser) {
   setNav(false);
   if (fromUser && title) title.focus({ preventScroll: false });
   if (fromUser) window.scrollTo(0, 0);
+  // section[data-ready] tells tests (and styles) the page has loaded what it shows.
+  const section = document.querySelector(`section.page[data-page="${name}"]`);
+  delete section.dataset.ready;
   const hook = pageHooks[name];
-  if (hook && hook.enter) {
-    Promise.resolve().then(() => hook.enter()).catch((e) => toast(e.message, 'error'));
-  }
+  Promise.resolve().then(() => hook && hook.enter && hook.enter()).catch((e) => toast(e.message, 'error'))
+    .finally(() => { if (currentPage === name) section.dataset.ready = 'true'; });
 }
 
 function route(fromUser) {
@@ -538,9 +541,8 @@ const overview = {
   timer: 0,
   ticks: 0,
   async enter() {
-    this.refresh(true);
     this.timer = setInterval(() => this.refresh(false), 5000);
-    const models = await loadModels();
+    const [, models] = await Promise.all([this.refresh(true), loadModels()]);
     const sel = $('qt-model');
     if (models.length && sel.dataset.filled !== 'true') {
       const keep = sel.value;
@@ -1058,8 +1060,13 @@ const requests = {
   paused: false,
   started: false,
   enter() {
-    if (!this.started) { this.started = true; this.follow(); }
+    if (!this.started) {
+      this.started = true;
+      this.firstConnect = new Promise((r) => { this.connected1 = r; });
+      this.follow();
+    }
     this.render();
+    return this.firstConnect;
   },
   async follow() {
     for (;;) {
@@ -1072,10 +1079,12 @@ const requests = {
         for (const e of kept.entries || []) this.add(e, true);
         this.render();
         this.live(true);
+        this.connected1();
         for await (const f of sseFrames(r)) {
           try { this.add(JSON.parse(f.data)); } catch { /* not an entry */ }
         }
       } catch { /* reconnect below */ }
+      this.connected1();
       this.live(false);
       await sleep(2500);
     }
@@ -1739,7 +1748,7 @@ const playground = {
   samples: [],
   ctl: null,
   enter() {
-    this.load().catch(() => {});
+    return this.load().catch(() => {});
   },
   load() {
     if (!this.loading) this.loading = this.init();
