@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the browser playground's converter: the core compiled to wasm32-unknown-unknown and
-# wrapped by wasm-bindgen (`--target web`), into web/pkg, where `codex-claude-proxy serve`
-# looks for it (config `web_dir`, env CCP_WEB_DIR). Usage: bash web/build.sh [out-dir]
+# Builds the browser playground's converter (the core compiled to wasm32-unknown-unknown and
+# wrapped by wasm-bindgen, `--target web`) into web/pkg. The binary has the same build inside
+# (host/build.rs); this copy is for `web_dir` / CCP_WEB_DIR, which serves it instead.
+# Usage: bash web/build.sh [out-dir]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/web/pkg}"

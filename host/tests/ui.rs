@@ -1,5 +1,7 @@
 //! The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against the
-//! real binary and the fakes.
+//! real binary and the fakes: every page, its accessibility and both widths and schemes, the
+//! playground against the golden vectors, and the flows that change state (accounts by each
+//! sign-in, settings across a restart, the Claude Code settings diff).
 
 mod support;
 
@@ -40,227 +42,262 @@ fn clients_dir() -> std::path::PathBuf {
     clients
 }
 
+/// Run tests/clients/dashboard_flows_test.mjs for one phase; fails on a page error or a
+/// failed step.
+fn flow(p: &Proxy, phase: &str) -> Value {
+    let v = browse(
+        "dashboard_flows_test.mjs",
+        &[p.base.as_ref(), std::ffi::OsStr::new(phase)],
+    );
+    assert!(v.get("failure").is_none(), "{phase}: {}", v["failure"]);
+    assert_eq!(v["errors"], json!([]), "{phase}: script errors");
+    v
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_shows_accounts_and_drives_the_admin_api() {
+async fn accounts_are_added_by_each_flow_then_switched_and_removed() {
     clients_dir();
     let fake = fake().await;
-    let (good, refresh, _) = fake.issue_tokens("acct-good", "good@example.com");
-    let (dead, _, _) = fake.issue_tokens("acct-dead", "dead@example.com");
-    let p = Proxy::start(
-        &fake,
-        ProxyOpts {
-            raw_accounts: vec![
-                json!({"account_id": "acct-good", "email": "good@example.com", "plan_type": "plus",
-                       "access_token": good, "refresh_token": refresh}),
-                json!({"account_id": "acct-dead", "email": "dead@example.com", "plan_type": "pro",
-                       "access_token": dead, "relogin_reason": "refresh_token_reused"}),
-            ],
-            env: vec![("CCP_WEB_DIR".into(), "/nonexistent-ccp-web".into())],
-            ..ProxyOpts::default()
-        },
-    );
-    let shot = p.data_dir.join("dashboard.png");
-    let v = browse("ui_test.mjs", &[p.base.as_ref(), shot.as_os_str()]);
-    assert_eq!(v["errors"], json!([]), "no script errors");
-    assert_eq!(v["error"], "", "no API errors shown");
-    let rows: Vec<&str> = v["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let v = flow(&p, "accounts");
+    let default_email = "user@example.com";
+    assert_eq!(v["before"], json!([]), "{v}");
     assert!(
-        rows.iter()
-            .any(|r| r.contains("dead@example.com") && r.contains("re-login needed")),
-        "{rows:?}"
+        v["device_code"].as_str().is_some_and(|c| c.len() >= 8),
+        "{v}"
     );
-    assert!(
-        rows.iter()
-            .any(|r| r.contains("good@example.com") && r.contains("ok")),
-        "{rows:?}"
+    assert_eq!(v["after_device"], json!([default_email]), "{v}");
+    assert_eq!(
+        v["after_popup"],
+        json!(["popup@example.com", default_email]),
+        "{v}"
     );
-    assert!(
-        v["claudeEnv"]
-            .as_str()
-            .unwrap_or("")
-            .contains("ANTHROPIC_BASE_URL")
+    assert_eq!(
+        v["after_paste"],
+        json!(["paste@example.com", "popup@example.com", default_email]),
+        "{v}"
     );
-    assert!(v["kilo"].as_str().unwrap_or("").contains("kilo-auto/free"));
-    // The haiku route setting: the table's Kilo route, then the Codex model set from the page.
-    assert_eq!(v["haikuBefore"], "now: chat · kilo-auto/free");
-    assert_eq!(v["haikuAfter"], "now: codex · gpt-5.4-mini");
-    // The request the page made showed up live in the request log.
-    assert_eq!(v["status"], 200);
-    let row = v["logRow"].as_str().unwrap_or("");
-    assert!(
-        row.contains("claude-haiku-4-5") && row.contains("chat") && row.contains("200"),
-        "{row}"
+    assert_eq!(v["active"], "paste@example.com", "{v}");
+    assert_eq!(v["search_shown"], 1, "{v}");
+    assert_eq!(
+        v["after_cancel"], v["after_paste"],
+        "cancel removes nothing"
     );
-    // This proxy has no wasm build: the playground says how to make one.
-    assert!(
-        v["playground"]
-            .as_str()
-            .unwrap_or("")
-            .contains("bash web/build.sh"),
-        "{}",
-        v["playground"]
+    assert_eq!(
+        v["after_remove"],
+        json!(["paste@example.com", default_email]),
+        "{v}"
     );
+    // The choice and the removal are on disk, not only in the page.
     let index: Value = serde_json::from_str(
         &std::fs::read_to_string(p.data_dir.join("accounts/index.json")).expect("index"),
     )
     .expect("json");
-    assert_eq!(
-        index["strategy"], "round-robin",
-        "the select switched the strategy"
-    );
-    let settings: Value = serde_json::from_str(
-        &std::fs::read_to_string(p.data_dir.join(".claude/settings.json")).expect("settings"),
-    )
-    .expect("json");
-    assert_eq!(
-        settings["env"]["ANTHROPIC_BASE_URL"],
-        json!(p.base),
-        "the address the browser used"
-    );
-    if let Ok(dir) = std::env::var("CCP_UI_SCREENSHOT") {
-        let _ = std::fs::copy(&shot, dir);
-    }
+    assert_eq!(index["order"].as_array().map(Vec::len), Some(2), "{index}");
+    let accounts = support::get_json(&support::client(), format!("{}/accounts", p.base)).await;
+    let active = accounts["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["active"] == true)
+        .expect("an active account");
+    assert_eq!(index["active"], active["account_id"], "{index}");
 }
 
-/// The playground: the core's wasm-bindgen build, served by the proxy, converts a request and
-/// replays a stream inside the browser, with the native core's exact output and no request.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_playground_runs_the_core_in_the_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+async fn a_settings_change_applies_at_once_and_survives_a_restart() {
     clients_dir();
-    let pkg = std::env::temp_dir().join(format!("ccp-web-pkg-{}", std::process::id()));
-    let built = tokio::task::block_in_place(|| {
-        Command::new("bash")
-            .arg(root.join("web/build.sh"))
-            .arg(&pkg)
-            .status()
-            .expect("run web/build.sh")
-    });
-    assert!(built.success(), "web/build.sh failed");
     let fake = fake().await;
-    let p = Proxy::start(
-        &fake,
-        ProxyOpts {
-            env: vec![("CCP_WEB_DIR".into(), pkg.display().to_string())],
-            ..ProxyOpts::default()
-        },
-    );
-    let v = browse("playground_test.mjs", &[p.base.as_ref()]);
-    assert_eq!(v["errors"], json!([]), "no script errors");
-    assert!(
-        v["status"].as_str().unwrap_or("").contains("WebAssembly"),
-        "{}",
-        v["status"]
-    );
-    assert_eq!(v["requests"], json!([]), "the playground made requests");
-
-    // The browser's conversion is the native core's, value for value.
-    let request = v["request"].as_str().expect("request");
-    let native = proxy_core::convert_request(
-        request.as_bytes(),
-        &proxy_core::RequestOptions::new("gpt-5.5"),
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    // The user's own config file, with a comment the page must keep.
+    let config = p.data_dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "# tuned by hand\nping_interval_secs = 9.0 # keep\n",
     )
-    .expect("native convert");
-    let shown: Value = serde_json::from_str(v["body"].as_str().expect("body")).expect("body json");
-    assert_eq!(shown, Value::Object(native.value.body));
-    let degradations: Vec<&str> = v["degradations"]
-        .as_array()
-        .expect("degradations")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert_eq!(
-        degradations.len(),
-        native.degradations.len(),
-        "{degradations:?}"
-    );
+    .expect("config");
+    let p = {
+        let dir = p.stop_keeping_data();
+        Proxy::start(
+            &fake,
+            ProxyOpts {
+                data_dir: Some(dir),
+                ..ProxyOpts::default()
+            },
+        )
+    };
+    let v = flow(&p, "settings");
     assert!(
-        degradations.iter().any(|d| d.starts_with("temperature")),
-        "{degradations:?}"
-    );
-    assert!(
-        v["badBody"]
+        v["preview"]
             .as_str()
             .unwrap_or("")
-            .starts_with("invalid_request_error: messages"),
-        "{}",
-        v["badBody"]
+            .contains("qwen/qwen3-coder:free"),
+        "{v}"
     );
+    assert_eq!(v["saved"]["timeouts"]["idle_timeout_secs"], 77.0, "{v}");
+    // Applied at once: a haiku request now goes to the new model.
+    let r = support::client()
+        .post(format!("{}/v1/messages", p.base))
+        .json(&support::request("claude-haiku-4-5", "text", false))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let logs = support::get_json(&support::client(), format!("{}/logs", p.base)).await;
+    assert_eq!(
+        logs["entries"][0]["upstream_model"], "qwen/qwen3-coder:free",
+        "{logs}"
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(
+        text.starts_with("# tuned by hand\nping_interval_secs = 9.0 # keep\n"),
+        "{text}"
+    );
+    assert!(text.contains("idle_timeout_secs = 77"), "{text}");
+    // Only what changed was written: the providers (from the environment here) were not.
+    assert!(!text.contains("[[providers]]"), "{text}");
 
-    // The replay is the native translator's SSE, byte for byte.
-    let mut t = proxy_core::ResponsesTranslator::new(proxy_core::StreamOptions {
-        model: "claude-sonnet-4-5".into(),
-        ..proxy_core::StreamOptions::default()
-    });
-    t.push(v["sse"].as_str().expect("sse").as_bytes());
-    t.finish();
-    let mut sse = Vec::new();
-    while let Some(ev) = t.poll_event() {
-        ev.encode(&mut sse);
-    }
-    assert_eq!(
-        v["events"].as_str(),
-        Some(String::from_utf8_lossy(&sse).as_ref())
-    );
-    let message: Value =
-        serde_json::from_str(v["message"].as_str().expect("message")).expect("json");
-    assert_eq!(
-        message["content"][0]["text"], "Hello from the playground.",
-        "{message}"
-    );
-    assert_eq!(message["stop_reason"], "end_turn");
-
-    // The Chat Completions lane's replay is the native Chat translator's, byte for byte.
-    let mut t = proxy_core::ChatTranslator::new(proxy_core::ChatStreamOptions {
-        model: "claude-sonnet-4-5".into(),
-        thinking: false,
-        tool_names: proxy_core::ToolNames::default(),
-        upstream_model: String::new(),
-        seed: 0,
-    });
-    t.push(v["chatSse"].as_str().expect("chat sse").as_bytes());
-    t.finish();
-    let mut sse = Vec::new();
-    while let Some(ev) = t.poll_event() {
-        ev.encode(&mut sse);
-    }
-    assert_eq!(
-        v["chatEvents"].as_str(),
-        Some(String::from_utf8_lossy(&sse).as_ref())
-    );
-    let message: Value =
-        serde_json::from_str(v["chatMessage"].as_str().expect("message")).expect("json");
-    assert_eq!(
-        message["content"][0]["text"], "Hello from the Chat lane.",
-        "{message}"
-    );
-    let _ = std::fs::remove_dir_all(&pkg);
-}
-
-/// Without the wasm build, the assets answer a JSON 404 that says how to build them; and only
-/// the two bundle files are ever read, whatever path a request names.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_playground_assets_say_how_to_build_them() {
-    let fake = fake().await;
-    // An empty web dir with a file next to it that a path escaping the dir would reach.
-    let root = std::env::temp_dir().join(format!("ccp-web-guard-{}", std::process::id()));
-    let web = root.join("pkg");
-    std::fs::create_dir_all(&web).expect("web dir");
-    std::fs::write(root.join("secret.txt"), "not for the web").expect("secret");
+    let dir = p.stop_keeping_data();
     let p = Proxy::start(
         &fake,
         ProxyOpts {
-            env: vec![("CCP_WEB_DIR".into(), web.display().to_string())],
+            data_dir: Some(dir),
             ..ProxyOpts::default()
         },
     );
-    let r = support::client()
+    let v = flow(&p, "settings-check");
+    assert_eq!(v["idle"], "77", "{v}");
+    assert!(
+        v["models"]
+            .as_array()
+            .expect("models")
+            .contains(&json!("qwen/qwen3-coder:free")),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claude_code_diff_shown_is_what_gets_written() {
+    clients_dir();
+    let fake = fake().await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    // Claude Code's settings with the user's own keys, which the change must keep.
+    let path = p.data_dir.join(".claude/settings.json");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+    std::fs::write(
+        &path,
+        r#"{"theme": "dark", "env": {"MY_VAR": "1", "ANTHROPIC_AUTH_TOKEN": "sk-ant-oat-secret-value"}}"#,
+    )
+    .expect("settings");
+    let v = flow(&p, "claude");
+    assert!(v["added"].as_u64().is_some_and(|n| n >= 5), "{v}");
+    assert!(v["removed"].as_u64().is_some_and(|n| n >= 1), "{v}");
+    assert!(
+        v["status"].as_str().unwrap_or("").contains("Written to"),
+        "{v}"
+    );
+    let shown: Value =
+        serde_json::from_str(v["after_text"].as_str().expect("after")).expect("the diff's json");
+    let mut written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("written")).expect("json");
+    // The page shows secrets masked; the file has them.
+    let env = written["env"].as_object_mut().expect("env");
+    for (k, val) in env.iter_mut() {
+        if k.contains("KEY") || k.contains("TOKEN") {
+            let s = val.as_str().expect("string");
+            *val = json!(if s.chars().count() < 12 {
+                "****".to_owned()
+            } else {
+                format!("****{}", &s[s.len() - 4..])
+            });
+        }
+    }
+    assert_eq!(shown, written, "the diff's new side is the file written");
+    assert_eq!(written["theme"], "dark");
+    assert_eq!(written["env"]["ANTHROPIC_BASE_URL"], json!(p.base));
+    assert!(
+        written["env"].get("ANTHROPIC_AUTH_TOKEN").is_none(),
+        "{written}"
+    );
+    assert!(
+        !v.to_string().contains("sk-ant-oat-secret-value"),
+        "a secret reached the page"
+    );
+}
+
+/// The page, script, style, samples and wasm are in the binary: served from a working
+/// directory with nothing beside it. With `ui_dir` / `web_dir` set, only the named files are
+/// read, whatever path a request names.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ui_is_built_in_and_only_its_named_files_are_served() {
+    let fake = fake().await;
+    let empty = std::env::temp_dir().join(format!("ccp-ui-cwd-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("dir");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            cwd: Some(empty.clone()),
+            ..ProxyOpts::default()
+        },
+    );
+    let c = support::client();
+    for (path, mime, at_least) in [
+        ("/", "text/html", 1000),
+        ("/ui/app.js", "text/javascript", 1000),
+        ("/ui/app.css", "text/css", 1000),
+        ("/ui/samples.json", "application/json", 100),
+        ("/ui/wasm/proxy_web.js", "text/javascript", 1000),
+        ("/ui/wasm/proxy_web_bg.wasm", "application/wasm", 100_000),
+    ] {
+        let r = c
+            .get(format!("{}{path}", p.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "{path}");
+        let ty = r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(ty.starts_with(mime), "{path}: {ty}");
+        let len = r.bytes().await.expect("body").len();
+        assert!(len >= at_least, "{path}: {len} bytes");
+    }
+    let csp = c.get(format!("{}/", p.base)).send().await.expect("send");
+    let csp = csp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "{csp}"
+    );
+    drop(p);
+
+    // Folders with a file next to them that a path escaping them would reach.
+    let root = std::env::temp_dir().join(format!("ccp-ui-guard-{}", std::process::id()));
+    let (ui, web) = (root.join("ui"), root.join("pkg"));
+    std::fs::create_dir_all(&ui).expect("ui dir");
+    std::fs::create_dir_all(&web).expect("web dir");
+    std::fs::write(root.join("secret.txt"), "not for the web").expect("secret");
+    std::fs::write(ui.join("app.js"), "// from ui_dir").expect("app.js");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            env: vec![
+                ("CCP_UI_DIR".into(), ui.display().to_string()),
+                ("CCP_WEB_DIR".into(), web.display().to_string()),
+            ],
+            ..ProxyOpts::default()
+        },
+    );
+    let js = c
+        .get(format!("{}/ui/app.js", p.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(js.text().await.expect("text"), "// from ui_dir");
+    let r = c
         .get(format!("{}/ui/wasm/proxy_web.js", p.base))
         .send()
         .await
@@ -271,11 +308,18 @@ async fn the_playground_assets_say_how_to_build_them() {
         body["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("web/build.sh")
+            .contains("web_dir"),
+        "{body}"
     );
-    for path in ["..%2Fsecret.txt", "secret.txt"] {
-        let r = support::client()
-            .get(format!("{}/ui/wasm/{path}", p.base))
+    for path in [
+        "ui/..%2Fsecret.txt",
+        "ui/secret.txt",
+        "ui/wasm/..%2Fsecret.txt",
+        "ui/wasm/secret.txt",
+        "ui/%2e%2e/secret.txt",
+    ] {
+        let r = c
+            .get(format!("{}/{path}", p.base))
             .send()
             .await
             .expect("send");
@@ -284,8 +328,10 @@ async fn the_playground_assets_say_how_to_build_them() {
             !r.text()
                 .await
                 .unwrap_or_default()
-                .contains("not for the web")
+                .contains("not for the web"),
+            "{path}"
         );
     }
     let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&empty);
 }

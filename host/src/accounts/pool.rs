@@ -428,6 +428,7 @@ impl Pool {
 
     /// Non-secret descriptions for status output and the admin API.
     pub fn summaries(&self, now: u64) -> Vec<Value> {
+        let active = self.store.as_ref().and_then(|s| s.index().active);
         self.slots()
             .iter()
             .map(|s| {
@@ -441,6 +442,7 @@ impl Pool {
                 json!({
                     "account_id": a.account_id, "email": a.email, "plan_type": a.plan_type,
                     "tag": tag_of(&a.account_id),
+                    "active": active.as_deref() == Some(a.account_id.as_str()),
                     "expires_in": a.expires_at.map(|e| e as i64 - now as i64),
                     "relogin_needed": a.relogin_reason.is_some(), "relogin_reason": a.relogin_reason,
                     "cooldown_secs": cooling, "quota": quota,

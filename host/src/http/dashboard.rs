@@ -199,7 +199,6 @@ impl Touched {
 /// The configuration with `change` applied, and what it touched; or why it is refused.
 fn apply(cfg: &Config, change: &Change) -> Result<(Config, Vec<Touched>), String> {
     let mut next = cfg.clone();
-    let mut touched = Vec::new();
     if let Some(list) = &change.providers {
         let mut seen = std::collections::HashSet::new();
         let mut providers = Vec::with_capacity(list.len());
@@ -252,11 +251,9 @@ fn apply(cfg: &Config, change: &Change) -> Result<(Config, Vec<Touched>), String
             providers.push(kept);
         }
         next.providers = providers;
-        touched.push(Touched::Providers);
     }
     if let Some(table) = &change.routing {
         next.routing = table.clone();
-        touched.push(Touched::Routing);
     }
     for rule in next.routing.rules.iter().chain([&next.routing.fallback]) {
         if rule.pattern.trim().is_empty() || rule.model.trim().is_empty() {
@@ -308,7 +305,6 @@ fn apply(cfg: &Config, change: &Change) -> Result<(Config, Vec<Touched>), String
                     return Err(format!("timeouts.{key}: seconds in (0, 86400]"));
                 }
                 *field = v;
-                touched.push(Touched::Number(key));
             }
         }
     }
@@ -317,7 +313,46 @@ fn apply(cfg: &Config, change: &Change) -> Result<(Config, Vec<Touched>), String
             return Err(format!("max_attempts: 1 to {MAX_ATTEMPTS}"));
         }
         next.max_attempts = n;
-        touched.push(Touched::Number("max_attempts"));
+    }
+    // The page sends every field: the file gets only what differs, so a value that came from
+    // the environment (and was not edited) is not written into it.
+    let mut touched = Vec::new();
+    if next.providers != cfg.providers {
+        touched.push(Touched::Providers);
+    }
+    if next.routing != cfg.routing {
+        touched.push(Touched::Routing);
+    }
+    for (key, a, b) in [
+        (
+            "first_byte_timeout_secs",
+            next.first_byte_timeout_secs,
+            cfg.first_byte_timeout_secs,
+        ),
+        (
+            "idle_timeout_secs",
+            next.idle_timeout_secs,
+            cfg.idle_timeout_secs,
+        ),
+        (
+            "ping_interval_secs",
+            next.ping_interval_secs,
+            cfg.ping_interval_secs,
+        ),
+        (
+            "commit_timeout_secs",
+            next.commit_timeout_secs,
+            cfg.commit_timeout_secs,
+        ),
+        (
+            "max_attempts",
+            f64::from(next.max_attempts),
+            f64::from(cfg.max_attempts),
+        ),
+    ] {
+        if a != b {
+            touched.push(Touched::Number(key));
+        }
     }
     Ok((next, touched))
 }

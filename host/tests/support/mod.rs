@@ -57,6 +57,8 @@ pub struct ProxyOpts {
     pub env: Vec<(String, String)>,
     /// Start on this data dir (a restart) instead of a fresh one.
     pub data_dir: Option<PathBuf>,
+    /// The working directory (default: the test's).
+    pub cwd: Option<PathBuf>,
 }
 
 impl Proxy {
@@ -103,6 +105,9 @@ impl Proxy {
             .stderr(std::fs::File::create(&log).expect("log file"));
         for (k, v) in &opts.env {
             cmd.env(k, v);
+        }
+        if let Some(dir) = &opts.cwd {
+            cmd.current_dir(dir);
         }
         let mut child = cmd.spawn().expect("spawn proxy");
         let stdout = child.stdout.take().expect("stdout");

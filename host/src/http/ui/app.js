@@ -59,7 +59,7 @@ function el(tag, props, ...children) {
       else node.setAttribute(k, v === true ? '' : String(v));
     }
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -787,8 +787,8 @@ const accounts = {
     const id = a.account_id;
     const label = a.email || a.tag || id;
     const buttons = el('div', { class: 'btn-row' },
-      active ? null : el('button', { type: 'button', class: 'small', dataset: { action: 'activate', id }, 'aria-label': `Make ${label} the active account`, text: 'Make active' }),
-      el('button', { type: 'button', class: 'small', dataset: { action: 'refresh', id }, 'aria-label': `Refresh the token of ${label}`, text: 'Refresh token' }),
+      active ? null : el('button', { type: 'button', class: 'small', dataset: { action: 'activate', id }, 'aria-label': `Make active: ${label}`, text: 'Make active' }),
+      el('button', { type: 'button', class: 'small', dataset: { action: 'refresh', id }, 'aria-label': `Refresh token of ${label}`, text: 'Refresh token' }),
       el('button', { type: 'button', class: 'small danger', dataset: { action: 'remove', id }, 'aria-label': `Remove ${label}`, text: 'Remove' }));
     return el('article', { class: 'acct', dataset: { account: id, active: String(active), relogin: String(!!a.relogin_needed) }, 'aria-label': label },
       head, relogin, dl, this.quotaView(a), buttons);
@@ -1209,7 +1209,7 @@ const requests = {
     const list = el('ul', { class: 'deg-list', id: 'log-degs' }, degs.map((d) => degItem(d)));
     const more = (e.degradations_total || 0) > degs.length ? el('p', { class: 'hint', text: `…and ${e.degradations_total - degs.length} more not kept.` }) : null;
     $('h-dlg-log').textContent = `Request ${e.id}`;
-    $('log-detail').replaceChildren(dl, el('h3', { text: 'What the conversion could not carry' }), list, more);
+    $('log-detail').replaceChildren(...[dl, el('h3', { text: 'What the conversion could not carry' }), list, more].filter(Boolean));
     openDialog($('dlg-log'));
   },
 };
@@ -1381,7 +1381,7 @@ const settings = {
         el('div', { class: 'field' }, el('label', { for: fid('key'), text: 'API key' }),
           el('input', { id: fid('key'), type: 'password', value: '', dataset: { field: 'api_key' }, autocomplete: 'new-password', placeholder: p.key_set ? 'set (type to replace)' : 'not set', 'aria-describedby': fid('keyhint') }),
           el('p', { class: 'hint', id: fid('keyhint'), text: p.key_set ? 'A key is set. It is never shown; leave empty to keep it.' : 'No key is set.' }))),
-      el('div', { class: 'btn-row' }, el('button', { type: 'button', class: 'small danger', dataset: { act: 'remove-provider' }, 'aria-label': `Remove ${label}`, text: 'Remove provider' })));
+      el('div', { class: 'btn-row' }, el('button', { type: 'button', class: 'small danger', dataset: { act: 'remove-provider' }, 'aria-label': `Remove provider ${label}`, text: 'Remove provider' })));
     return box;
   },
   renderProviders() {
@@ -1764,7 +1764,7 @@ const playground = {
     let core;
     try {
       core = await import('/ui/wasm/proxy_web.js');
-      await core.default();
+      await core.default({ module_or_path: '/ui/wasm/proxy_web_bg.wasm' });
     } catch (e) {
       status.dataset.state = 'missing';
       status.textContent = 'The converter is not built: run `bash web/build.sh` and reload.';
