@@ -335,3 +335,153 @@ async fn the_ui_is_built_in_and_only_its_named_files_are_served() {
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+/// Every page at 1280 and 375 px, light and dark, with accounts from the fake issuer (one
+/// needing a new login): no script or console error and no failed request, no horizontal
+/// overflow on a phone, no serious or critical axe-core violation, keyboard-only navigation;
+/// the quick test streams an answer from the fake backend; the playground gives the native
+/// core's output for every golden vector, both lanes, without a network request.
+/// Screenshots land in `target/dashboard-screenshots/`.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_works_at_both_widths_in_both_schemes_and_by_keyboard() {
+    clients_dir();
+    let fake = fake().await;
+    let (good, refresh, _) = fake.issue_tokens("acct-good", "good@example.com");
+    let (dead, _, _) = fake.issue_tokens("acct-dead", "dead@example.com");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![
+                json!({"account_id": "acct-good", "email": "good@example.com", "plan_type": "plus",
+                       "access_token": good, "refresh_token": refresh}),
+                json!({"account_id": "acct-dead", "email": "dead@example.com", "plan_type": "pro",
+                       "access_token": dead, "relogin_reason": "refresh_token_reused"}),
+            ],
+            ..ProxyOpts::default()
+        },
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shots = root.join("target/dashboard-screenshots");
+    let vectors = root.join("tests/vectors");
+    let v = browse(
+        "dashboard_test.mjs",
+        &[p.base.as_ref(), shots.as_os_str(), vectors.as_os_str()],
+    );
+    assert!(v.get("fatal").is_none(), "{}", v["fatal"]);
+    assert_eq!(v["console_errors"], json!([]), "{}", v["console_errors"]);
+    assert_eq!(
+        v["overflow"],
+        json!([]),
+        "wider than a phone: {}",
+        v["overflow"]
+    );
+    for (page, list) in v["axe"].as_object().expect("axe") {
+        assert_eq!(list, &json!([]), "axe on {page}");
+    }
+    let pages = v["pages"].as_object().expect("pages");
+    assert_eq!(pages.len(), 6, "{pages:?}");
+    for (page, runs) in pages {
+        for (run, r) in runs.as_object().expect("runs") {
+            assert_eq!(r["visible"], true, "{page} {run}");
+            assert!(
+                Path::new(r["screenshot"].as_str().expect("shot")).exists(),
+                "{page} {run}"
+            );
+        }
+    }
+    assert_eq!(v["summary"]["keyboard_ok"], true, "{}", v["keyboard"]);
+    assert_eq!(
+        v["keyboard"]["mobile_nav"]["closed_on_escape"], true,
+        "{}",
+        v["keyboard"]
+    );
+    let q = &v["quick_test"];
+    assert_eq!(q["status"], 200, "{q}");
+    assert_eq!(q["state"], "done", "{q}");
+    assert!(q["text"].as_str().is_some_and(|t| !t.is_empty()), "{q}");
+    let r = &v["requests"];
+    assert!(r["rows"].as_u64().is_some_and(|n| n >= 1), "{r}");
+    assert_eq!(r["detail_opened"], true, "{r}");
+    assert!(
+        r["detail_text"]
+            .as_str()
+            .unwrap_or("")
+            .contains(q["model"].as_str().unwrap_or("?")),
+        "{r}"
+    );
+
+    let pg = &v["playground"];
+    assert_eq!(pg["status"], "ready", "{pg}");
+    assert_eq!(pg["mismatches"], json!([]), "{pg}");
+    assert_eq!(
+        pg["requests_during"],
+        json!([]),
+        "the playground made requests"
+    );
+    for kind in ["request", "chat_request", "stream", "chat_stream"] {
+        assert!(
+            pg["by_kind"][kind].as_u64().is_some_and(|n| n >= 10),
+            "{kind}: {}",
+            pg["by_kind"]
+        );
+    }
+    // What the page shows as you type is the native conversion, value for value.
+    let request = r#"{"model":"claude-opus-4-5","max_tokens":100,"temperature":0.5,"messages":[{"role":"user","content":"hi from the test"}]}"#;
+    let native = proxy_core::convert_request(
+        request.as_bytes(),
+        &proxy_core::RequestOptions::new("gpt-test-model"),
+    )
+    .expect("native");
+    let shown: Value =
+        serde_json::from_str(pg["convert"]["codex_body"].as_str().expect("codex body"))
+            .expect("json");
+    assert_eq!(shown, Value::Object(native.value.body));
+    let degradations = pg["convert"]["codex_degradations"]
+        .as_array()
+        .expect("list");
+    assert_eq!(
+        degradations.len(),
+        native.degradations.len(),
+        "{degradations:?}"
+    );
+    let chat: Value = serde_json::from_str(pg["convert"]["chat_body"].as_str().expect("chat body"))
+        .expect("json");
+    assert_eq!(chat["messages"][0]["content"], "hi from the test", "{chat}");
+    assert!(
+        pg["convert"]["codex_tokens"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .any(|c| c.is_ascii_digit()),
+        "{pg}"
+    );
+    assert!(
+        pg["convert"]["events"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{pg}"
+    );
+}
+
+/// The first page load (the overview, in a fresh browser) is at most 500 KiB gzipped, and the
+/// playground's wasm (the core with the o200k tokenizer) is not part of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_page_load_is_small_and_leaves_the_wasm_for_the_playground() {
+    clients_dir();
+    let fake = fake().await;
+    let p = Proxy::start(&fake, ProxyOpts::default());
+    let v = flow(&p, "first-load");
+    let loads = v["loads"].as_array().expect("loads");
+    let urls: Vec<&str> = loads.iter().filter_map(|l| l["url"].as_str()).collect();
+    for needed in ["/", "/ui/app.js", "/ui/app.css"] {
+        assert!(urls.contains(&needed), "{urls:?}");
+    }
+    assert!(!urls.iter().any(|u| u.contains("/ui/wasm/")), "{urls:?}");
+    let gz = v["total_gzipped"].as_u64().expect("total");
+    assert!(gz <= 500 * 1024, "first load {gz} bytes gzipped");
+    println!(
+        "first page load: {} bytes, {gz} gzipped, {} responses",
+        v["total_bytes"],
+        loads.len()
+    );
+}

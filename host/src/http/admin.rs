@@ -238,7 +238,13 @@ pub async fn add_account(
     if let Err(e) = guard(&st, &headers, Some(&body)) {
         return e.into_response();
     }
-    let port = body_json(&body)
+    let b = body_json(&body);
+    // `"listen": false`: the user will paste where the browser was sent (a headless machine),
+    // so no callback server takes a port (one may be taken by another proxy or the Codex CLI).
+    if b.get("listen") == Some(&Value::Bool(false)) {
+        return start_pasted_login(&st);
+    }
+    let port = b
         .get("callback_port")
         .and_then(Value::as_u64)
         .map(|p| p as u16);
@@ -324,6 +330,30 @@ pub async fn add_account(
     });
     *st.logins.callback.lock().unwrap_or_else(|e| e.into_inner()) =
         Some((state.clone(), task.abort_handle()));
+    ok(json!({"url": url, "state": state}))
+}
+
+/// A sign-in finished by `POST /accounts/add/manual`: the redirect names the registered
+/// callback port, which nothing here listens on.
+fn start_pasted_login(st: &AppState) -> Response {
+    let port = crate::accounts::login::CALLBACK_PORTS[0];
+    let pending =
+        match crate::accounts::login::start(&st.cfg().oauth_issuer, port, !st.pool.is_empty()) {
+            Ok(p) => p,
+            Err(e) => return bad(ErrorType::ApiError, &e.0),
+        };
+    let (state, url) = (pending.state.clone(), pending.url.clone());
+    st.logins
+        .map
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            state.clone(),
+            PendingLogin {
+                pending,
+                status: Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new()))),
+            },
+        );
     ok(json!({"url": url, "state": state}))
 }
 

@@ -2,33 +2,35 @@
 //
 // Hooks tests can rely on (stable ids and data attributes):
 //   Shell:     nav a[data-nav=overview|accounts|requests|settings|clients|playground] (aria-current="page"
-//              on the open one), section.page[data-page=NAME] (only the open one is visible), #nav-toggle,
+//              on the open one), section.page[data-page=NAME] (only the open one is visible; it gets
+//              data-ready="true" once it has loaded what it shows), #skip, #nav-toggle,
 //              #main, #banner (role=alert), #toasts, #version, body[data-page=NAME], body[data-logs="live"].
 //   Overview:  #ov-lanes li[data-lane=codex|chat], #ov-accounts, #stat-requests|errors|ttfb|open|tokens .stat-value,
 //              #chart-requests|errors|ttfb|tokens svg, body[data-metrics="ok"|"missing"],
 //              quick test: #qt-model, #qt-prompt, #qt-send, #qt-stop, #qt-output, #qt-meta, #qt-thinking,
 //              #quick-test[data-state=idle|streaming|done|error][data-status=HTTP status].
 //   Accounts:  #acct-search, #acct-add-browser, #acct-add-manual, #acct-add-device, #acct-import, #acct-reload,
-//              #acct-login, #acct-list article.acct[data-account=ID][data-active][data-relogin],
-//              buttons [data-action=activate|refresh|remove][data-id=ID], [data-reset-at=unix s] countdowns,
+//              #acct-login[data-state=ok|error], #acct-list article.acct[data-account=ID][data-active][data-relogin],
+//              buttons [data-action=activate|refresh|remove|relogin][data-id=ID], [data-reset-at=unix s] countdowns,
 //              .bar-fill[data-window=NAME]; #acct-list[data-loaded="true"] once rendered.
 //   Dialogs:   dialog#dlg-key (#key-input, #key-ok), #dlg-confirm (#confirm-ok, #confirm-cancel),
-//              #dlg-manual (#manual-start, #manual-url, #manual-callback, #manual-finish, #manual-status),
+//              #dlg-manual (#manual-start, #manual-url, #manual-callback, #manual-finish, #manual-status[data-state]),
 //              #dlg-device (#device-code, #device-copy, #device-url, #device-status[data-state]),
-//              #dlg-import (#import-default, #import-file, #import-path, #import-go, #import-report),
+//              #dlg-import (#import-default, #import-file, #import-path, #import-go, #import-report[data-state=ok|error]),
 //              #dlg-log (#log-detail). Every dialog closes on Escape and on [data-close].
 //   Requests:  #req-live[data-state=live|paused|off], #req-filter-model|lane|status|text, #req-pause (aria-pressed),
-//              #req-clear, #req-rows tr[data-log-id=ID][data-lane][data-status], #req-count, #req-empty.
+//              #req-clear, #req-rows tr[data-log-id=ID][data-lane][data-status] (button[data-open=ID] opens the
+//              detail dialog), #req-count, #req-empty.
 //   Settings:  #route-rows tr[data-rule] (inputs [data-field=match|lane|provider|model|effort],
 //              buttons [data-act=up|down|remove]), #route-fallback tr[data-rule=fallback], #route-add,
 //              #route-preview-model, #route-preview-out, #set-strategy, #strategy-status, #set-haiku, #haiku-set,
 //              #haiku-reset, #haiku-status, #prov-list fieldset[data-provider=INDEX] (inputs
-//              [data-field=name|base_url|models|api_key], [data-act=remove-provider]), #prov-add, #kilo-source
+//              #prov-INDEX-name|base|models|key with [data-field=name|base_url|models|api_key], [data-act=remove-provider]), #prov-add, #kilo-source
 //              [data-source], #kilo-pick, #kilo-add, #kilo-haiku, #set-first-byte, #set-idle, #set-ping, #set-commit,
 //              #set-max-attempts, #settings-save, #settings-reload, #settings-status[data-state=idle|dirty|saving|ok|error],
 //              #settings-form[data-loaded="true"].
 //   Clients:   #claude-state[data-state], #claude-path, #claude-env, #claude-preview-proxy, #claude-preview-direct,
-//              #claude-diff-box, #claude-diff (span.add/.del/.ctx), #claude-diff-summary, #claude-apply,
+//              #claude-diff-box[data-changes=N], #claude-diff (span.add/.del/.ctx), #claude-diff-summary, #claude-apply,
 //              #claude-cancel, #claude-status, #claude-shell, #opencode-file, #opencode-config, #openclaw-file,
 //              #openclaw-config, copy buttons [data-copy=ID of the pre].
 //   Playground: #pg-status[data-state=idle|loading|ready|missing], #pg-request, #pg-codex-model, #pg-chat-model,
@@ -148,11 +150,25 @@ function openDialog(dlg, opener) {
   if (first) first.focus();
 }
 
+// A dialog's close is handled once, at once: its `close` event comes later, as a task, and by
+// then the same dialog may have been opened again (a quick second click) — that event must not
+// close the new opening's business.
 function closeDialog(dlg, value) {
-  if (dlg.open) dlg.close(value || '');
+  if (!dlg.open) return;
+  dlg.close(value || '');
+  dialogClosed(dlg);
+}
+
+function dialogClosed(dlg) {
+  const st = dialogState.get(dlg);
+  if (!st) return;
+  dialogState.delete(dlg);
+  if (st.opener && st.opener.isConnected && typeof st.opener.focus === 'function') st.opener.focus();
+  if (st.onClose) st.onClose(dlg.returnValue);
 }
 
 function initDialogs() {
+  $('confirm-ok').addEventListener('click', () => closeDialog($('dlg-confirm'), 'ok'));
   for (const dlg of document.querySelectorAll('dialog')) {
     dlg.addEventListener('keydown', (e) => {
       if (e.key !== 'Tab') return;
@@ -167,12 +183,8 @@ function initDialogs() {
       // A click on the backdrop (the dialog box itself, outside its content) closes too.
       else if (e.target === dlg) closeDialog(dlg);
     });
-    dlg.addEventListener('close', () => {
-      const st = dialogState.get(dlg);
-      if (st && st.opener && st.opener.isConnected && typeof st.opener.focus === 'function') st.opener.focus();
-      if (st && st.onClose) st.onClose(dlg.returnValue);
-      dialogState.delete(dlg);
-    });
+    // Escape closes without closeDialog; a stale event after a re-open finds it open.
+    dlg.addEventListener('close', () => { if (!dlg.open) dialogClosed(dlg); });
   }
 }
 
@@ -219,7 +231,7 @@ function askKey(reason) {
   return keyAsk;
 }
 
-async function request(path, opts = {}, retried = false) {
+async function request(path, opts = {}, asked = 0) {
   const headers = { ...keyHeaders(), ...(opts.headers || {}) };
   let body = opts.body;
   if (body !== undefined && typeof body !== 'string') {
@@ -228,14 +240,18 @@ async function request(path, opts = {}, retried = false) {
   }
   const method = opts.method || (body === undefined ? 'GET' : 'POST');
   const r = await fetch(path, { method, headers, body, signal: opts.signal, cache: 'no-store' });
-  if (r.status === 401 && !retried) {
+  if (r.status === 401 && asked < 3) {
     // Only the proxy's own key check asks for the key (an upstream 401 is not about it).
     const msg = await r.clone().json().then((d) => d?.error?.message || '', () => '');
     if (/client key/i.test(msg)) {
-      const key = await askKey(sessionStorage.getItem(KEY_STORE) ? 'That key was refused. Enter the proxy\'s client key.' : undefined);
+      const sent = headers['x-api-key'];
+      // Another request may have been given the key meanwhile: retry with it before asking.
+      const now = sessionStorage.getItem(KEY_STORE);
+      if (now && now !== sent) return request(path, opts, asked);
+      const key = await askKey(sent ? 'That key was refused. Enter the proxy\'s client key.' : undefined);
       if (key) {
         sessionStorage.setItem(KEY_STORE, key);
-        return request(path, opts, true);
+        return request(path, opts, asked + 1);
       }
     }
   }
@@ -670,7 +686,8 @@ function drawChart(fig, series, lines, unit, format = fmt.compact) {
         const v = p[l.key];
         if (v === null || v === undefined) { pen = false; return; }
         const px = x0 + i * slotW + slotW / 2;
-        d += `${pen ? 'L' : 'M'}${px.toFixed(1)},${y(v).toFixed(1)}`;
+        // A tiny step after each move: a lone point still shows as a dot (round caps).
+        d += pen ? `L${px.toFixed(1)},${y(v).toFixed(1)}` : `M${px.toFixed(1)},${y(v).toFixed(1)}l0.01,0`;
         pen = true;
       });
       if (d) s.append(svg('path', { class: 'line' + (l.cls ? ' ' + l.cls : ''), d, 'vector-effect': 'non-scaling-stroke' }));
@@ -787,7 +804,8 @@ const accounts = {
     const id = a.account_id;
     const label = a.email || a.tag || id;
     const buttons = el('div', { class: 'btn-row' },
-      active ? null : el('button', { type: 'button', class: 'small', dataset: { action: 'activate', id }, 'aria-label': `Make active: ${label}`, text: 'Make active' }),
+      a.relogin_needed ? el('button', { type: 'button', class: 'small primary', dataset: { action: 'relogin', id }, 'aria-label': `Sign in again: ${label}`, text: 'Sign in again' })
+        : active ? null : el('button', { type: 'button', class: 'small', dataset: { action: 'activate', id }, 'aria-label': `Make active: ${label}`, text: 'Make active' }),
       el('button', { type: 'button', class: 'small', dataset: { action: 'refresh', id }, 'aria-label': `Refresh token of ${label}`, text: 'Refresh token' }),
       el('button', { type: 'button', class: 'small danger', dataset: { action: 'remove', id }, 'aria-label': `Remove ${label}`, text: 'Remove' }));
     return el('article', { class: 'acct', dataset: { account: id, active: String(active), relogin: String(!!a.relogin_needed) }, 'aria-label': label },
@@ -809,7 +827,8 @@ const accounts = {
     }
     const box = el('div', { class: 'quota' });
     if (!wins.length) {
-      box.append(el('p', { class: 'muted small', text: live && live.error ? `Quota unavailable: ${live.error}` : 'Quota not known yet (shown after the first request or a reload).' }));
+      box.append(el('p', { class: 'muted small', text: a.relogin_needed ? 'Quota unavailable until the account signs in again.'
+        : live && live.error ? `Quota unavailable: ${live.error}` : 'Quota not known yet (shown after the first request or a reload).' }));
       return box;
     }
     for (const w of wins) {
@@ -868,6 +887,7 @@ function initAccounts() {
     const b = e.target.closest('button[data-action]');
     if (!b) return;
     const id = b.dataset.id;
+    if (b.dataset.action === 'relogin') { $('acct-add-browser').click(); return; }
     const acc = ((accounts.data && accounts.data.accounts) || []).find((a) => a.account_id === id) || {};
     const label = acc.email || acc.tag || id;
     try {
@@ -937,7 +957,8 @@ function initAccounts() {
   $('manual-start').addEventListener('click', async () => {
     $('manual-start').disabled = true;
     try {
-      const s = await post('/accounts/add');
+      // No callback listener: the address is pasted back here.
+      const s = await post('/accounts/add', { listen: false });
       manualState = s.state;
       $('manual-url').href = s.url;
       $('manual-url').textContent = s.url;
@@ -1135,14 +1156,14 @@ const requests = {
     const degs = e.degradations_total ?? (e.degradations || []).length;
     const route = [e.lane, e.provider, e.upstream_model].filter(Boolean).join(' · ') + (e.effort ? ` (${e.effort})` : '');
     return el('tr', { dataset: { logId: String(e.id), lane: e.lane || '', status: String(e.status) } },
-      el('td', {}, el('button', { type: 'button', class: 'linkish', dataset: { open: String(e.id) }, 'aria-label': `Details of request ${e.id} at ${fmt.time(e.at)}`, text: fmt.time(e.at) })),
-      el('td', { text: e.model || '–' }),
-      el('td', { class: 'route', text: route || '–' }),
-      el('td', { class: 'c-acct', text: e.account || '–' }),
-      el('td', {}, el('span', { class: 'status ' + (ok ? 'ok' : 'bad'), text: String(e.status) + (e.error_type ? ` ${e.error_type}` : '') })),
-      el('td', { text: fmt.ms(e.ms) + (e.stream ? ' · stream' : '') }),
-      el('td', { class: 'c-att', text: e.attempts === undefined ? '–' : String(e.attempts) }),
-      el('td', { text: degs ? String(degs) : '–' }));
+      el('td', { dataset: { label: 'Time' } }, el('button', { type: 'button', class: 'linkish', dataset: { open: String(e.id) }, 'aria-label': `${fmt.time(e.at)}: details of request ${e.id}`, text: fmt.time(e.at) })),
+      el('td', { dataset: { label: 'Model' }, text: e.model || '–' }),
+      el('td', { class: 'route', dataset: { label: 'Went to' }, text: route || '–' }),
+      el('td', { dataset: { label: 'Account' }, text: e.account || '–' }),
+      el('td', { dataset: { label: 'Status' } }, el('span', { class: 'status ' + (ok ? 'ok' : 'bad'), text: String(e.status) + (e.error_type ? ` ${e.error_type}` : '') })),
+      el('td', { dataset: { label: 'Took' }, text: fmt.ms(e.ms) + (e.stream ? ' · stream' : '') }),
+      el('td', { dataset: { label: 'Attempts' }, text: e.attempts === undefined ? '–' : String(e.attempts) }),
+      el('td', { dataset: { label: 'Degradations' }, text: degs ? String(degs) : '–' }));
   },
   render() {
     const f = this.filters();
@@ -1307,6 +1328,7 @@ const settings = {
   },
   setDirty(d) {
     this.dirty = d;
+    $('settings-form').classList.toggle('dirty', d);
     if (d) setSaveStatus('Unsaved changes.', 'dirty');
     else if ($('settings-status').dataset.state === 'dirty') setSaveStatus('', 'idle');
   },
@@ -1379,7 +1401,7 @@ const settings = {
         el('div', { class: 'field' }, el('label', { for: fid('models'), text: 'Models (one per line)' }),
           el('textarea', { id: fid('models'), rows: '3', class: 'code', dataset: { field: 'models' }, spellcheck: 'false', value: (p.models || []).join('\n') })),
         el('div', { class: 'field' }, el('label', { for: fid('key'), text: 'API key' }),
-          el('input', { id: fid('key'), type: 'password', value: '', dataset: { field: 'api_key' }, autocomplete: 'new-password', placeholder: p.key_set ? 'set (type to replace)' : 'not set', 'aria-describedby': fid('keyhint') }),
+          el('input', { id: fid('key'), type: 'password', value: p.api_key || '', dataset: { field: 'api_key' }, autocomplete: 'new-password', placeholder: p.key_set ? 'set (type to replace)' : 'not set', 'aria-describedby': fid('keyhint') }),
           el('p', { class: 'hint', id: fid('keyhint'), text: p.key_set ? 'A key is set. It is never shown; leave empty to keep it.' : 'No key is set.' }))),
       el('div', { class: 'btn-row' }, el('button', { type: 'button', class: 'small danger', dataset: { act: 'remove-provider' }, 'aria-label': `Remove provider ${label}`, text: 'Remove provider' })));
     return box;
@@ -1440,7 +1462,7 @@ const settings = {
       const v = body.timeouts[k];
       if (v !== undefined && !(v > 0)) return ['Timeouts must be more than 0 seconds.', '#' + id];
     }
-    if (body.max_attempts !== undefined && !(Number.isInteger(body.max_attempts) && body.max_attempts >= 1)) return ['Attempts per request must be a whole number, at least 1.', '#set-max-attempts'];
+    if (body.max_attempts !== undefined && !(Number.isInteger(body.max_attempts) && body.max_attempts >= 1 && body.max_attempts <= 10)) return ['Attempts per request must be a whole number from 1 to 10.', '#set-max-attempts'];
     const names = new Set();
     for (const [i, p] of body.providers.entries()) {
       if (!p.name) return [`Provider ${i + 1} needs a name.`, `#prov-${i}-name`];
@@ -1660,8 +1682,9 @@ const clients = {
       const add = lines.filter((l) => l[0] === '+').length;
       const del = lines.filter((l) => l[0] === '-').length;
       $('claude-diff').replaceChildren(...lines.map(([op, text]) => el('span', { class: op === '+' ? 'add' : op === '-' ? 'del' : 'ctx', text: `${op} ${text}` })));
-      $('claude-diff-summary').textContent = !p.before ? `The file does not exist yet: it will be created (${add} lines).`
-        : add || del ? `${add} line${add === 1 ? '' : 's'} added, ${del} removed. A backup of the current file is kept.` : 'No change: the file already says this.';
+      $('claude-diff-summary').textContent = (!p.before ? `The file does not exist yet: it will be created (${add} lines).`
+        : add || del ? `${add} line${add === 1 ? '' : 's'} added, ${del} removed. A backup of the current file is kept.` : 'No change: the file already says this.')
+        + (Array.isArray(p.changes) && p.changes.length ? ' ' + p.changes.join('; ') + '.' : '');
       $('claude-diff-box').dataset.changes = String(add + del);
     } catch (e) {
       $('claude-diff-path').textContent = 'settings.json';
