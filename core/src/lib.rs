@@ -19,6 +19,7 @@
 
 pub mod accounts;
 mod aggregate;
+pub mod catalog;
 pub mod claude_settings;
 mod degrade;
 mod error;
@@ -48,7 +49,7 @@ pub use translate::names::{ToolNames, wire_call_id, wire_tool_name};
 pub use translate::openai_in::{convert_openai_request, convert_openai_request_value};
 pub use translate::openai_out::{OpenAiStream, openai_error};
 pub use translate::request::{
-    CodexRequest, RequestOptions, convert_request, convert_request_value, session_key,
+    CodexRequest, Profile, RequestOptions, convert_request, convert_request_value, session_key,
 };
 pub use translate::stream::{
     ResponsesTranslator, StreamOptions, convert_usage, error_type_for_code,

@@ -19,6 +19,9 @@ pub enum Action {
     Refresh,
     /// Retry once without replayed reasoning items.
     StripReasoning,
+    /// The request went out in the wrong wire profile for its model (classic vs Responses
+    /// Lite, codex.md §9.2): retry once in the other one.
+    SwitchProfile,
 }
 
 /// The mapped error.
@@ -201,6 +204,13 @@ pub fn cloudflare_challenge<'a>(
     (mitigated || page).then(|| header(headers, "cf-ray"))
 }
 
+/// A 400 that says the request's wire profile does not fit its model (codex.md §9.2): the Lite
+/// header on a classic model, or a Lite model sent the classic shape.
+fn is_profile_error(message: &str) -> bool {
+    message.contains("X-OpenAI-Internal-Codex-Responses-Lite")
+        || message.contains("`reasoning.context` to be `all_turns`")
+}
+
 /// Map a failed upstream response.
 pub fn map_upstream_error(
     status: u16,
@@ -265,6 +275,7 @@ pub fn map_upstream_error(
     let (error_type, client_status, action) = match status {
         400 if is("context_length_exceeded") => (T::InvalidRequestError, 400, Fail),
         400 if is("invalid_encrypted_content") => (T::InvalidRequestError, 400, StripReasoning),
+        400 if is_profile_error(&message) => (T::InvalidRequestError, 400, SwitchProfile),
         400 | 422 => (T::InvalidRequestError, 400, Fail),
         401 => (T::AuthenticationError, 401, Refresh),
         402 => (T::BillingError, 402, Rotate),

@@ -261,6 +261,10 @@ pub struct Exchange {
     excluded: Vec<String>,
     refreshed: Vec<String>,
     stripped: bool,
+    /// The catalog entry of the route's model on the current account, from the host.
+    model_info: Option<crate::catalog::ModelInfo>,
+    /// The wire profile was switched after the backend refused the catalog's (or the default).
+    switched: bool,
     rate_limits: u32,
     attempts: u32,
     pick_waits: u32,
@@ -322,6 +326,8 @@ impl Exchange {
             excluded: Vec::new(),
             refreshed: Vec::new(),
             stripped: false,
+            model_info: None,
+            switched: false,
             rate_limits: 0,
             attempts: 0,
             pick_waits: 0,
@@ -400,6 +406,14 @@ impl Exchange {
     }
 
     // ---- inputs ----
+
+    /// The backend catalog's entry for the route's model on the account just picked (Codex
+    /// lane), or `None` when the host has no catalog for it: it decides the wire profile, the
+    /// efforts a request is clamped to and whether `speed: "fast"` has a tier. Give it after
+    /// [`Exchange::handle_pick`] names an account and before that account's token.
+    pub fn handle_model_info(&mut self, info: Option<crate::catalog::ModelInfo>) {
+        self.model_info = info;
+    }
 
     /// The answer to [`Output::PickAccount`].
     pub fn handle_pick(&mut self, pick: Pick, now: u64) {
@@ -743,6 +757,8 @@ impl Exchange {
             session: self.session.as_deref(),
             account: self.account.as_deref().zip(self.token.as_deref()),
             strip_reasoning: self.stripped,
+            model: self.model_info.as_ref(),
+            switch_profile: self.switched,
             seed,
         };
         match prepare(&self.target, value, &input) {
@@ -805,6 +821,7 @@ impl Exchange {
                 .as_ref()
                 .is_some_and(|a| self.refreshed.contains(a)),
             stripped: self.stripped,
+            switched: self.switched,
             rate_limits: self.rate_limits,
             max_wait_secs: self.cfg.max_wait_secs,
         };
@@ -831,6 +848,10 @@ impl Exchange {
             }
             Step::StripAndRetry => {
                 self.stripped = true;
+                self.send(now);
+            }
+            Step::SwitchProfileAndRetry => {
+                self.switched = true;
                 self.send(now);
             }
             Step::Refresh => {

@@ -64,6 +64,8 @@ pub struct Tried {
     pub refreshed: bool,
     /// Replayed reasoning was already stripped.
     pub stripped: bool,
+    /// The wire profile was already switched once.
+    pub switched: bool,
     /// Rate limits already met on this upstream (this account, or the Chat provider).
     pub rate_limits: u32,
     /// Resets at most this far away are waited out, seconds.
@@ -82,6 +84,8 @@ pub enum Step {
     },
     /// Again at once without replayed reasoning.
     StripAndRetry,
+    /// Again at once in the other wire profile.
+    SwitchProfileAndRetry,
     /// Refresh this account's token, then again on it.
     Refresh,
     /// Leave this account: cool it down until `cooldown_secs` from now (if known), keep it
@@ -112,7 +116,7 @@ pub fn decide(f: &Failure, t: &Tried) -> Step {
     let step = decide_ignoring_budget(f, t);
     // After the last attempt the answer goes out at once: no wait that leads nowhere.
     match step {
-        Step::Retry { .. } | Step::StripAndRetry | Step::Refresh
+        Step::Retry { .. } | Step::StripAndRetry | Step::SwitchProfileAndRetry | Step::Refresh
             if t.attempts >= t.max_attempts =>
         {
             Step::Fail
@@ -127,6 +131,8 @@ fn decide_ignoring_budget(f: &Failure, t: &Tried) -> Step {
         Action::Fail => Step::Fail,
         Action::StripReasoning if t.stripped => Step::Fail,
         Action::StripReasoning => Step::StripAndRetry,
+        Action::SwitchProfile if t.switched => Step::Fail,
+        Action::SwitchProfile => Step::SwitchProfileAndRetry,
         // A Chat provider's 401/402/usage limit: no account to refresh or rotate.
         Action::Refresh | Action::Rotate if !t.has_account => Step::Fail,
         Action::Refresh if t.refreshed => Step::Rotate {

@@ -6,7 +6,10 @@ use crate::degrade::Degradation;
 use crate::routing::Route;
 use crate::translate::chat_request::{ChatOptions, convert_chat_request_value};
 use crate::translate::chat_stream::{ChatStreamOptions, ChatTranslator};
-use crate::translate::request::{RequestOptions, convert_request_value};
+use crate::translate::request::{Profile, RequestOptions, convert_request_value};
+
+/// The header that selects the Responses Lite profile (codex.md §9.2).
+pub const LITE_HEADER: &str = "x-openai-internal-codex-responses-lite";
 use crate::translate::stream::{ResponsesTranslator, StreamOptions};
 use crate::wire::anthropic::{ErrorBody, StreamEvent};
 use serde_json::Value;
@@ -147,6 +150,10 @@ pub(crate) struct AttemptInput<'a> {
     /// Account id and access token (Codex lane).
     pub(crate) account: Option<(&'a str, &'a str)>,
     pub(crate) strip_reasoning: bool,
+    /// The catalog entry of the model on this account (Codex lane).
+    pub(crate) model: Option<&'a crate::catalog::ModelInfo>,
+    /// Send the other profile than the catalog's: the backend refused that one.
+    pub(crate) switch_profile: bool,
     pub(crate) seed: u64,
 }
 
@@ -171,6 +178,19 @@ pub(crate) fn prepare(
             opts.effort = a.route.effort.clone();
             opts.session_id = a.session.map(str::to_owned);
             opts.account_tag = Some(tag.clone());
+            if let Some(m) = a.model {
+                opts.profile = m.profile;
+                if !m.efforts.is_empty() {
+                    opts.efforts.clone_from(&m.efforts);
+                }
+                opts.priority_tier = m.has_priority_tier();
+            }
+            if a.switch_profile {
+                opts.profile = match opts.profile {
+                    Profile::Classic => Profile::Lite,
+                    Profile::Lite => Profile::Classic,
+                };
+            }
             let converted = convert_request_value(value, &opts).map_err(bad)?;
             let mut req = converted.value;
             if a.strip_reasoning {
@@ -188,6 +208,9 @@ pub(crate) fn prepare(
             // A session id is client data: one that is not a valid header value is not sent.
             if let Some(k) = req.prompt_cache_key.as_ref().filter(|k| is_header_value(k)) {
                 headers.push(("session_id".into(), k.clone()));
+            }
+            if opts.profile == Profile::Lite {
+                headers.push((LITE_HEADER.into(), "true".into()));
             }
             let body = req.to_json();
             let translator = Translator::Codex(Box::new(ResponsesTranslator::new(StreamOptions {

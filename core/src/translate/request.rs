@@ -30,6 +30,23 @@ pub struct RequestOptions {
     pub session_id: Option<String>,
     /// A short, non-secret tag of the account the request will use.
     pub account_tag: Option<String>,
+    /// The model's wire profile, from the backend's catalog.
+    pub profile: Profile,
+    /// The model has the `priority` service tier (`speed: "fast"` goes there); from the
+    /// catalog, assumed without one.
+    pub priority_tier: bool,
+}
+
+/// A Codex model's request shape (docs/CONVERSION.md §1.9): the backend refuses the other one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Top-level `instructions` and `tools`.
+    #[default]
+    Classic,
+    /// "Responses Lite" (`use_responses_lite` in the catalog): tools and the system prompt as
+    /// the first input items, no hosted tools, `reasoning.context: "all_turns"`.
+    Lite,
 }
 
 impl RequestOptions {
@@ -43,6 +60,8 @@ impl RequestOptions {
                 .to_vec(),
             session_id: None,
             account_tag: None,
+            profile: Profile::Classic,
+            priority_tier: true,
         }
     }
 }
@@ -115,8 +134,14 @@ pub fn convert_request_value(
     let (mut req, messages) = split_request(value)?;
     let mut deg = Degradations::default();
     let instructions = instructions(req.shift_remove("system"), &mut deg)?;
-    let (tools, tool_names) = tools(req.shift_remove("tools"), ToolShape::Responses, &mut deg)?;
-    let mut input = Vec::with_capacity(messages.len() * 2);
+    let lite = opts.profile == Profile::Lite;
+    let shape = if lite {
+        ToolShape::ResponsesLite
+    } else {
+        ToolShape::Responses
+    };
+    let (tools, tool_names) = tools(req.shift_remove("tools"), shape, &mut deg)?;
+    let mut input = Vec::with_capacity(messages.len() * 2 + 2);
     let mut origins = Vec::with_capacity(messages.len() * 2);
     {
         let mut w = Walker {
@@ -188,7 +213,11 @@ pub fn convert_request_value(
             ),
             "speed" => {
                 if v.as_str() == Some("fast") {
-                    service_tier = Some("priority");
+                    if opts.priority_tier {
+                        service_tier = Some("priority");
+                    } else {
+                        deg.push(key, K::Dropped, "this model has no fast (priority) tier");
+                    }
                 }
             }
             _ => deg.push(key, K::Dropped, "not supported by the backend"),
@@ -197,12 +226,34 @@ pub fn convert_request_value(
 
     let mut body = Map::new();
     body.insert("model".into(), Value::String(opts.upstream_model.clone()));
-    body.insert("instructions".into(), Value::String(instructions));
-    body.insert("input".into(), Value::Array(input));
-    body.insert("tools".into(), Value::Array(tools));
-    body.insert("tool_choice".into(), tool_choice);
-    body.insert("parallel_tool_calls".into(), Value::Bool(parallel));
-    body.insert("reasoning".into(), reasoning);
+    if lite {
+        // The tool list and the system prompt lead the input, in this order, so that they
+        // stay the cached prefix from turn to turn.
+        let mut prefix = Vec::with_capacity(2);
+        if !tools.is_empty() {
+            prefix.push(json!({"type": "additional_tools", "role": "developer", "tools": tools}));
+        }
+        if !instructions.is_empty() {
+            prefix.push(json!({"type": "message", "role": "developer",
+                               "content": [input_text(instructions)]}));
+        }
+        input.splice(0..0, prefix);
+        body.insert("input".into(), Value::Array(input));
+        body.insert("tool_choice".into(), tool_choice);
+        body.insert("parallel_tool_calls".into(), Value::Bool(false));
+        let mut reasoning = reasoning;
+        if let Value::Object(r) = &mut reasoning {
+            r.insert("context".into(), Value::String("all_turns".into()));
+        }
+        body.insert("reasoning".into(), reasoning);
+    } else {
+        body.insert("instructions".into(), Value::String(instructions));
+        body.insert("input".into(), Value::Array(input));
+        body.insert("tools".into(), Value::Array(tools));
+        body.insert("tool_choice".into(), tool_choice);
+        body.insert("parallel_tool_calls".into(), Value::Bool(parallel));
+        body.insert("reasoning".into(), reasoning);
+    }
     body.insert("store".into(), Value::Bool(false));
     body.insert("stream".into(), Value::Bool(true));
     body.insert("include".into(), include);
@@ -323,6 +374,8 @@ pub(crate) fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradat
 pub(crate) enum ToolShape {
     /// Responses API: `{"type":"function","name",…}`; web search supported.
     Responses,
+    /// The Responses Lite profile: function tools only (hosted tools are refused).
+    ResponsesLite,
     /// Chat Completions: `{"type":"function","function":{…}}`; no server tools.
     Chat,
 }
@@ -376,7 +429,7 @@ pub(crate) fn tools(
                     );
                 }
                 out.push(match shape {
-                    ToolShape::Responses => json!({
+                    ToolShape::Responses | ToolShape::ResponsesLite => json!({
                         "type": "function",
                         "name": wire_tool_name(&name),
                         "description": description,
@@ -426,6 +479,12 @@ pub(crate) fn tools(
                 }
                 out.push(Value::Object(ws));
             }
+            Some(ty) if shape == ToolShape::ResponsesLite && ty.starts_with("web_search_") => deg
+                .push(
+                    path,
+                    K::Unsupported,
+                    "this model's request profile (Responses Lite) takes no hosted tools",
+                ),
             Some(ty) => deg.push(
                 path,
                 K::Unsupported,

@@ -173,12 +173,15 @@ pub struct ErrorObj {
 pub struct ResponsesRequest {
     /// Model slug.
     pub model: String,
-    /// System prompt (always a string).
-    pub instructions: String,
+    /// System prompt (always a string; absent in the Responses Lite profile, where it is the
+    /// first `developer` input item).
+    #[serde(default)]
+    pub instructions: Option<String>,
     /// Conversation items.
     pub input: Vec<InputItem>,
-    /// Tools.
-    pub tools: Vec<ToolDef>,
+    /// Tools (absent in the Lite profile, where they are the `additional_tools` input item).
+    #[serde(default)]
+    pub tools: Option<Vec<ToolDef>>,
     /// `"auto"`, `"none"`, `"required"` or `{"type":"function","name"}`.
     pub tool_choice: serde_json::Value,
     /// Parallel tool calls allowed.
@@ -211,12 +214,22 @@ pub struct ReasoningParam {
     /// Summary mode.
     #[serde(default)]
     pub summary: Option<String>,
+    /// `"all_turns"` in the Lite profile.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 /// An input item (no `id`: the backend does not persist items).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum InputItem {
+    /// The tool list of the Lite profile, first in `input`.
+    AdditionalTools {
+        /// Always `developer`.
+        role: MessageRole,
+        /// The tools.
+        tools: Vec<ToolDef>,
+    },
     /// A message.
     Message {
         /// `user`, `assistant` or `developer` (never `system`).

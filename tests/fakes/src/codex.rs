@@ -122,10 +122,75 @@ fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Rej
     if let Some(p) = UNSUPPORTED.iter().find(|p| obj.contains_key(**p)) {
         return Err(detail(400, &format!("Unsupported parameter: {p}")));
     }
-    if !obj.get("instructions").is_some_and(Value::is_string) {
+    let model = obj.get("model").and_then(Value::as_str).unwrap_or("");
+    let lite = req
+        .header("x-openai-internal-codex-responses-lite")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let lite_model = LITE_MODELS.contains(&model);
+    // The two request profiles, enforced as the backend does (codex.md §9.2, its error texts).
+    let profile_error = |message: &str, param: &str| {
+        openai_error(
+            400,
+            message.into(),
+            json!(param),
+            json!("unsupported_value"),
+        )
+    };
+    if lite && !lite_model {
+        return Err(profile_error(
+            "This model is not supported when using X-OpenAI-Internal-Codex-Responses-Lite.",
+            "model",
+        ));
+    }
+    let context = obj
+        .get("reasoning")
+        .and_then(|r| r.get("context"))
+        .and_then(Value::as_str);
+    if lite_model && context != Some("all_turns") {
+        return Err(profile_error(
+            "X-OpenAI-Internal-Codex-Responses-Lite requires `reasoning.context` to be `all_turns`.",
+            "reasoning.context",
+        ));
+    }
+    if lite {
+        if obj
+            .get("instructions")
+            .and_then(Value::as_str)
+            .is_some_and(|i| !i.is_empty())
+            || obj.get("tools").is_some()
+        {
+            return Err(profile_error(
+                "X-OpenAI-Internal-Codex-Responses-Lite takes instructions and tools as input items.",
+                "instructions",
+            ));
+        }
+        let hosted = obj
+            .get("input")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("additional_tools"))
+            .flat_map(|i| {
+                i.get("tools")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .any(|t| {
+                !matches!(
+                    t.get("type").and_then(Value::as_str),
+                    Some("function" | "custom" | "tool_search")
+                )
+            });
+        if hosted {
+            return Err(profile_error(
+                "X-OpenAI-Internal-Codex-Responses-Lite only supports function tools, custom tools, and client-executed tool search.",
+                "tools",
+            ));
+        }
+    } else if !obj.get("instructions").is_some_and(Value::is_string) {
         return Err(detail(400, "Instructions are required"));
     }
-    let model = obj.get("model").and_then(Value::as_str).unwrap_or("");
     if model.is_empty() {
         return Err(openai_error(
             400,
@@ -149,7 +214,17 @@ fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Rej
         }
     };
     validate_input(shared, &input)?;
-    validate_tools(obj.get("tools"))?;
+    // Lite carries the tool list as the leading `additional_tools` input item.
+    let lite_tools = input
+        .iter()
+        .find(|i| i.get("type").and_then(Value::as_str) == Some("additional_tools"))
+        .and_then(|i| i.get("tools").cloned());
+    let tools = if lite {
+        lite_tools.as_ref()
+    } else {
+        obj.get("tools")
+    };
+    validate_tools(tools)?;
 
     let reasoning = obj.get("reasoning").cloned().unwrap_or(Value::Null);
     let summary = reasoning.get("summary").and_then(Value::as_str);
@@ -168,7 +243,7 @@ fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Rej
             "effort": reasoning.get("effort").cloned().unwrap_or(json!("medium")),
             "summary": summary.map(|s| if s == "auto" { "detailed" } else { s }),
         }),
-        tools: echo_tools(obj.get("tools")),
+        tools: echo_tools(tools),
         tool_choice: obj.get("tool_choice").cloned().unwrap_or(json!("auto")),
         parallel_tool_calls: obj
             .get("parallel_tool_calls")
@@ -470,6 +545,48 @@ pub(crate) fn models(shared: &Shared, req: &Req) -> Response {
             json!({"detail": "Missing required query parameter: client_version"}),
         );
     }
+    let account = shared
+        .check_bearer(&req.headers)
+        .ok()
+        .flatten()
+        .map(|i| i.account_id);
+    let plan = account
+        .and_then(|a| shared.lock().plans.get(&a).cloned())
+        .unwrap_or_else(|| "plus".to_string());
+    let version = form_get(&form, "client_version").unwrap_or("");
+    let revision = shared.lock().catalog_revision.max(1);
+    let models: Vec<Value> = catalog_entries(revision)
+        .into_iter()
+        // `client_version` filters silently (codex.md §9.1), and so does the plan.
+        .filter(|m| version_at_least(version, m["minimal_client_version"].as_str().unwrap_or("0")))
+        .filter(|m| {
+            m["available_in_plans"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(plan.as_str())))
+        })
+        .collect();
+    let body = json!({ "models": models });
+    let mut resp = logged(shared, req, 200, body);
+    set_header(&mut resp, "etag", &catalog_etag(revision));
+    resp
+}
+
+/// The catalog's ETag at a revision (also sent as `x-models-etag` on `/responses`).
+pub(crate) fn catalog_etag(revision: u32) -> String {
+    format!("\"fake-models-etag-{revision}\"")
+}
+
+/// Models whose catalog entry says `use_responses_lite` (codex.md §9.1–9.2).
+pub(crate) const LITE_MODELS: &[&str] = &["gpt-5.6-sol", "gpt-5.6-terra"];
+
+/// Dotted numeric versions compared field by field (`0.153.0` ≥ `0.124.0`).
+fn version_at_least(v: &str, min: &str) -> bool {
+    let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    parse(v) >= parse(min)
+}
+
+/// Every model the fake backend knows, with the fields of a real entry (codex.md §5.2, §9.1).
+fn catalog_entries(revision: u32) -> Vec<Value> {
     let model = |slug: &str, name: &str, levels: &[&str], ctx: u64, prio: u64| {
         json!({
             "slug": slug, "display_name": name, "description": format!("{name} (fake catalog)"),
@@ -492,13 +609,38 @@ pub(crate) fn models(shared: &Shared, req: &Req) -> Response {
         })
     };
     let levels = ["low", "medium", "high", "xhigh"];
-    let body = json!({"models": [
+    let lite_levels = ["low", "medium", "high", "xhigh", "max", "ultra"];
+    let lite = |slug: &str, name: &str| {
+        let mut m = model(slug, name, &lite_levels, 272_000, 8);
+        m["use_responses_lite"] = json!(true);
+        m["max_context_window"] = json!(872_000);
+        m["effective_context_window_percent"] = json!(95);
+        m["minimal_client_version"] = json!("0.153.0");
+        m["default_reasoning_level"] = json!("low");
+        m["available_in_plans"] = json!(["plus", "pro", "team", "business", "enterprise"]);
+        m["service_tiers"] = json!([
+            {"id": "priority", "name": "Fast", "description": "1.5x speed, increased usage"},
+            {"id": "ultrafast", "name": "Ultrafast", "description": "The fastest available responses for latency-sensitive work."}
+        ]);
+        m
+    };
+    let mut spark = model(
+        "gpt-5.3-codex-spark",
+        "GPT-5.3-Codex-Spark",
+        &levels,
+        128_000,
+        4,
+    );
+    spark["service_tiers"] = json!([]);
+    let mut list = vec![
+        lite("gpt-5.6-sol", "GPT-5.6-Sol"),
         model("gpt-5.5", "GPT-5.5", &levels, 272_000, 7),
         model("gpt-5.4", "GPT-5.4", &levels, 272_000, 6),
         model("gpt-5.4-mini", "GPT-5.4-Mini", &levels, 272_000, 5),
-        model("gpt-5.3-codex-spark", "GPT-5.3-Codex-Spark", &levels, 128_000, 4),
-    ]});
-    let mut resp = logged(shared, req, 200, body);
-    set_header(&mut resp, "etag", "\"fake-models-etag-1\"");
-    resp
+        spark,
+    ];
+    if revision >= 2 {
+        list.insert(1, lite("gpt-5.6-terra", "GPT-5.6-Terra"));
+    }
+    list
 }

@@ -806,6 +806,12 @@ fn sse_response(shared: &Shared, body: Body) -> Response {
     );
     rate_headers(&mut resp);
     set_header(&mut resp, "x-request-id", &request_id(shared));
+    let revision = shared.lock().catalog_revision.max(1);
+    set_header(
+        &mut resp,
+        "x-models-etag",
+        &crate::codex::catalog_etag(revision),
+    );
     resp
 }
 

@@ -127,6 +127,10 @@ pub(crate) struct Inner {
     pub(crate) devices: HashMap<String, DeviceInfo>,
     pub(crate) encrypted: HashSet<String>,
     pub(crate) once_seen: HashSet<String>,
+    /// Plan of each account id (`plus` when not set): the model catalog depends on it.
+    pub(crate) plans: HashMap<String, String>,
+    /// The model catalog's revision: its ETag, and `x-models-etag` on `/responses`.
+    pub(crate) catalog_revision: u32,
 }
 
 pub(crate) struct Shared {
@@ -293,6 +297,20 @@ impl FakeServer {
                 exp: None,
             },
         );
+    }
+
+    /// Put an account on a plan (`free`, `plus`, `pro`…): its model catalog follows.
+    pub fn set_plan(&self, account_id: &str, plan: &str) {
+        self.shared
+            .lock()
+            .plans
+            .insert(account_id.to_string(), plan.to_string());
+    }
+
+    /// Publish a new catalog revision: a new ETag, announced by `x-models-etag` on every
+    /// `/responses` answer, and (from revision 2) `gpt-5.6-terra` in the catalog.
+    pub fn set_catalog_revision(&self, revision: u32) {
+        self.shared.lock().catalog_revision = revision;
     }
 
     /// Mint a valid `(access, refresh, id_token)` set; the refresh token is usable once.

@@ -54,6 +54,12 @@ fn run_request(case: &Value) -> Value {
     }
     opts.session_id = opt_str(&o, "session_id");
     opts.account_tag = opt_str(&o, "account_tag");
+    if let Some(p) = o.get("profile").filter(|p| !p.is_null()) {
+        match serde_json::from_value(p.clone()) {
+            Ok(p) => opts.profile = p,
+            Err(e) => return json!({"runner_error": format!("options.profile: {e}")}),
+        }
+    }
     let body = request_bytes(case);
     match convert_request(&body, &opts) {
         Ok(c) => json!({
