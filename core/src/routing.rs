@@ -189,10 +189,23 @@ pub const CLAUDE_MODELS: &[(&str, &str, u64)] = &[
 /// `GET /v1/models`: the Claude ids first (Claude Code's model discovery keeps only those),
 /// then the given provider models (id, display name) for OpenAI clients; at most `limit`.
 pub fn models_page(provider_models: &[(String, String)], limit: usize) -> serde_json::Value {
+    models_page_with(provider_models, limit, |_| None)
+}
+
+/// [`models_page`] with each Claude id's input window from `window` where it knows one (the
+/// host asks the backend's model catalog for the model the id routes to).
+pub fn models_page_with(
+    provider_models: &[(String, String)],
+    limit: usize,
+    window: impl Fn(&str) -> Option<u64>,
+) -> serde_json::Value {
     use serde_json::{Value, json};
     let data: Vec<Value> = CLAUDE_MODELS
         .iter()
-        .map(|(id, name, ctx)| ((*id).to_owned(), (*name).to_owned(), Some(*ctx)))
+        .map(|(id, name, ctx)| {
+            let ctx = window(id).unwrap_or(*ctx);
+            ((*id).to_owned(), (*name).to_owned(), Some(ctx))
+        })
         .chain(
             provider_models
                 .iter()

@@ -416,6 +416,45 @@ fn invalid_encrypted_content_is_retried_once_without_reasoning() {
     assert_eq!(t.client.status, Some(400));
 }
 
+/// Without a catalog entry the classic profile goes out; a Lite model refuses it with the
+/// backend's text, and the one retry goes out in the Lite profile (docs/FAILURES.md).
+#[test]
+fn a_refused_wire_profile_is_switched_once() {
+    let refusal = |msg: &str| {
+        error(
+            400,
+            json!({"error": {"message": msg, "type": "invalid_request_error",
+                             "param": "reasoning.context", "code": "unsupported_value"}}),
+            json!([]),
+        )
+    };
+    let lite_needed =
+        "X-OpenAI-Internal-Codex-Responses-Lite requires `reasoning.context` to be `all_turns`.";
+    let t = scenario(json!({"accounts": one_account(), "upstream": [refusal(lite_needed), ok()]}));
+    assert_eq!(t.upstream_requests, 2);
+    assert!(
+        t.upstream_bodies[0].contains("\"instructions\""),
+        "{}",
+        t.upstream_bodies[0]
+    );
+    assert!(
+        !t.upstream_bodies[1].contains("\"instructions\""),
+        "{}",
+        t.upstream_bodies[1]
+    );
+    assert!(
+        t.upstream_bodies[1].contains("\"context\":\"all_turns\""),
+        "{}",
+        t.upstream_bodies[1]
+    );
+    hi_stream_ok(&t);
+    // Refused in both profiles: the second refusal is the answer; no third request.
+    let t = scenario(json!({"accounts": one_account(),
+        "upstream": [refusal(lite_needed), refusal("This model is not supported when using X-OpenAI-Internal-Codex-Responses-Lite.")]}));
+    assert_eq!(t.upstream_requests, 2);
+    assert_eq!(t.client.status, Some(400));
+}
+
 #[test]
 fn a_hold_commits_at_its_event_bound_or_its_commit_timeout() {
     // Comments after the start become pings: four held events reach a bound of four.

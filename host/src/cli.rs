@@ -390,3 +390,68 @@ pub fn stress_write(cfg: &Config) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+/// `codex-claude-proxy models`: each account's catalog, as the Codex lane uses it.
+pub async fn models(cfg: &Config) -> ExitCode {
+    let pool = Pool::load(&cfg.data_dir, client(), cfg.oauth_issuer.clone());
+    if pool.is_empty() {
+        println!(
+            "No ChatGPT accounts: the Codex lane has no models. Add one with `codex-claude-proxy accounts add`."
+        );
+        return ExitCode::SUCCESS;
+    }
+    let client = client();
+    let catalogs = crate::accounts::catalog::Catalogs::default();
+    let ua = crate::http::lanes::codex_user_agent(&cfg.codex_client_version);
+    let src = crate::accounts::catalog::Source {
+        client: &client,
+        base_url: &cfg.codex_base_url,
+        client_version: &cfg.codex_client_version,
+        user_agent: &ua,
+    };
+    let now = now_secs();
+    let mut failed = 0;
+    for slot in pool.all() {
+        let a = slot.snapshot();
+        println!(
+            "{} (plan {}):",
+            describe(&a),
+            a.plan_type.as_deref().unwrap_or("unknown")
+        );
+        let token = match pool.token(&slot, now).await {
+            Ok(t) => t,
+            Err(e) => {
+                println!("  no token ({e:?})");
+                failed += 1;
+                continue;
+            }
+        };
+        let Some(catalog) = catalogs.catalog(&src, &a.account_id, &token).await else {
+            println!("  the model catalog could not be fetched");
+            failed += 1;
+            continue;
+        };
+        for m in catalog.models.iter().filter(|m| m.listed) {
+            println!(
+                "  {:<22} {:<7} efforts {:<32} window {:>7}  {}",
+                m.slug,
+                match m.profile {
+                    proxy_core::Profile::Lite => "lite",
+                    proxy_core::Profile::Classic => "classic",
+                },
+                m.efforts.join(","),
+                m.input_window().map_or("?".into(), |w| w.to_string()),
+                if m.has_priority_tier() {
+                    "fast tier"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

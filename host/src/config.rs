@@ -9,6 +9,10 @@ use proxy_core::RoutingTable;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The Codex CLI version presented by default: a current one (codex.md §9.1: the newest
+/// models need 0.153.0 or later).
+pub const DEFAULT_CODEX_VERSION: &str = "0.157.0";
+
 /// A Chat Completions provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +90,10 @@ pub struct Config {
     pub codex_base_url: String,
     /// The OAuth issuer.
     pub oauth_issuer: String,
+    /// The Codex CLI version this proxy presents (`version` header, user agent, the model
+    /// catalog's `client_version`): the backend filters its catalog by it and refuses newer
+    /// models to older versions.
+    pub codex_client_version: String,
     /// Seconds to wait for the upstream's first byte.
     pub first_byte_timeout_secs: f64,
     /// Seconds of upstream silence that end a stream with an error.
@@ -123,6 +131,7 @@ impl Default for Config {
             body_limit: 32 * 1024 * 1024,
             codex_base_url: "https://chatgpt.com/backend-api".into(),
             oauth_issuer: proxy_core::oauth::ISSUER.into(),
+            codex_client_version: DEFAULT_CODEX_VERSION.into(),
             first_byte_timeout_secs: 120.0,
             idle_timeout_secs: 300.0,
             ping_interval_secs: 10.0,
@@ -245,6 +254,7 @@ impl Config {
         env!(body_limit, "CCP_BODY_LIMIT");
         env!(codex_base_url, "CCP_CODEX_BASE_URL");
         env!(oauth_issuer, "CCP_OAUTH_ISSUER");
+        env!(codex_client_version, "CCP_CODEX_CLIENT_VERSION");
         env!(first_byte_timeout_secs, "CCP_FIRST_BYTE_TIMEOUT_SECS");
         env!(idle_timeout_secs, "CCP_IDLE_TIMEOUT_SECS");
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");

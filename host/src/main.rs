@@ -64,6 +64,12 @@ enum Command {
         #[command(subcommand)]
         action: ClaudeAction,
     },
+    /// The models each ChatGPT account can use, from the Codex backend's catalog: profile,
+    /// efforts, input window, fast tier, plans.
+    Models {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -259,6 +265,16 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Models { common } => {
+            let cfg = match load(&common, Overrides::default()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let Some(rt) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            rt.block_on(cli::models(&cfg))
         }
         Command::Config {
             action: ConfigAction::Print { common },

@@ -83,6 +83,9 @@ pub enum Pick {
         /// Seconds.
         retry_after: u64,
     },
+    /// No account may use the route's model (their catalogs do not offer it): the request is
+    /// answered 400 with this message.
+    NotOffered(String),
 }
 
 impl Pick {
@@ -446,6 +449,9 @@ impl Exchange {
                     Failure::fatal(ErrorType::AuthenticationError, message)
                 });
                 self.fail(f);
+            }
+            Pick::NotOffered(message) => {
+                self.fail(Failure::fatal(ErrorType::InvalidRequestError, message));
             }
             Pick::Exhausted { retry_after } => {
                 if let Some(f) = self.never_valid() {

@@ -7,24 +7,27 @@ use crate::http::state::AppState;
 use proxy_core::Route;
 use proxy_core::exchange::{ChatTarget, CodexTarget, Target};
 
-/// Codex CLI version the backend's headers name.
-const CODEX_VERSION: &str = "0.147.0";
-
 /// The Codex backend.
 pub fn codex(st: &AppState) -> Target {
+    let cfg = st.cfg();
     Target::Codex(CodexTarget {
         url: format!(
             "{}/codex/responses",
-            st.cfg().codex_base_url.trim_end_matches('/')
+            cfg.codex_base_url.trim_end_matches('/')
         ),
-        user_agent: format!(
-            "codex_cli_rs/{CODEX_VERSION} ({} ; {}) codex-claude-proxy/{}",
-            std::env::consts::OS,
-            std::env::consts::ARCH,
-            env!("CARGO_PKG_VERSION")
-        ),
-        version: CODEX_VERSION.into(),
+        user_agent: codex_user_agent(&cfg.codex_client_version),
+        version: cfg.codex_client_version.clone(),
     })
+}
+
+/// The user agent of every request to the Codex backend: the Codex CLI's form.
+pub fn codex_user_agent(version: &str) -> String {
+    format!(
+        "codex_cli_rs/{version} ({} ; {}) codex-claude-proxy/{}",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The configured provider a Chat route names, if it exists.

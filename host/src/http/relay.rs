@@ -7,6 +7,7 @@
 //! and writes what it emits. Dropping the client's body drops the driver and with it the
 //! upstream request.
 
+use crate::accounts::catalog::{Lookup, Source};
 use crate::accounts::{Slot, TokenFailure};
 use crate::clock::{instant_at, now_ms, now_secs};
 use crate::http::state::{AppState, authorized};
@@ -17,6 +18,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use proxy_core::catalog::ModelInfo;
 use proxy_core::exchange::{
     Dialect, Exchange, ExchangeConfig, Inbound, Output, Pick, Reply, TokenResult, UpstreamRequest,
     error_reply,
@@ -344,20 +346,9 @@ impl Driver {
                 let now = now_secs();
                 match out {
                     Output::PickAccount { exclude } => {
-                        let pick = match self.st.pool.pick(
-                            self.session.as_deref(),
-                            &self.upstream_model,
-                            &exclude,
-                            now,
-                        ) {
-                            Ok(slot) => {
-                                let id = slot.id();
-                                self.slot = Some(slot);
-                                Pick::Account(id)
-                            }
-                            Err(p) => p,
-                        };
+                        let (pick, info) = self.pick(exclude, now).await;
                         self.ex.handle_pick(pick, now_ms());
+                        self.ex.handle_model_info(info);
                     }
                     Output::GetToken { .. } => {
                         let r = match &self.slot {
@@ -419,6 +410,11 @@ impl Driver {
                             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                             .collect();
                         let status = resp.status().as_u16();
+                        if let (Some(etag), Some(slot)) =
+                            (resp.headers().get("x-models-etag").and_then(|v| v.to_str().ok()), &self.slot)
+                        {
+                            self.st.catalogs.saw_etag(&slot.id(), etag);
+                        }
                         self.link = Link::Body(resp.bytes_stream().boxed());
                         self.ex.handle_head(status, &headers, now_ms());
                     }
@@ -437,6 +433,66 @@ impl Driver {
         }
     }
 
+    /// An account for the route's model, and its catalog entry: the pool's pick, passed over
+    /// while its catalog does not offer the model (another plan); when none does, a 400 that
+    /// says which plans have it.
+    async fn pick(&mut self, exclude: Vec<String>, now: u64) -> (Pick, Option<ModelInfo>) {
+        let mut exclude = exclude;
+        let mut refused: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        loop {
+            let slot = match self.st.pool.pick(
+                self.session.as_deref(),
+                &self.upstream_model,
+                &exclude,
+                now,
+            ) {
+                Ok(slot) => slot,
+                Err(p) if refused.is_empty() => return (p, None),
+                Err(_) => {
+                    return (
+                        Pick::NotOffered(not_offered(&self.upstream_model, &refused)),
+                        None,
+                    );
+                }
+            };
+            let id = slot.id();
+            // The catalog is fetched as the account: a token that cannot be had now is the
+            // exchange's business (GetToken), and the request goes on without a catalog.
+            let lookup = match self.st.pool.token(&slot, now).await {
+                Ok(token) => {
+                    let cfg = self.st.cfg();
+                    let ua = crate::http::lanes::codex_user_agent(&cfg.codex_client_version);
+                    let src = Source {
+                        client: &self.st.client,
+                        base_url: &cfg.codex_base_url,
+                        client_version: &cfg.codex_client_version,
+                        user_agent: &ua,
+                    };
+                    let plan = slot.snapshot().plan_type;
+                    self.st
+                        .catalogs
+                        .lookup(&src, &id, &token, plan, &self.upstream_model)
+                        .await
+                }
+                Err(_) => Lookup::Unknown,
+            };
+            match lookup {
+                Lookup::NotOffered { plan, plans } => {
+                    refused.push((plan, plans));
+                    exclude.push(id);
+                }
+                Lookup::Offered(info) => {
+                    self.slot = Some(slot);
+                    return (Pick::Account(id), Some(info));
+                }
+                Lookup::Unknown => {
+                    self.slot = Some(slot);
+                    return (Pick::Account(id), None);
+                }
+            }
+        }
+    }
+
     fn build(&self, req: UpstreamRequest) -> reqwest::RequestBuilder {
         let mut rb = self.st.client.post(req.url);
         for (k, v) in &req.headers {
@@ -444,6 +500,33 @@ impl Driver {
         }
         rb.body(req.body)
     }
+}
+
+/// The 400 for a model no account's catalog offers.
+fn not_offered(model: &str, refused: &[(Option<String>, Vec<String>)]) -> String {
+    let yours: Vec<&str> = refused.iter().filter_map(|(p, _)| p.as_deref()).collect();
+    let theirs: Vec<&str> = refused
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(String::as_str))
+        .fold(Vec::new(), |mut v, p| {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        });
+    let on = if yours.is_empty() {
+        String::new()
+    } else {
+        format!(" (your accounts' plans: {})", yours.join(", "))
+    };
+    let needs = if theirs.is_empty() {
+        "it is not in their model catalog".to_owned()
+    } else {
+        format!("it is offered on the {} plans", theirs.join(", "))
+    };
+    format!(
+        "model `{model}` is not available to any configured ChatGPT account{on}: {needs}. Route this model elsewhere, or add an account on such a plan."
+    )
 }
 
 fn token_result(r: Result<String, TokenFailure>) -> TokenResult {

@@ -282,5 +282,18 @@ async fn models(
                 .map(move |m| (m.clone(), format!("{m} ({})", p.name)))
         })
         .collect();
-    axum::Json(proxy_core::models_page(&provider_models, limit)).into_response()
+    // A Claude id routed to the Codex lane advertises the window its model's catalog gives,
+    // so a client compacts before the backend would refuse.
+    let window = |id: &str| {
+        let route = st.route(id);
+        (route.lane == proxy_core::Lane::Codex)
+            .then(|| st.catalogs.input_window(&route.model))
+            .flatten()
+    };
+    axum::Json(proxy_core::models_page_with(
+        &provider_models,
+        limit,
+        window,
+    ))
+    .into_response()
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub client: reqwest::Client,
     /// ChatGPT accounts.
     pub pool: Pool,
+    /// Each account's model catalog from the Codex backend.
+    pub catalogs: crate::accounts::catalog::Catalogs,
     /// Metrics.
     pub metrics: Metrics,
     /// Stable per-install id for Kilo's `X-KiloCode-MachineId`.
@@ -59,6 +61,7 @@ impl AppState {
         Arc::new(Self {
             client,
             pool,
+            catalogs: crate::accounts::catalog::Catalogs::default(),
             metrics: Metrics::default(),
             machine_id,
             kilo: crate::http::admin::KiloModels::default(),

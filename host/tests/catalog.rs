@@ -1,0 +1,254 @@
+//! The backend's model catalog drives the Codex lane, through the real binary against the fake
+//! backend (whose catalog depends on the account's plan and the client version, and which
+//! enforces the Responses Lite profile with the real error texts).
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Proxy, ProxyOpts, client, fake, get_json};
+
+fn account(fake: &proxy_fakes::FakeServer, id: &str, plan: &str) -> Value {
+    let (access, refresh, _) = fake.issue_tokens(id, &format!("{id}@example.com"));
+    fake.set_plan(id, plan);
+    json!({"account_id": id, "email": format!("{id}@example.com"), "plan_type": plan,
+           "access_token": access, "refresh_token": refresh})
+}
+
+async fn ask(p: &Proxy, model: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({"model": model, "max_tokens": 256, "stream": false,
+                          "system": "Be brief.",
+                          "tools": [{"name": "Read", "description": "Read a file",
+                                     "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}],
+                          "messages": [{"role": "user", "content": "hi [[scenario:text]]"}]});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        body[k] = v.clone();
+    }
+    let r = client()
+        .post(format!("{}/v1/messages", p.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The `/responses` requests the fake got, newest last: (headers, body).
+fn responses(fake: &proxy_fakes::FakeServer) -> Vec<proxy_fakes::Logged> {
+    fake.requests()
+        .into_iter()
+        .filter(|l| l.path.ends_with("/codex/responses"))
+        .collect()
+}
+
+fn body(l: &proxy_fakes::Logged) -> Value {
+    serde_json::from_slice(&l.body).expect("json body")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lite_model_goes_out_in_its_profile_with_an_effort_it_lists() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            ..ProxyOpts::default()
+        },
+    );
+    let (status, answer) = ask(
+        &p,
+        "gpt-5.6-sol",
+        json!({"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = responses(&fake);
+    assert_eq!(sent.len(), 1, "no profile retry was needed");
+    let b = body(&sent[0]);
+    assert_eq!(
+        sent[0].header("x-openai-internal-codex-responses-lite"),
+        Some("true")
+    );
+    assert!(
+        b.get("instructions").is_none() && b.get("tools").is_none(),
+        "{b}"
+    );
+    assert_eq!(b["input"][0]["type"], "additional_tools", "{b}");
+    assert_eq!(b["input"][1]["role"], "developer", "{b}");
+    assert_eq!(b["reasoning"]["context"], "all_turns", "{b}");
+    // The catalog lists `max` for this model: sent as asked, not clamped to xhigh.
+    assert_eq!(b["reasoning"]["effort"], "max", "{b}");
+    // A classic model on the same account keeps the classic shape, and its list has no max.
+    let (status, answer) = ask(&p, "gpt-5.5", json!({"output_config": {"effort": "max"}})).await;
+    assert_eq!(status, 200, "{answer}");
+    let last = responses(&fake).pop().expect("sent");
+    let b = body(&last);
+    assert_eq!(last.header("x-openai-internal-codex-responses-lite"), None);
+    assert_eq!(b["instructions"], "Be brief.", "{b}");
+    assert_eq!(b["reasoning"]["effort"], "xhigh", "{b}");
+    // The catalog was fetched once for the account, as the account, with a current version.
+    let fetches: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|l| l.path.contains("/codex/models"))
+        .collect();
+    assert_eq!(
+        fetches.len(),
+        1,
+        "{:?}",
+        fetches.iter().map(|l| &l.path).collect::<Vec<_>>()
+    );
+    assert!(
+        fetches[0].path.contains("client_version=0.157.0"),
+        "{}",
+        fetches[0].path
+    );
+    assert_eq!(fetches[0].header("chatgpt-account-id"), Some("acct-plus"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_missing_from_an_accounts_plan_goes_to_an_account_that_has_it() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![
+                account(&fake, "acct-free", "free"),
+                account(&fake, "acct-pro", "pro"),
+            ],
+            ..ProxyOpts::default()
+        },
+    );
+    for _ in 0..3 {
+        let (status, answer) = ask(&p, "gpt-5.6-sol", json!({})).await;
+        assert_eq!(status, 200, "{answer}");
+        let last = responses(&fake).pop().expect("sent");
+        assert_eq!(last.header("chatgpt-account-id"), Some("acct-pro"));
+    }
+    // Both plans have gpt-5.5: the free account still serves it.
+    let p = {
+        drop(p);
+        Proxy::start(
+            &fake,
+            ProxyOpts {
+                raw_accounts: vec![account(&fake, "acct-free", "free")],
+                ..ProxyOpts::default()
+            },
+        )
+    };
+    let (status, answer) = ask(&p, "gpt-5.6-sol", json!({})).await;
+    assert_eq!(status, 400, "{answer}");
+    let msg = answer["error"]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("gpt-5.6-sol") && msg.contains("free"), "{msg}");
+    assert_eq!(answer["error"]["type"], "invalid_request_error");
+    let (status, answer) = ask(&p, "gpt-5.5", json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_catalog_revision_is_picked_up_without_a_restart_and_windows_follow_it() {
+    let fake = fake().await;
+    // Claude Code's opus routed to a Lite model, whose catalog window the models list shows.
+    let data = std::env::temp_dir().join(format!("ccp-catalog-{}", std::process::id()));
+    std::fs::create_dir_all(&data).expect("dir");
+    std::fs::write(
+        data.join("config.toml"),
+        "[routing]\nrules = [{ match = \"*opus*\", lane = \"codex\", model = \"gpt-5.6-sol\", effort = \"high\" }, { match = \"gpt-*\", lane = \"codex\", model = \"*\" }]\nfallback = { match = \"*\", lane = \"codex\", model = \"gpt-5.5\" }\n",
+    )
+    .expect("config");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            data_dir: Some(data.clone()),
+            ..ProxyOpts::default()
+        },
+    );
+    let (status, answer) = ask(&p, "gpt-5.6-terra", json!({})).await;
+    assert_eq!(status, 400, "not in revision 1: {answer}");
+    let models = get_json(&client(), format!("{}/v1/models", p.base)).await;
+    let opus = models["data"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["id"] == "claude-opus-4-5")
+        .expect("opus")
+        .clone();
+    // 272,000 × 95 %: the window the Codex CLI itself budgets.
+    assert_eq!(opus["max_input_tokens"], 258_400, "{opus}");
+
+    fake.set_catalog_revision(2);
+    // Any answer carries the new revision's etag; the next request refetches.
+    let (status, answer) = ask(&p, "gpt-5.5", json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = ask(&p, "gpt-5.6-terra", json!({})).await;
+    assert_eq!(status, 200, "revision 2 has terra: {answer}");
+    let last = responses(&fake).pop().expect("sent");
+    assert_eq!(
+        last.header("x-openai-internal-codex-responses-lite"),
+        Some("true")
+    );
+    let fetches = fake
+        .requests()
+        .into_iter()
+        .filter(|l| l.path.contains("/codex/models"))
+        .count();
+    assert_eq!(fetches, 2, "one fetch per revision");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_models_command_lists_what_each_account_can_use() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![
+                account(&fake, "acct-free", "free"),
+                account(&fake, "acct-pro", "pro"),
+            ],
+            ..ProxyOpts::default()
+        },
+    );
+    let dir = p.stop_keeping_data();
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_codex-claude-proxy"))
+            .args(["models", "--data-dir"])
+            .arg(&dir)
+            .env_clear()
+            .env("HOME", &dir)
+            .env(
+                "CCP_CODEX_BASE_URL",
+                format!("{}/backend-api", fake.base_url()),
+            )
+            .env("CCP_OAUTH_ISSUER", fake.base_url())
+            .output()
+            .expect("run")
+    });
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (free, pro) = text.split_once("acct-pro").expect("both accounts");
+    assert!(
+        free.contains("(plan free)") && !free.contains("gpt-5.6-sol"),
+        "{text}"
+    );
+    assert!(
+        free.contains("gpt-5.5") && free.contains("classic"),
+        "{text}"
+    );
+    let sol = pro
+        .lines()
+        .find(|l| l.contains("gpt-5.6-sol"))
+        .expect("sol for pro");
+    assert!(
+        sol.contains("lite") && sol.contains("258400") && sol.contains("max"),
+        "{sol}"
+    );
+    assert!(!sol.contains("ultra"), "{sol}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
