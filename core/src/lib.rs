@@ -49,7 +49,8 @@ pub use translate::names::{ToolNames, wire_call_id, wire_tool_name};
 pub use translate::openai_in::{convert_openai_request, convert_openai_request_value};
 pub use translate::openai_out::{OpenAiStream, openai_error};
 pub use translate::request::{
-    CodexRequest, Profile, RequestOptions, convert_request, convert_request_value, session_key,
+    AGENT_HEADER, CodexRequest, Profile, RequestOptions, SESSION_HEADERS, agent_session_key,
+    convert_request, convert_request_value, request_session, session_key,
 };
 pub use translate::stream::{
     ResponsesTranslator, StreamOptions, convert_usage, error_type_for_code,

@@ -647,3 +647,50 @@ fn the_delta_fast_path_takes_the_upstreams_usual_events() {
     }
     assert!(seen > 10, "only {seen} capture deltas found");
 }
+
+#[test]
+fn a_subagent_key_is_a_stable_uuid_of_session_and_agent() {
+    use proxy_core::{agent_session_key, request_session};
+    let k = agent_session_key("s-1", "agent_01ABC");
+    assert_eq!(k, agent_session_key("s-1", "agent_01ABC"));
+    assert_ne!(k, agent_session_key("s-1", "agent_02"));
+    assert_ne!(k, agent_session_key("s-2", "agent_01ABC"));
+    let parts: Vec<usize> = k.split('-').map(str::len).collect();
+    assert_eq!(parts, [8, 4, 4, 4, 12], "{k}");
+    assert!(k.chars().all(|c| c == '-' || c.is_ascii_hexdigit()), "{k}");
+    assert_eq!(&k[14..15], "8", "version 8: {k}");
+    // Headers: Claude Code's first, then OpenCode's; an agent without a session keys nothing.
+    let h = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    };
+    let body = json!({});
+    assert_eq!(
+        request_session(
+            h(&[
+                ("x-session-affinity", "oc"),
+                ("x-claude-code-session-id", "cc")
+            ]),
+            &body
+        )
+        .as_deref(),
+        Some("cc")
+    );
+    assert_eq!(
+        request_session(h(&[("x-session-id", "oc")]), &body).as_deref(),
+        Some("oc")
+    );
+    assert_eq!(
+        request_session(
+            h(&[
+                ("x-claude-code-session-id", "s-1"),
+                ("x-claude-code-agent-id", "agent_01ABC")
+            ]),
+            &body
+        ),
+        Some(k)
+    );
+    assert_eq!(
+        request_session(h(&[("x-claude-code-agent-id", "a")]), &body),
+        None
+    );
+}

@@ -148,8 +148,15 @@ pub async fn serve(
         Ok(t) => t,
         Err(m) => return reply(error_reply(dialect, ErrorType::ApiError, &m, None)),
     };
-    let header = req.headers().get("x-claude-code-session-id").ok().flatten();
-    let session = proxy_core::session_key(header.as_deref(), &inbound.value);
+    let named: Vec<(&str, String)> = proxy_core::SESSION_HEADERS
+        .iter()
+        .chain([&proxy_core::AGENT_HEADER])
+        .filter_map(|h| Some((*h, req.headers().get(h).ok().flatten()?)))
+        .collect();
+    let session = proxy_core::request_session(
+        |h| named.iter().find(|(n, _)| *n == h).map(|(_, v)| v.as_str()),
+        &inbound.value,
+    );
     let stream = inbound.stream;
     let upstream_model = route.model.clone();
     // Ids only (not a secret): two draws of the runtime's generator.

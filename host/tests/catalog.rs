@@ -252,3 +252,63 @@ async fn the_models_command_lists_what_each_account_can_use() {
     assert!(!sol.contains("ultra"), "{sol}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The cache key and the `session_id` header are per (session, agent): a Claude Code subagent
+/// gets its own lineage, the main thread keeps its own, each stays on one key from request to
+/// request; OpenCode's session headers key its requests the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_keys_are_per_session_and_agent_and_opencode_sessions_count() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            ..ProxyOpts::default()
+        },
+    );
+    let send = |headers: Vec<(&'static str, &'static str)>| {
+        let mut rb = client().post(format!("{}/v1/messages", p.base)).json(
+            &json!({"model": "gpt-5.5", "max_tokens": 64, "stream": false,
+                    "messages": [{"role": "user", "content": "hi [[scenario:text]]"}]}),
+        );
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        async move { rb.send().await.expect("send").status().as_u16() }
+    };
+    let session = (
+        "x-claude-code-session-id",
+        "3f1c2a9e-0d4b-4c1e-9a7f-5b6c7d8e9f00",
+    );
+    let key_of = |l: &proxy_fakes::Logged| body(l)["prompt_cache_key"].as_str().map(str::to_owned);
+    let mut keys = Vec::new();
+    for headers in [
+        vec![session],
+        vec![session, ("x-claude-code-agent-id", "agent_01ABC")],
+        vec![session],
+        vec![session, ("x-claude-code-agent-id", "agent_01ABC")],
+        vec![session, ("x-claude-code-agent-id", "agent_02XYZ")],
+        vec![
+            ("x-session-affinity", "ses_0123456789abABCDEFGHIJKLMN"),
+            ("x-session-id", "ses_0123456789abABCDEFGHIJKLMN"),
+        ],
+    ] {
+        assert_eq!(send(headers).await, 200);
+        let last = responses(&fake).pop().expect("sent");
+        // The header and the body's key agree (the backend's cache is keyed by the header).
+        assert_eq!(last.session_matches_cache_key, Some(true));
+        keys.push(key_of(&last).expect("a key"));
+    }
+    assert_eq!(
+        keys[0], session.1,
+        "the main thread keeps the session's own key"
+    );
+    assert_eq!(keys[2], keys[0]);
+    assert_eq!(keys[3], keys[1], "a subagent keeps its key");
+    assert_ne!(keys[1], keys[0], "a subagent has its own lineage");
+    assert_ne!(keys[4], keys[1], "two subagents differ");
+    assert_eq!(
+        keys[5], "ses_0123456789abABCDEFGHIJKLMN",
+        "OpenCode's session keys its requests"
+    );
+}

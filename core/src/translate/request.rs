@@ -657,6 +657,61 @@ pub fn session_key(header: Option<&str>, request: &Value) -> Option<String> {
         .or_else(|| session_from_metadata(request.get("metadata")))
 }
 
+/// Headers that name the client's conversation, in order of preference: Claude Code's, then
+/// OpenCode's (`x-session-affinity` and `x-session-id` carry the same session id).
+pub const SESSION_HEADERS: &[&str] = &[
+    "x-claude-code-session-id",
+    "x-session-affinity",
+    "x-session-id",
+];
+
+/// The header of a Claude Code subagent's requests (absent on the main thread).
+pub const AGENT_HEADER: &str = "x-claude-code-agent-id";
+
+/// The key of a request's cache lineage and account affinity, from its headers (`header` looks
+/// one up by lowercase name) and body: the conversation's [`session_key`] (any of
+/// [`SESSION_HEADERS`]), made per agent for a subagent's requests ([`agent_session_key`]), so a
+/// subagent never shares its parent's prompt-cache prefix or evicts it.
+pub fn request_session<'a>(
+    header: impl Fn(&str) -> Option<&'a str>,
+    request: &Value,
+) -> Option<String> {
+    let named = SESSION_HEADERS
+        .iter()
+        .find_map(|h| header(h).map(str::trim).filter(|s| !s.is_empty()));
+    let session = session_key(named, request)?;
+    Some(
+        match header(AGENT_HEADER)
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            Some(agent) => agent_session_key(&session, agent),
+            None => session,
+        },
+    )
+}
+
+/// A subagent's key: a UUID-shaped digest of the conversation's key and the agent id (the
+/// backend's cache keys are UUIDs), the same for every request of that agent.
+pub fn agent_session_key(session: &str, agent: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{session}\n{agent}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    // RFC 9562 version 8 (custom) and variant bits.
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 pub(crate) fn session_from_metadata(metadata: Option<&Value>) -> Option<String> {
     let uid = metadata?.get("user_id")?.as_str()?;
     if uid.trim_start().starts_with('{') {

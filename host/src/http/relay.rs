@@ -140,10 +140,8 @@ async fn serve(
             }
         },
     };
-    let session = proxy_core::session_key(
-        headers
-            .get("x-claude-code-session-id")
-            .and_then(|v| v.to_str().ok()),
+    let session = proxy_core::request_session(
+        |h| headers.get(h).and_then(|v| v.to_str().ok()),
         &inbound.value,
     );
     let (model, stream) = (inbound.model.clone(), inbound.stream);
