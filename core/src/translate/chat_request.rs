@@ -7,7 +7,7 @@ use super::names::wire_tool_name;
 use super::request::{
     Content, ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
     instructions, join_texts, nothing_sent, parse_json, role_ok, search_result_text, split_request,
-    take_content, take_str, text_of, tool_result_parts, tools,
+    take_content, take_str, text_of, tool_result_parts,
 };
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
@@ -71,7 +71,12 @@ pub fn convert_chat_request_value(
     let (mut req, messages) = split_request(value)?;
     let mut deg = Degradations::default();
     let system = instructions(req.shift_remove("system"), &mut deg)?;
-    let (tool_list, tool_names) = tools(req.shift_remove("tools"), ToolShape::Chat, &mut deg)?;
+    let (tool_list, tool_names) = crate::translate::tool_changes::convert_tools(
+        req.shift_remove("tools"),
+        &messages,
+        ToolShape::Chat,
+        &mut deg,
+    )?;
 
     let mut out: Vec<Value> = Vec::with_capacity(messages.len() + 1);
     if !system.is_empty() {
@@ -357,6 +362,8 @@ impl ChatWalker<'_> {
                     let mut b = as_block(b, i, j)?;
                     if block_type(&b) == Some("text") {
                         texts.push(text_of(&mut b, i, j)?);
+                    } else if crate::translate::tool_changes::is_tool_change(&b) {
+                        // Carried in the tool list (tool_changes.rs).
                     } else {
                         self.deg.push(
                             format!("messages[{i}].content[{j}]"),

@@ -9,6 +9,7 @@ pub mod openai_out;
 pub mod request;
 pub mod signature;
 pub mod stream;
+mod tool_changes;
 
 use crate::degrade::Degradation;
 use crate::wire::anthropic::{ErrorBody, StreamEvent};

@@ -140,7 +140,12 @@ pub fn convert_request_value(
     } else {
         ToolShape::Responses
     };
-    let (tools, tool_names) = tools(req.shift_remove("tools"), shape, &mut deg)?;
+    let (tools, tool_names) = crate::translate::tool_changes::convert_tools(
+        req.shift_remove("tools"),
+        &messages,
+        shape,
+        &mut deg,
+    )?;
     let mut input = Vec::with_capacity(messages.len() * 2 + 2);
     let mut origins = Vec::with_capacity(messages.len() * 2);
     {
@@ -798,6 +803,8 @@ impl Walker<'_> {
             let mut b = as_block(b, i, j)?;
             if block_type(&b) == Some("text") {
                 parts.push(input_text(text_of(&mut b, i, j)?));
+            } else if crate::translate::tool_changes::is_tool_change(&b) {
+                // Carried in the tool list (tool_changes.rs).
             } else {
                 self.deg.push(
                     format!("messages[{i}].content[{j}]"),
