@@ -411,6 +411,20 @@ async fn serve(cfg: Config) -> ExitCode {
         accounts = state.pool.len(),
         "codex-claude-proxy listening; point ANTHROPIC_BASE_URL at http://{local}"
     );
+    let routes = http::state::family_routes(&state);
+    let describe = |f: &str| {
+        let r = &routes[f];
+        match r["provider"].as_str() {
+            Some(p) => format!("{f} → {p} {}", r["model"].as_str().unwrap_or("")),
+            None => format!("{f} → Codex {}", r["model"].as_str().unwrap_or("")),
+        }
+    };
+    tracing::info!(
+        "routes: {}, {}, {}",
+        describe("opus"),
+        describe("sonnet"),
+        describe("haiku")
+    );
     // Tests read this line to learn the port when binding port 0.
     println!("listening on http://{local}");
     // Background: refresh tokens before they expire, and pick up accounts added by the CLI.

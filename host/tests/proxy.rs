@@ -144,6 +144,10 @@ async fn no_account_codex_model_says_how_to_add_one_and_haiku_works_anonymously(
             .contains("accounts add")
     );
 
+    // Without an account, haiku is Kilo's anonymous free model: zero setup.
+    let health = get_json(&client(), format!("{}/health", p.base)).await;
+    assert_eq!(health["routes"]["haiku"]["lane"], "chat", "{health}");
+    assert_eq!(health["routes"]["haiku"]["provider"], "kilo", "{health}");
     let r = post(&p, &request("claude-haiku-4-5", "text", true)).await;
     assert_eq!(r.status(), 200);
     let events = sse_events(&r.text().await.expect("body"));
@@ -757,28 +761,32 @@ async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
     };
     let haiku = request("claude-haiku-4-5-20251001", "text", false);
 
-    // By default haiku goes to Kilo's free model on the Chat lane.
+    // With a ChatGPT account, haiku's background requests (they carry the user's prompt) stay
+    // on the Codex backend, with its small model, not on a third party; /health says so.
     let now = get_json(&c, format!("{}/settings/haiku-model", p.base)).await;
     assert_eq!(now["haikuModel"], Value::Null);
-    assert_eq!(now["route"]["lane"], "chat");
-    assert_eq!(post(&p, &haiku).await.status(), 200);
-    let (path, model) = upstream_of_last();
-    assert!(path.contains("/chat/completions"), "{path}");
-    assert_eq!(model, "kilo-auto/free");
-
-    // Set: haiku goes to the Codex backend with the chosen model.
-    let set = post_json(
-        &c,
-        format!("{}/settings/haiku-model", p.base),
-        &json!({"haikuModel": "gpt-5.4-mini"}),
-    )
-    .await;
-    assert_eq!(set["haikuModel"], "gpt-5.4-mini");
-    assert_eq!(set["route"]["lane"], "codex");
+    assert_eq!(now["route"]["lane"], "codex");
     assert_eq!(post(&p, &haiku).await.status(), 200);
     let (path, model) = upstream_of_last();
     assert!(path.contains("/codex/responses"), "{path}");
     assert_eq!(model, "gpt-5.4-mini");
+    let health = get_json(&c, format!("{}/health", p.base)).await;
+    assert_eq!(health["routes"]["haiku"]["lane"], "codex", "{health}");
+    assert_eq!(health["routes"]["opus"]["model"], "gpt-5.5", "{health}");
+
+    // Set to a Kilo model: haiku goes there.
+    let set = post_json(
+        &c,
+        format!("{}/settings/haiku-model", p.base),
+        &json!({"haikuModel": "qwen/qwen3-coder:free"}),
+    )
+    .await;
+    assert_eq!(set["haikuModel"], "qwen/qwen3-coder:free");
+    assert_eq!(set["route"]["lane"], "chat");
+    assert_eq!(post(&p, &haiku).await.status(), 200);
+    let (path, model) = upstream_of_last();
+    assert!(path.contains("/chat/completions"), "{path}");
+    assert_eq!(model, "qwen/qwen3-coder:free");
 
     // Bad values are refused and change nothing.
     let r = c
@@ -798,7 +806,7 @@ async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
     opts.data_dir = Some(data_dir);
     let p = Proxy::start(&fake, opts);
     let now = get_json(&c, format!("{}/settings/haiku-model", p.base)).await;
-    assert_eq!(now["haikuModel"], "gpt-5.4-mini");
+    assert_eq!(now["haikuModel"], "qwen/qwen3-coder:free");
     let cleared = post_json(
         &c,
         format!("{}/settings/haiku-model", p.base),
@@ -808,7 +816,7 @@ async fn the_haiku_setting_routes_haiku_and_survives_a_restart() {
     assert_eq!(cleared["haikuModel"], Value::Null);
     assert_eq!(post(&p, &haiku).await.status(), 200);
     let (path, _) = upstream_of_last();
-    assert!(path.contains("/chat/completions"), "{path}");
+    assert!(path.contains("/codex/responses"), "{path}");
 }
 
 /// The live request log: a follower of `/logs/stream` sees each request as it is answered

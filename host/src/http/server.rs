@@ -186,6 +186,8 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "accounts": accounts,
         "strategy": st.pool.strategy(),
+        // Where each Claude model family goes now (haiku's background requests included).
+        "routes": crate::http::state::family_routes(&st),
         "lanes": {
             "codex": !st.pool.is_empty(),
             "chat": st.cfg().providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),

@@ -14,6 +14,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+/// Where each Claude model family goes: `{"opus": {lane, provider, model}, …}`.
+pub fn family_routes(st: &AppState) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (family, id) in [
+        ("opus", "claude-opus-4-5"),
+        ("sonnet", "claude-sonnet-4-5"),
+        ("haiku", "claude-haiku-4-5"),
+    ] {
+        let r = st.route(id);
+        out.insert(
+            family.into(),
+            serde_json::json!({"lane": r.lane, "provider": r.provider, "model": r.model}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// The Codex model haiku requests use with an account, when no catalog names a newer one.
+pub const SMALL_CODEX_MODEL: &str = "gpt-5.4-mini";
+
 /// State shared by all requests.
 pub struct AppState {
     /// Effective configuration; the dashboard's settings page replaces it while serving, so a
@@ -87,9 +107,33 @@ impl AppState {
 
     /// Where a requested model goes: the routing table, with the haiku setting applied.
     pub fn route(&self, model: &str) -> proxy_core::Route {
-        self.cfg()
-            .routing
-            .route_with_haiku(model, self.settings.haiku_model().as_deref())
+        let cfg = self.cfg();
+        let haiku = self
+            .settings
+            .haiku_model()
+            .or_else(|| self.background_model(&cfg.routing));
+        cfg.routing.route_with_haiku(model, haiku.as_deref())
+    }
+
+    /// Where haiku requests go when nothing says otherwise. Claude Code's and OpenCode's
+    /// background requests (titles, summaries) carry the user's prompt: with a ChatGPT account
+    /// they stay on the Codex backend (its small model) instead of going to a third party.
+    /// Kilo stays the zero-setup default without an account; a routing table the user wrote
+    /// is followed as written.
+    fn background_model(&self, table: &proxy_core::RoutingTable) -> Option<String> {
+        if self.pool.is_empty() || *table != proxy_core::RoutingTable::default() {
+            return None;
+        }
+        // The catalog's newest small model, else the one every plan has had.
+        let small = self
+            .catalogs
+            .known()
+            .iter()
+            .flat_map(|(_, c)| c.models.iter())
+            .filter(|m| m.listed && m.slug.ends_with("-mini"))
+            .max_by_key(|m| m.priority.unwrap_or(0))
+            .map(|m| m.slug.clone());
+        Some(small.unwrap_or_else(|| SMALL_CODEX_MODEL.to_owned()))
     }
 
     /// A fresh seed for one stream's ids.
