@@ -602,6 +602,16 @@ const overview = {
       el('li', { class: 'lane' }, el('span', { class: 'dot ok' }),
         el('div', {}, el('strong', { text: `Version ${h.version}` }), el('span', { class: 'muted', text: this.uptime ? `up ${fmt.duration(this.uptime)}` : 'running' }))),
     ];
+    // Where each Claude family goes now (haiku's background requests carry the user's prompt).
+    const routes = h.routes || {};
+    const families = ['opus', 'sonnet', 'haiku'].filter((f) => routes[f]).map((f) => {
+      const r = routes[f];
+      return `${f} → ${r.provider ? `${r.provider} ${r.model}` : `Codex ${r.model}`}`;
+    });
+    if (families.length) {
+      items.push(el('li', { class: 'lane', dataset: { lane: 'routes' } }, el('span', { class: 'dot ok' }),
+        el('div', {}, el('strong', { text: 'Where models go' }), el('span', { class: 'muted', text: families.join(' · ') }))));
+    }
     $('ov-lanes').replaceChildren(...items);
     // Accounts at a glance: the admin list has emails and the active one.
     let list = null;
