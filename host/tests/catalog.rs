@@ -312,3 +312,28 @@ async fn cache_keys_are_per_session_and_agent_and_opencode_sessions_count() {
         "OpenCode's session keys its requests"
     );
 }
+
+/// The prompt-cache figure of docs/PERFORMANCE.md, as a guard: a Claude-Code-shaped session
+/// (growing history, the billing line changing every turn, two subagents, haiku title
+/// requests; 30 turns) against the fake backend's cache model keeps at least 90 % of the Codex
+/// lane's input tokens in cache from turn 2 on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fakes/fixtures/claude-code");
+    assert!(
+        fixtures.join("turn1.json").exists(),
+        "{}",
+        fixtures.display()
+    );
+    let rows =
+        proxy_fakes::replay::run(env!("CARGO_BIN_EXE_codex-claude-proxy"), &fixtures, 30).await;
+    let table = proxy_fakes::replay::table(&rows);
+    assert!(rows.iter().any(|r| r.kind == "subagent"), "{table}");
+    assert!(
+        rows.iter().all(|r| r.lane == "codex"),
+        "with an account everything stays on Codex:\n{table}"
+    );
+    let share = proxy_fakes::replay::codex_share(&rows);
+    assert!(share >= 0.90, "{:.1} % cached\n{table}", share * 100.0);
+}

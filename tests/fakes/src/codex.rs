@@ -259,7 +259,57 @@ fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Rej
             )
         }),
         write_path: write_path(&req.body),
+        cache: shared
+            .cfg
+            .prompt_cache
+            .then(|| prompt_cache(shared, req, obj)),
     })
+}
+
+/// Bytes per token of the cache model, and the cache's block (128 tokens, as the backend's).
+const BYTES_PER_TOKEN: usize = 4;
+const BLOCK_TOKENS: usize = 128;
+
+/// The prompt-cache model: the request's prefix is what the model reads, in order (the
+/// instructions, the tools, the input items, as sent); it is served from cache for as many
+/// whole 128-token blocks as it shares with the last request on the same slot (account, model,
+/// `prompt_cache_key`, `session_id` header), and becomes that slot's last request. One prefix
+/// per slot: a request of another lineage on the same slot (a subagent sharing its parent's
+/// key and model) replaces the parent's, as a cache of bounded size would.
+/// `(input_tokens, cached)`.
+fn prompt_cache(shared: &Shared, req: &Req, obj: &serde_json::Map<String, Value>) -> (u64, u64) {
+    let prefix = serde_json::to_string(&json!([
+        obj.get("instructions"),
+        obj.get("tools"),
+        obj.get("input")
+    ]))
+    .unwrap_or_default();
+    let tokens = prefix.len().div_ceil(BYTES_PER_TOKEN);
+    let key = obj
+        .get("prompt_cache_key")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let session = req.header("session_id").unwrap_or("");
+    if key.is_empty() && session.is_empty() {
+        return (tokens as u64, 0);
+    }
+    let model = obj.get("model").and_then(Value::as_str).unwrap_or("");
+    let slot = (
+        format!("{}/{model}", req.header("chatgpt-account-id").unwrap_or("")),
+        key.to_string(),
+        session.to_string(),
+    );
+    let mut g = shared.lock();
+    let shared_bytes = g.cache_slots.get(&slot).map_or(0, |last| {
+        last.bytes()
+            .zip(prefix.bytes())
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    g.cache_slots.insert(slot, prefix);
+    let block_bytes = BLOCK_TOKENS * BYTES_PER_TOKEN;
+    let cached = (shared_bytes / block_bytes) * BLOCK_TOKENS;
+    (tokens as u64, cached.min(tokens) as u64)
 }
 
 /// The path of a `[[write:P]]` marker (JSON-unescaped), or a default.

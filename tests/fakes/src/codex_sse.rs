@@ -28,6 +28,8 @@ pub(crate) struct Ctx {
     pub(crate) reasoning_off: bool,
     pub(crate) has_tool_output: bool,
     pub(crate) write_path: String,
+    /// The prompt-cache model's `(input_tokens, cached_tokens)`, when it is on.
+    pub(crate) cache: Option<(u64, u64)>,
 }
 
 pub(crate) const TEXT_ANSWER: &str = "Hello from the fake Codex backend.";
@@ -446,7 +448,13 @@ impl<'a> Turn<'a> {
         self.output.push(item);
     }
 
-    fn completed(&mut self, usage: Value) {
+    fn completed(&mut self, mut usage: Value) {
+        if let Some((input, cached)) = self.ctx.cache {
+            usage["input_tokens"] = json!(input);
+            usage["input_tokens_details"]["cached_tokens"] = json!(cached);
+            let output = usage["output_tokens"].as_u64().unwrap_or(0);
+            usage["total_tokens"] = json!(input + output);
+        }
         let r = self.response("completed", Value::Array(self.output.clone()), usage);
         self.w.frame("response.completed", json!({"response": r}));
     }

@@ -11,6 +11,7 @@ mod codex;
 mod codex_sse;
 mod jwt;
 mod oauth;
+pub mod replay;
 mod scenarios;
 mod server;
 mod util;

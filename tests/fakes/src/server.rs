@@ -28,6 +28,10 @@ pub struct FakeConfig {
     pub stall_secs: u64,
     /// Gap between deltas in `slow_drip`.
     pub drip_ms: u64,
+    /// Model the backend's prompt cache: `usage.input_tokens` is the request's prefix size and
+    /// `cached_tokens` the part it shares with the last request on the same cache slot (see
+    /// the README); off: the scenarios' fixed usage.
+    pub prompt_cache: bool,
 }
 
 impl Default for FakeConfig {
@@ -38,6 +42,7 @@ impl Default for FakeConfig {
             refresh_delay_ms: 0,
             stall_secs: 30,
             drip_ms: 50,
+            prompt_cache: false,
         }
     }
 }
@@ -131,6 +136,9 @@ pub(crate) struct Inner {
     pub(crate) plans: HashMap<String, String>,
     /// The model catalog's revision: its ETag, and `x-models-etag` on `/responses`.
     pub(crate) catalog_revision: u32,
+    /// The prompt-cache model: the last prefix seen on each cache slot
+    /// (account, `prompt_cache_key`, `session_id` header).
+    pub(crate) cache_slots: HashMap<(String, String, String), String>,
 }
 
 pub(crate) struct Shared {
