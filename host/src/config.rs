@@ -104,6 +104,9 @@ pub struct Config {
     pub commit_timeout_secs: f64,
     /// Upstream attempts per request (retries + rotations), at least 1.
     pub max_attempts: u32,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) lets requests in flight finish; then streams still
+    /// running end with an `overloaded_error` event and the process exits.
+    pub drain_timeout_secs: f64,
     /// Chat Completions providers.
     pub providers: Vec<Provider>,
     /// Model routing.
@@ -137,6 +140,7 @@ impl Default for Config {
             ping_interval_secs: 10.0,
             commit_timeout_secs: 8.0,
             max_attempts: 4,
+            drain_timeout_secs: 30.0,
             providers: vec![Provider {
                 name: "kilo".into(),
                 base_url: "https://api.kilo.ai/api/openrouter".into(),
@@ -260,6 +264,7 @@ impl Config {
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");
         env!(commit_timeout_secs, "CCP_COMMIT_TIMEOUT_SECS");
         env!(max_attempts, "CCP_MAX_ATTEMPTS");
+        env!(drain_timeout_secs, "CCP_DRAIN_TIMEOUT_SECS");
         if let Some(d) = std::env::var_os("CCP_WEB_DIR") {
             cfg.web_dir = Some(PathBuf::from(d));
         }
@@ -303,6 +308,7 @@ impl Config {
             ("idle_timeout_secs", self.idle_timeout_secs),
             ("ping_interval_secs", self.ping_interval_secs),
             ("commit_timeout_secs", self.commit_timeout_secs),
+            ("drain_timeout_secs", self.drain_timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ConfigError::Invalid(format!("{name} must be > 0")));

@@ -317,6 +317,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// The first of SIGTERM and Ctrl-C (SIGINT).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 fn runtime() -> Option<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -447,13 +470,32 @@ async fn serve(cfg: Config) -> ExitCode {
             sampled.metrics.sample(crate::clock::now_ms());
         }
     });
-    let app = http::server::router(state);
+    let app = http::server::router(state.clone());
     // SSE frames are small writes: send each at once instead of letting Nagle batch them.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // SIGTERM (systemd, docker, kubernetes) or Ctrl-C: stop accepting at once, let requests in
+    // flight finish for the drain time, then end the streams still running with an error event
+    // (the watch the relay listens to), and exit when the last connection is gone.
+    let drain = std::time::Duration::from_secs_f64(state.cfg().drain_timeout_secs);
+    let drainer = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!(
+            drain_secs = drain.as_secs_f64(),
+            "shutting down: no new connections; requests in flight may finish"
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(drain).await;
+            tracing::info!("drain time over: ending the streams still open");
+            let _ = drainer.drain_over.send(true);
+            // Ended streams close their connections at once; a client that does not read what
+            // is left gets this long before the process goes anyway.
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            tracing::warn!("connections still open 5 s after the drain: exiting");
+            std::process::exit(0);
+        });
     };
     match axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

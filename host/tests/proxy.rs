@@ -927,3 +927,81 @@ async fn openai_clients_get_web_search_citations_as_annotations() {
         .collect();
     assert_eq!(Value::Array(streamed), expected);
 }
+
+/// SIGTERM under load: new connections are refused at once, a stream that ends within the
+/// drain time ends normally, one still open after it ends well-formed with an
+/// `overloaded_error` event, and the process exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_then_ends_open_streams_and_exits_cleanly() {
+    use futures_util::StreamExt;
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env
+        .push(("CCP_DRAIN_TIMEOUT_SECS".into(), "1.5".into()));
+    // The stalled stream commits early (pings), so it is a stream under way at the drain's end.
+    opts.env
+        .push(("CCP_COMMIT_TIMEOUT_SECS".into(), "0.2".into()));
+    let mut p = Proxy::start(&fake, opts);
+    let open = |scenario: &'static str| {
+        let c = client();
+        let url = format!("{}/v1/messages", p.base);
+        async move {
+            let r = c
+                .post(url)
+                .json(&request("claude-sonnet-4-5", scenario, true))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), 200);
+            r.bytes_stream()
+        }
+    };
+    let mut short = open("slow_drip").await;
+    let mut long = open("stall").await;
+    // Both are under way: their first bytes arrived.
+    let mut short_text =
+        String::from_utf8_lossy(&short.next().await.expect("chunk").expect("bytes")).into_owned();
+    let mut long_text =
+        String::from_utf8_lossy(&long.next().await.expect("chunk").expect("bytes")).into_owned();
+    let signalled = Instant::now();
+    p.terminate();
+    // No new connection is taken.
+    let refused = loop {
+        let r = client().get(format!("{}/health", p.base)).send().await;
+        if r.is_err() {
+            break true;
+        }
+        if signalled.elapsed() > Duration::from_secs(3) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(refused, "new connections still accepted after SIGTERM");
+    while let Some(b) = short.next().await {
+        short_text.push_str(&String::from_utf8_lossy(&b.expect("bytes")));
+    }
+    while let Some(b) = long.next().await {
+        long_text.push_str(&String::from_utf8_lossy(&b.expect("bytes")));
+    }
+    let waited = signalled.elapsed();
+    let short_events = sse_events(&short_text);
+    assert_eq!(
+        short_events.last().map(|e| e.0.as_str()),
+        Some("message_stop"),
+        "{short_text}"
+    );
+    let long_events = sse_events(&long_text);
+    let (last, data) = long_events.last().expect("events");
+    assert_eq!(last, "error", "{long_text}");
+    assert_eq!(data["error"]["type"], "overloaded_error", "{long_text}");
+    assert!(
+        long_events.iter().any(|e| e.0 == "message_start"),
+        "{long_text}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(5),
+        "the stream ended {waited:?} after SIGTERM (drain 1.5 s)"
+    );
+    let status = tokio::task::block_in_place(|| p.exit_status(Duration::from_secs(8)));
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", p.log_text());
+}

@@ -687,6 +687,29 @@ impl Exchange {
         }
     }
 
+    /// The host is shutting down and its drain time is over: a stream already under way ends
+    /// well-formed (its open block closed, then one `overloaded_error` event); a response not
+    /// yet started is answered with that error instead. The upstream is dropped either way.
+    pub fn handle_shutdown(&mut self, now: u64) {
+        const WHY: &str = "the proxy is shutting down";
+        match &mut self.phase {
+            Phase::Done => {}
+            Phase::Live(l) => {
+                l.tr.abort(ErrorBody {
+                    error_type: ErrorType::OverloadedError,
+                    message: format!("{WHY}; the response is incomplete"),
+                });
+                self.drain_live(now, 0);
+            }
+            _ => {
+                self.fail(Failure::fatal(
+                    ErrorType::OverloadedError,
+                    format!("{WHY}; retry on another instance or in a moment"),
+                ));
+            }
+        }
+    }
+
     /// The client went away: drop the upstream, emit nothing more.
     pub fn handle_client_gone(&mut self, _now: u64) {
         if self.is_done() {

@@ -540,14 +540,19 @@ pub async fn logs_stream(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
     }
     use tokio::sync::broadcast::error::RecvError;
     let rx = st.logs.follow();
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        let frame = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
-            Err(_) => ": keep-alive\n\n".to_owned(),
-            Ok(Ok(entry)) => format!("event: request\ndata: {entry}\n\n"),
-            Ok(Err(RecvError::Lagged(n))) => format!(": missed {n} entries\n\n"),
-            Ok(Err(RecvError::Closed)) => return None,
+    // A follower never ends by itself: a shutdown's drain ends it.
+    let over = st.drain_over.subscribe();
+    let frames = futures_util::stream::unfold((rx, over), |(mut rx, mut over)| async move {
+        let frame = tokio::select! {
+            _ = over.wait_for(|o| *o) => return None,
+            r = tokio::time::timeout(Duration::from_secs(15), rx.recv()) => match r {
+                Err(_) => ": keep-alive\n\n".to_owned(),
+                Ok(Ok(entry)) => format!("event: request\ndata: {entry}\n\n"),
+                Ok(Err(RecvError::Lagged(n))) => format!(": missed {n} entries\n\n"),
+                Ok(Err(RecvError::Closed)) => return None,
+            },
         };
-        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), rx))
+        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), (rx, over)))
     });
     let mut r = Response::new(axum::body::Body::from_stream(frames));
     let h = r.headers_mut();

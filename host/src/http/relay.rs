@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
 use proxy_core::catalog::ModelInfo;
 use proxy_core::exchange::{
     Dialect, Exchange, ExchangeConfig, Inbound, Output, Pick, Reply, TokenResult, UpstreamRequest,
@@ -172,6 +172,7 @@ async fn serve(
         started,
         session,
         upstream_model: upstream_model.clone(),
+        drain_over: st.drain_over.subscribe(),
     };
     let (resp, notes) = drv.respond(stream).await;
     // One line per request: what was asked, where it went, how it ended (no content, no keys).
@@ -228,6 +229,8 @@ struct Driver {
     session: Option<String>,
     /// The upstream model (cooldowns are per model).
     upstream_model: String,
+    /// The end of a shutdown's drain time.
+    drain_over: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What one request's log entry says besides its route.
@@ -427,6 +430,11 @@ impl Driver {
                     }
                 },
                 () = timer => self.ex.handle_timeout(now_ms()),
+                // Once: a shut-down exchange is done, and the loop ends above.
+                Ok(()) = self.drain_over.wait_for(|over| *over).map(|r| r.map(|_| ())) => {
+                    self.link = Link::Idle;
+                    self.ex.handle_shutdown(now_ms());
+                }
             }
         }
     }

@@ -61,6 +61,9 @@ pub struct AppState {
     pub settings: crate::settings::Settings,
     /// Held while the settings page writes the config file (one read-edit-write at a time).
     pub config_write: tokio::sync::Mutex<()>,
+    /// Becomes `true` when a shutdown's drain time is over: streams still running end with an
+    /// error event, requests not yet answered get one.
+    pub drain_over: tokio::sync::watch::Sender<bool>,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -90,6 +93,7 @@ impl AppState {
             settings: crate::settings::Settings::load(&cfg.data_dir),
             logs: crate::http::logs::RequestLog::default(),
             config_write: tokio::sync::Mutex::new(()),
+            drain_over: tokio::sync::watch::channel(false).0,
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg: RwLock::new(Arc::new(cfg)),
         })
