@@ -104,6 +104,12 @@ pub struct Config {
     pub commit_timeout_secs: f64,
     /// Upstream attempts per request (retries + rotations), at least 1.
     pub max_attempts: u32,
+    /// Seconds a client has to send a request's head (slow clients are disconnected).
+    pub header_read_timeout_secs: f64,
+    /// Largest request head (request line and headers), bytes.
+    pub max_header_bytes: usize,
+    /// Connections served at once; more are closed on accept.
+    pub max_connections: usize,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) lets requests in flight finish; then streams still
     /// running end with an `overloaded_error` event and the process exits.
     pub drain_timeout_secs: f64,
@@ -141,6 +147,9 @@ impl Default for Config {
             commit_timeout_secs: 8.0,
             max_attempts: 4,
             drain_timeout_secs: 30.0,
+            header_read_timeout_secs: 10.0,
+            max_header_bytes: 64 * 1024,
+            max_connections: 10_000,
             providers: vec![Provider {
                 name: "kilo".into(),
                 base_url: "https://api.kilo.ai/api/openrouter".into(),
@@ -265,6 +274,9 @@ impl Config {
         env!(commit_timeout_secs, "CCP_COMMIT_TIMEOUT_SECS");
         env!(max_attempts, "CCP_MAX_ATTEMPTS");
         env!(drain_timeout_secs, "CCP_DRAIN_TIMEOUT_SECS");
+        env!(header_read_timeout_secs, "CCP_HEADER_READ_TIMEOUT_SECS");
+        env!(max_header_bytes, "CCP_MAX_HEADER_BYTES");
+        env!(max_connections, "CCP_MAX_CONNECTIONS");
         if let Some(d) = std::env::var_os("CCP_WEB_DIR") {
             cfg.web_dir = Some(PathBuf::from(d));
         }
@@ -309,10 +321,16 @@ impl Config {
             ("ping_interval_secs", self.ping_interval_secs),
             ("commit_timeout_secs", self.commit_timeout_secs),
             ("drain_timeout_secs", self.drain_timeout_secs),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ConfigError::Invalid(format!("{name} must be > 0")));
             }
+        }
+        if self.max_connections == 0 || self.max_header_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1 and max_header_bytes at least 1024".into(),
+            ));
         }
         if self.max_attempts == 0 {
             return Err(ConfigError::Invalid(

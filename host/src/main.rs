@@ -428,10 +428,12 @@ async fn serve(cfg: Config) -> ExitCode {
         }
     };
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+    let open_files = http::listen::raise_open_files();
     let state = http::state::AppState::new(cfg);
     tracing::info!(
         address = %local,
         accounts = state.pool.len(),
+        open_files = open_files.unwrap_or(0),
         "codex-claude-proxy listening; point ANTHROPIC_BASE_URL at http://{local}"
     );
     let routes = http::state::family_routes(&state);
@@ -471,10 +473,6 @@ async fn serve(cfg: Config) -> ExitCode {
         }
     });
     let app = http::server::router(state.clone());
-    // SSE frames are small writes: send each at once instead of letting Nagle batch them.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     // SIGTERM (systemd, docker, kubernetes) or Ctrl-C: stop accepting at once, let requests in
     // flight finish for the drain time, then end the streams still running with an error event
     // (the watch the relay listens to), and exit when the last connection is gone.
@@ -497,14 +495,12 @@ async fn serve(cfg: Config) -> ExitCode {
             std::process::exit(0);
         });
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: server failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let cfg = state.cfg();
+    let limits = http::listen::Limits {
+        header_read_timeout: std::time::Duration::from_secs_f64(cfg.header_read_timeout_secs),
+        max_header_bytes: cfg.max_header_bytes,
+        max_connections: cfg.max_connections,
+    };
+    http::listen::serve(listener, app, limits, shutdown).await;
+    ExitCode::SUCCESS
 }

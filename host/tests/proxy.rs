@@ -1005,3 +1005,102 @@ async fn sigterm_drains_then_ends_open_streams_and_exits_cleanly() {
     let status = tokio::task::block_in_place(|| p.exit_status(Duration::from_secs(8)));
     assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", p.log_text());
 }
+
+/// Slow and hostile clients (docs/FAILURES.md): a head sent a byte at a time is cut at the
+/// header read timeout; an oversized head is refused; 2,000 idle connections and connections
+/// over the cap do not stop a normal client from being served as fast as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_idle_and_oversized_clients_do_not_starve_normal_ones() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // This test holds thousands of sockets itself.
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("limit");
+    let _ = rlimit::increase_nofile_limit(hard);
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env
+        .push(("CCP_HEADER_READ_TIMEOUT_SECS".into(), "1".into()));
+    opts.env.push(("CCP_MAX_CONNECTIONS".into(), "2100".into()));
+    let p = Proxy::start(&fake, opts);
+    let addr = p.base.trim_start_matches("http://").to_owned();
+    let normal = || async {
+        let t = Instant::now();
+        let r = post(&p, &request("claude-sonnet-4-5", "text", false)).await;
+        assert_eq!(r.status(), 200);
+        t.elapsed()
+    };
+    let before = normal().await;
+
+    // Slowloris: a request head a byte at a time never completes; the proxy hangs up.
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let started = Instant::now();
+    let head = b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-a: ";
+    let mut cut = false;
+    for b in head.iter().chain(std::iter::repeat(&b'a')).take(200) {
+        if slow.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    let mut buf = [0u8; 256];
+    let closed = cut
+        || matches!(
+            tokio::time::timeout(Duration::from_secs(3), slow.read(&mut buf)).await,
+            Ok(Ok(_)) | Ok(Err(_))
+        );
+    assert!(closed, "a head dribbled for 4 s still held its connection");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // An oversized head: refused, not buffered.
+    let mut big = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let junk = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nx-big: {}\r\n\r\n",
+        "b".repeat(200_000)
+    );
+    let _ = big.write_all(junk.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), big.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // 2,000 idle connections, then more than the cap: a normal client is still served.
+    let mut idle = Vec::with_capacity(2200);
+    for _ in 0..2200 {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("connect #{}: {e}", idle.len()),
+        }
+    }
+    // Give the accept loop the connections (the cap closes the last ones at once).
+    let checks = idle.iter_mut().rev().take(200).map(|s| async move {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), s.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    });
+    let dropped = futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .filter(|closed| *closed)
+        .count();
+    assert!(
+        dropped >= 50,
+        "connections over the cap were kept: {dropped} of 200 closed"
+    );
+    // Free a few slots (a client that gives up), then a normal request goes through.
+    idle.truncate(2000);
+    let during = normal().await;
+    assert!(
+        during < before * 20 + Duration::from_millis(500),
+        "a normal request took {during:?} with 2,000 idle connections (before: {before:?})"
+    );
+    drop(idle);
+}

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod dashboard;
 pub mod lanes;
+pub mod listen;
 pub mod logs;
 pub mod metrics;
 pub mod relay;
