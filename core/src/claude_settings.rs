@@ -320,6 +320,20 @@ fn finish(root: Map<String, Value>, changes: Vec<Change>) -> Edit {
 mod tests {
     use super::*;
 
+    /// Found by fuzzing (fuzz/artifacts-found/claude_settings): a number in the user's file
+    /// comes back exactly as written, not as its nearest re-parse.
+    #[test]
+    fn numbers_in_the_users_file_round_trip() {
+        let e = apply_direct(Some(
+            r#"{"n": [2.1e31, 0.1, 1e-7], "env": {"ANTHROPIC_BASE_URL": "http://x"}}"#,
+        ))
+        .expect("edit");
+        let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+        assert_eq!(v["n"][0].as_f64(), Some(2.1e31));
+        assert_eq!(v["n"][1].as_f64(), Some(0.1));
+        assert_eq!(v["n"][2].as_f64(), Some(1e-7));
+    }
+
     fn settings(model: Option<&str>) -> ProxySettings {
         ProxySettings {
             base_url: "http://127.0.0.1:8081".into(),

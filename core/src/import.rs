@@ -374,6 +374,17 @@ fn string(v: &Value, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/artifacts-found/import): a token whose account claim is empty
+    /// is a missing account id, not an account with an empty id.
+    #[test]
+    fn an_empty_account_claim_is_no_account_id() {
+        let f = r#"{"tokens": {"access_token": "eyJhbGciOiJub25lIn0.eyJodHRwczovL2FwaS5vcGVuYWkuY29tL2F1dGgiOnsiY2hhdGdwdF9hY2NvdW50X2lkIjoiIn19.sig"}}"#;
+        assert!(matches!(
+            parse_codex_auth(f),
+            Err(ImportError::MissingAccountId)
+        ));
+    }
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

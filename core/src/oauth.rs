@@ -322,9 +322,12 @@ pub fn read_claims(jwt: &str) -> Result<Claims, JwtError> {
         return Err(JwtError::Json);
     }
     let auth = v.get("https://api.openai.com/auth");
+    // An empty claim is no claim (found by fuzzing: an empty `chatgpt_account_id` made an
+    // account with an empty id on import).
     let s = |o: Option<&Value>, k: &str| {
         o.and_then(|o| o.get(k))
             .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
     Ok(Claims {

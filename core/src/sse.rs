@@ -69,6 +69,11 @@ impl SseDecoder {
 
     /// Feed the next bytes of the stream.
     pub fn push(&mut self, mut bytes: &[u8]) {
+        // An empty chunk changes nothing: in particular a CR's pending LF stays pending (found
+        // by fuzzing: "…\r" + "" + "\n…" was read as two line endings).
+        if bytes.is_empty() {
+            return;
+        }
         if self.after_cr {
             self.after_cr = false;
             if let [b'\n', rest @ ..] = bytes {
@@ -249,6 +254,29 @@ mod tests {
         assert_eq!(decode(&[input]), want);
         let split: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(decode(&split), want);
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_is_one_line_ending() {
+        let whole = {
+            let mut d = SseDecoder::new();
+            d.push(b"event: a\r\ndata: x\r\n\r\n");
+            d.poll()
+        };
+        let mut d = SseDecoder::new();
+        for c in [
+            &b"event: a\r"[..],
+            b"",
+            b"\ndata: x\r",
+            b"",
+            b"\n\r",
+            b"",
+            b"\n",
+        ] {
+            d.push(c);
+        }
+        assert_eq!(d.poll(), whole);
+        assert!(d.poll().is_none());
     }
 
     #[test]

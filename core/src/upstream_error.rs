@@ -204,6 +204,9 @@ pub fn cloudflare_challenge<'a>(
     (mitigated || page).then(|| header(headers, "cf-ray"))
 }
 
+/// The longest reset believed (a year); longer ones are clamped to it.
+pub const MAX_RESET_SECS: u64 = 366 * 24 * 3600;
+
 /// A 400 that says the request's wire profile does not fit its model (codex.md §9.2): the Lite
 /// header on a classic model, or a Lite model sent the classic shape.
 fn is_profile_error(message: &str) -> bool {
@@ -236,13 +239,16 @@ pub fn map_upstream_error(
             })
     });
     let usage_limit = is("usage_limit_reached");
+    // A reset beyond any real quota window is a broken header or body: bounded, it cannot
+    // overflow a deadline and still says "not soon".
     let reset = body_reset
         .or_else(|| retry_after_header(headers, now))
         .or_else(|| {
             usage_limit
                 .then(|| RateLimits::from_headers(headers).exhausted_reset_in(now))
                 .flatten()
-        });
+        })
+        .map(|r| r.min(MAX_RESET_SECS));
 
     let message = field("message")
         .filter(|m| !m.is_empty())

@@ -575,3 +575,21 @@ fn openai_clients_and_non_streaming_answers_take_the_same_path() {
     assert_eq!(msg["content"][0]["text"], "Hi");
     assert_eq!(msg["stop_reason"], "end_turn");
 }
+
+/// Found by fuzzing (fuzz/artifacts-found/exchange): reset times beyond any clock (a huge
+/// `retry-after`, an HTTP date in year 9999+, a huge `resets_in_seconds`) must not overflow the
+/// machine's deadline arithmetic; the answer is a 429 with a bounded retry-after.
+#[test]
+fn absurd_reset_times_do_not_overflow() {
+    for headers in [
+        json!([["retry-after", "99999999999999999999"]]),
+        json!([["retry-after", "18446744073709551615"]]),
+        json!([["retry-after", "Fri, 31 Dec 99999 23:59:59 GMT"]]),
+    ] {
+        let t = scenario(json!({"accounts": two_accounts(), "upstream": [
+            error(429, json!({"error": {"type": "rate_limit_exceeded", "message": "slow"}}), headers.clone()),
+            error(429, json!({"error": {"type": "usage_limit_reached", "message": "limit", "resets_in_seconds": 1.0e300}}), headers.clone()),
+            ok(), ok()]}));
+        assert!(t.client.status.is_some(), "{headers}");
+    }
+}

@@ -462,7 +462,7 @@ impl Exchange {
                     // A reset within seconds: wait it out rather than fail.
                     self.pick_waits += 1;
                     self.phase = Phase::Waiting {
-                        until: now + retry_after * 1000,
+                        until: now.saturating_add(retry_after.saturating_mul(1000)),
                         then: Then::Pick,
                     };
                     return;
@@ -478,7 +478,7 @@ impl Exchange {
                 let message = format!(
                     "{} (all accounts exhausted; the earliest resets in {ra} s, at {} UTC)",
                     base.message,
-                    utc_clock(now / 1000 + ra)
+                    utc_clock((now / 1000).saturating_add(ra))
                 );
                 self.fail(Failure {
                     message,
@@ -867,7 +867,7 @@ impl Exchange {
             Step::Fail => {}
             Step::Retry { after_ms } => {
                 self.phase = Phase::Waiting {
-                    until: now + after_ms,
+                    until: now.saturating_add(after_ms),
                     then: if self.account.is_some() {
                         Then::Pick
                     } else {
@@ -900,7 +900,7 @@ impl Exchange {
                     self.out.push_back(Output::CoolDown {
                         account,
                         model: self.route.model.clone(),
-                        until: now / 1000 + c,
+                        until: (now / 1000).saturating_add(c),
                     });
                 }
                 if exclude {
