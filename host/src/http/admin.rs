@@ -112,7 +112,7 @@ use std::collections::HashMap;
 /// A sign-in started through the admin API.
 pub struct PendingLogin {
     pending: crate::accounts::login::Pending,
-    status: Arc<std::sync::Mutex<(String, String)>>,
+    status: LoginStatus,
 }
 
 /// Sign-ins in progress, by `state`.
@@ -291,21 +291,8 @@ pub async fn add_account(
             Ok(p) => p,
             Err(e) => return bad(ErrorType::ApiError, &e.0),
         };
-    let state = pending.state.clone();
-    let url = pending.url.clone();
-    let status = Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
     let (verifier, redirect) = (pending.pkce.verifier.clone(), pending.redirect_uri.clone());
-    st.logins
-        .map
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            state.clone(),
-            PendingLogin {
-                pending,
-                status: status.clone(),
-            },
-        );
+    let (state, url, status) = register_login(&st, pending);
     let st2 = st.clone();
     let expected = state.clone();
     let task = tokio::spawn(async move {
@@ -342,7 +329,19 @@ fn start_pasted_login(st: &AppState) -> Response {
             Ok(p) => p,
             Err(e) => return bad(ErrorType::ApiError, &e.0),
         };
+    let (state, url, _) = register_login(st, pending);
+    ok(json!({"url": url, "state": state}))
+}
+
+/// Keep a started sign-in under its `state`, for the callback or the pasted address to
+/// finish; its state, sign-in URL and status cell.
+fn register_login(
+    st: &AppState,
+    pending: crate::accounts::login::Pending,
+) -> (String, String, LoginStatus) {
     let (state, url) = (pending.state.clone(), pending.url.clone());
+    let status: LoginStatus =
+        Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
     st.logins
         .map
         .lock()
@@ -351,11 +350,14 @@ fn start_pasted_login(st: &AppState) -> Response {
             state.clone(),
             PendingLogin {
                 pending,
-                status: Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new()))),
+                status: status.clone(),
             },
         );
-    ok(json!({"url": url, "state": state}))
+    (state, url, status)
 }
+
+/// A sign-in's `(status, detail)`.
+type LoginStatus = Arc<std::sync::Mutex<(String, String)>>;
 
 /// `POST /accounts/add/manual`: finish a sign-in with the pasted callback URL or code
 /// (`{"callback": "…", "state": "…"}`).
@@ -621,26 +623,13 @@ pub async fn claude_config(State(st): State<Arc<AppState>>, headers: HeaderMap) 
     let path = crate::claude_setup::claude_settings_path();
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let env: serde_json::Map<String, Value> = v
+    let env: serde_json::Map<String, Value> = crate::http::dashboard::masked(v)
         .get("env")
         .and_then(Value::as_object)
         .map(|e| {
             e.iter()
                 .filter(|(k, _)| k.starts_with("ANTHROPIC_") || k.starts_with("CLAUDE_"))
-                .map(|(k, val)| {
-                    let shown = match val.as_str() {
-                        Some(s)
-                            if proxy_core::claude_settings::is_secret_key(k)
-                                || ["TOKEN", "KEY", "SECRET", "HEADER"]
-                                    .iter()
-                                    .any(|w| k.contains(w)) =>
-                        {
-                            Value::String(proxy_core::claude_settings::mask_secret(s))
-                        }
-                        _ => val.clone(),
-                    };
-                    (k.clone(), shown)
-                })
+                .map(|(k, val)| (k.clone(), val.clone()))
                 .collect()
         })
         .unwrap_or_default();
