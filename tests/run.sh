@@ -46,8 +46,7 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "wasm builds of the core"
-cargo build -p proxy-core --target wasm32-unknown-unknown --release
+step "wasm builds of the core (the dashboard's proxy-web build is made by host/build.rs)"
 cargo build -p proxy-vector-runner --target wasm32-wasip1 --release
 
 step "the edge Worker (worker-build; run in workerd by host/tests/edge.rs)"

@@ -21,11 +21,24 @@ fn vectors() -> PathBuf {
 }
 
 /// Build one package of the workspace for a wasm target (a no-op when up to date) and
-/// return the target directory.
+/// return the target directory. `proxy-web` is built where `host/build.rs` builds it for the
+/// dashboard (`<target>/ui-wasm`), so the two share one build.
 fn build_wasm(package: &str, target: &str) -> PathBuf {
     let workspace = root().join("..");
+    let mut dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
+    if package == "proxy-web" {
+        dir = dir.join("ui-wasm");
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
+    let mut cmd = std::process::Command::new(cargo);
+    if package == "proxy-web" {
+        // As host/build.rs runs it: the same flags make the same build.
+        cmd.env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS");
+    }
+    let status = cmd
         .current_dir(&workspace)
         .args([
             "build",
@@ -36,15 +49,15 @@ fn build_wasm(package: &str, target: &str) -> PathBuf {
             target,
             "--release",
         ])
+        .arg("--target-dir")
+        .arg(&dir)
         .status()
         .expect("run cargo");
     assert!(
         status.success(),
         "building {package} for {target} failed (is the target installed? `rustup target add {target}`)"
     );
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace.join("target"))
+    dir
 }
 
 struct Wasm {
