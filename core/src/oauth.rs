@@ -205,7 +205,8 @@ pub fn refresh_outcome(status: u16, body: &str, now: u64) -> Result<Refreshed, T
     let expires_at = read_claims(&access)
         .ok()
         .and_then(|c| c.exp)
-        .or(t.expires_in.map(|s| now + s));
+        // An absurd lifetime cannot overflow the clock (found by fuzzing).
+        .or(t.expires_in.map(|s| now.saturating_add(s)));
     Ok(Refreshed {
         access_token: access,
         refresh_token: t.refresh_token,
@@ -342,6 +343,19 @@ pub fn read_claims(jwt: &str) -> Result<Claims, JwtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/artifacts-found/jwt_claims): an absurd `expires_in` for an
+    /// opaque token saturates instead of overflowing.
+    #[test]
+    fn an_absurd_expires_in_saturates() {
+        let r = refresh_outcome(
+            200,
+            r#"{"access_token":"opaque","expires_in":18446744073709551615}"#,
+            1_786_170_000,
+        )
+        .expect("refreshed");
+        assert_eq!(r.expires_at, Some(u64::MAX));
+    }
 
     /// RFC 7636 Appendix B.
     #[test]

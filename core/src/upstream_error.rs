@@ -163,7 +163,8 @@ fn http_date(s: &str) -> Option<u64> {
     let year: u64 = year.parse().ok()?;
     let mut hms = time.split(':').map(|x| x.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || sec > 60 {
+    // Years past 9999 are no real date (and would overflow the day count: found by fuzzing).
+    if !(1..=31).contains(&day) || !(1970..=9999).contains(&year) || h > 23 || m > 59 || sec > 60 {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm, years from March).
@@ -315,6 +316,20 @@ pub fn map_upstream_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/artifacts-found/exchange): an HTTP date in a year no clock
+    /// reaches is no date, not an overflow.
+    #[test]
+    fn a_retry_after_date_in_a_huge_year_is_ignored() {
+        let now = 1_786_170_000;
+        for date in [
+            "Wed, 01 Aug 600000000000 00:00:00 GMT",
+            "Fri, 31 Dec 18446744073709551615 23:59:59 GMT",
+        ] {
+            let e = map_upstream_error(429, &[("retry-after".into(), date.into())], "", now);
+            assert_eq!(e.retry_after, None, "{date}");
+        }
+    }
 
     #[test]
     fn retry_after_as_seconds_or_http_date() {

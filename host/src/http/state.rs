@@ -112,10 +112,14 @@ impl AppState {
     /// Where a requested model goes: the routing table, with the haiku setting applied.
     pub fn route(&self, model: &str) -> proxy_core::Route {
         let cfg = self.cfg();
-        let haiku = self
-            .settings
-            .haiku_model()
-            .or_else(|| self.background_model(&cfg.routing));
+        // Only a haiku id can take the haiku route: the rest need not look for one.
+        let haiku = if model.to_ascii_lowercase().contains("haiku") {
+            self.settings
+                .haiku_model()
+                .or_else(|| self.background_model(&cfg.routing))
+        } else {
+            None
+        };
         cfg.routing.route_with_haiku(model, haiku.as_deref())
     }
 
@@ -125,7 +129,10 @@ impl AppState {
     /// Kilo stays the zero-setup default without an account; a routing table the user wrote
     /// is followed as written.
     fn background_model(&self, table: &proxy_core::RoutingTable) -> Option<String> {
-        if self.pool.is_empty() || *table != proxy_core::RoutingTable::default() {
+        // Built once: this runs for every request.
+        static DEFAULT: std::sync::LazyLock<proxy_core::RoutingTable> =
+            std::sync::LazyLock::new(proxy_core::RoutingTable::default);
+        if self.pool.is_empty() || *table != *DEFAULT {
             return None;
         }
         // The catalog's newest small model, else the one every plan has had.
