@@ -342,18 +342,22 @@ fn register_login(
     let (state, url) = (pending.state.clone(), pending.url.clone());
     let status: LoginStatus =
         Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
+    keep_login(st, state.clone(), pending, status.clone());
+    (state, url, status)
+}
+
+/// Keep a sign-in in progress under `state`, for `GET /accounts/login/{state}` to report.
+fn keep_login(
+    st: &AppState,
+    state: String,
+    pending: crate::accounts::login::Pending,
+    status: LoginStatus,
+) {
     st.logins
         .map
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            state.clone(),
-            PendingLogin {
-                pending,
-                status: status.clone(),
-            },
-        );
-    (state, url, status)
+        .insert(state, PendingLogin { pending, status });
 }
 
 /// A sign-in's `(status, detail)`.
@@ -689,7 +693,8 @@ pub async fn add_device(
         return e.into_response();
     }
     let (tx, rx) = tokio::sync::oneshot::channel::<(String, String)>();
-    let status = Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
+    let status: LoginStatus =
+        Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
     let mut id = [0u8; 16];
     let _ = getrandom::fill(&mut id);
     let state: String = id.iter().map(|b| format!("{b:02x}")).collect();
@@ -714,17 +719,7 @@ pub async fn add_device(
         Ok(p) => p,
         Err(e) => return bad(ErrorType::ApiError, &e.0),
     };
-    st.logins
-        .map
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            state.clone(),
-            PendingLogin {
-                pending,
-                status: status.clone(),
-            },
-        );
+    keep_login(&st, state.clone(), pending, status.clone());
     match tokio::time::timeout(Duration::from_secs(30), rx).await {
         Ok(Ok((url, code))) => {
             ok(json!({"verification_url": url, "user_code": code, "state": state}))

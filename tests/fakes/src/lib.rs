@@ -14,6 +14,7 @@ mod oauth;
 pub mod replay;
 mod scenarios;
 mod server;
+pub mod spawn;
 mod util;
 
 pub use jwt::CLIENT_ID;

@@ -9,59 +9,9 @@
 //! working on every fifth turn, and a haiku title request on every turn. Used by the
 //! `proxy-replay` tool and by a host test.
 
+use crate::spawn::start_proxy;
 use crate::{FakeConfig, FakeServer};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-struct Proxy {
-    child: Child,
-    base: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_proxy(bin: &str, fake: &FakeServer) -> Proxy {
-    let dir = std::env::temp_dir().join(format!("ccp-replay-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("accounts")).expect("data dir");
-    let (access, refresh, _) = fake.issue_tokens("acct-replay", "replay@example.com");
-    let acc = json!({"account_id": "acct-replay", "email": "replay@example.com", "plan_type": "plus",
-                     "access_token": access, "refresh_token": refresh});
-    std::fs::write(dir.join("accounts/acct-replay.json"), acc.to_string()).expect("account");
-    let mut child = Command::new(bin)
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(&dir)
-        .env("HOME", &dir)
-        .env(
-            "CCP_CODEX_BASE_URL",
-            format!("{}/backend-api", fake.base_url()),
-        )
-        .env("CCP_OAUTH_ISSUER", fake.base_url())
-        .env(
-            "CCP_KILO_BASE_URL",
-            format!("{}/api/openrouter", fake.base_url()),
-        )
-        .env("CCP_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let base = line.trim().trim_start_matches("listening on ").to_owned();
-    Proxy { child, base, dir }
-}
 
 /// Filler of `n` bytes that differs by `seed` (a file's content, a tool's answer).
 fn filler(seed: usize, n: usize) -> String {
@@ -150,7 +100,10 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
     })
     .await
     .expect("fake");
-    let proxy = start_proxy(proxy_bin, &fake);
+    let (access, refresh, _) = fake.issue_tokens("acct-replay", "replay@example.com");
+    let account = json!({"account_id": "acct-replay", "email": "replay@example.com",
+                         "plan_type": "plus", "access_token": access, "refresh_token": refresh});
+    let proxy = start_proxy(proxy_bin, &fake, "replay", &account);
     let client = reqwest::Client::new();
 
     let post = |body: Value, agent: Option<&str>| {

@@ -9,10 +9,9 @@
 //! ```
 
 use futures_util::StreamExt;
+use proxy_fakes::spawn::start_proxy;
 use proxy_fakes::{FakeConfig, FakeServer};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,53 +47,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-struct Proxy {
-    child: Child,
-    base: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_proxy(bin: &str, fake: &FakeServer, token: &str) -> Proxy {
-    let dir = std::env::temp_dir().join(format!("ccp-load-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("accounts")).expect("data dir");
-    let acc = json!({"account_id": "acct-load", "access_token": token});
-    std::fs::write(dir.join("accounts/acct-load.json"), acc.to_string()).expect("account");
-    let mut child = Command::new(bin)
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(&dir)
-        .env(
-            "CCP_CODEX_BASE_URL",
-            format!("{}/backend-api", fake.base_url()),
-        )
-        .env(
-            "CCP_KILO_BASE_URL",
-            format!("{}/api/openrouter", fake.base_url()),
-        )
-        .env("CCP_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {bin}: {e} (build it with cargo build --release -p proxy-host)")
-        });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let base = line.trim().trim_start_matches("listening on ").to_owned();
-    Proxy { child, base, dir }
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -187,7 +139,12 @@ async fn main() {
     .await
     .expect("fake");
     let (token, _, _) = fake.issue_tokens("acct-load", "load@example.com");
-    let proxy = start_proxy(&a.proxy_bin, &fake, &token);
+    let proxy = start_proxy(
+        &a.proxy_bin,
+        &fake,
+        "load",
+        &json!({"account_id": "acct-load", "access_token": token}),
+    );
     let pid = proxy.child.id();
     let client = reqwest::Client::builder()
         .no_proxy()
