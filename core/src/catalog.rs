@@ -39,6 +39,8 @@ pub struct ModelInfo {
     pub listed: bool,
     /// `prefer_websockets`.
     pub prefer_websockets: bool,
+    /// `supports_search_tool`: the model runs client-executed tool search (codex.md §9.6).
+    pub supports_search_tool: bool,
     /// `priority`: lower sorts first in the Codex picker.
     pub priority: Option<i64>,
 }
@@ -122,6 +124,7 @@ fn model(v: &Value) -> Option<ModelInfo> {
             .unwrap_or("list")
             == "list",
         prefer_websockets: v.get("prefer_websockets").and_then(Value::as_bool) == Some(true),
+        supports_search_tool: v.get("supports_search_tool").and_then(Value::as_bool) == Some(true),
         priority: v.get("priority").and_then(Value::as_i64),
         slug,
     })

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use std::process::Command;
 use support::clients::{
-    assert_same, check_kinds, claude_writes_a_file, clients_dir, need, python, run,
+    assert_same, check_kinds, claude_print, claude_writes_a_file, clients_dir, need, python, run,
 };
 use support::{Proxy, ProxyOpts, TestAccount, fake};
 
@@ -102,6 +102,137 @@ async fn claude_code_writes_a_file_through_the_proxy() {
     );
     // Both turns went to the Codex backend: a tool call, then the answer.
     assert!(fake.count("/backend-api/codex/responses") >= 2);
+}
+
+/// Claude Code with a deferred MCP tool and a subagent, on a model that runs client tool
+/// search (docs/CONVERSION.md §1.10): the model finds the tool with the backend's own search
+/// (Claude Code's `ToolSearch` runs it and its `tool_reference` answer loads the tool in the
+/// middle of the conversation), calls it, hands a check to a subagent, and finishes. Every
+/// request is answered without a 4xx, so Claude Code never strips a feature and retries: the
+/// fake sees exactly the four main-thread turns and the one subagent turn.
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_finds_a_deferred_tool_and_runs_a_subagent_with_no_4xx() {
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    let notes = p.data_dir.join("notes.jsonl");
+    let mcp = p.data_dir.join("mcp.json");
+    let server = clients_dir().join("mcp_notes.mjs");
+    let config = serde_json::json!({"mcpServers": {"notes": {
+        "command": "node", "args": [server], "env": {"NOTES_FILE": notes}}}});
+    std::fs::write(&mcp, config.to_string()).expect("mcp config");
+    let mcp = mcp.display().to_string();
+    let out = tokio::task::block_in_place(|| {
+        claude_print(
+            &p.base,
+            "dummy",
+            "Save a note, then have it checked. [[scenario:claude_code_agents]]",
+            &[
+                "--mcp-config",
+                &mcp,
+                "--allowedTools",
+                "mcp__notes__save,Agent",
+                "--max-turns",
+                "8",
+            ],
+            &[("ENABLE_TOOL_SEARCH", "true")],
+            &p.data_dir,
+        )
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "claude failed ({}): {stdout}\n{}\nproxy log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        p.log_text()
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("claude prints JSON");
+    assert_eq!(result["is_error"], false, "{result}");
+    assert!(
+        result["result"].as_str().unwrap_or("").contains("DONE"),
+        "final answer: {result}"
+    );
+    // The MCP tool ran, with the arguments the model gave.
+    let saved = std::fs::read_to_string(&notes).expect("the notes tool ran");
+    assert_eq!(saved.trim(), r#"{"title":"hello from the fake codex"}"#);
+
+    // No 4xx anywhere: not from the proxy to Claude Code, not from the backend to the proxy.
+    let logs: Value = reqwest::get(format!("{}/logs", p.base))
+        .await
+        .expect("logs")
+        .json()
+        .await
+        .expect("logs json");
+    let sent: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|l| l.path.starts_with("/backend-api/codex/responses"))
+        .collect();
+    for l in &sent {
+        assert!(
+            l.status < 400,
+            "{} {}\nproxy log:\n{}",
+            l.status,
+            String::from_utf8_lossy(&l.body),
+            p.log_text()
+        );
+    }
+    let entries = logs["entries"].as_array().cloned().unwrap_or_default();
+    assert!(!entries.is_empty(), "{logs}");
+    for e in &entries {
+        assert!(e["status"].as_u64().unwrap_or(0) < 400, "{e}");
+    }
+    let played = |s: &str| {
+        sent.iter()
+            .filter(|l| l.scenario.as_deref() == Some(s))
+            .collect::<Vec<_>>()
+    };
+    let main = played("claude_code_agents");
+    let sub = played("subagent_reply");
+    assert_eq!(
+        (main.len(), sub.len()),
+        (4, 1),
+        "one request per turn, no retry"
+    );
+
+    // The search went out as the backend's own, and found the deferred tool by value.
+    let body = |l: &proxy_fakes::Logged| l.json().expect("json body");
+    let first = body(main[0]);
+    let tools = first["tools"].as_array().cloned().unwrap_or_default();
+    assert!(
+        tools
+            .iter()
+            .any(|t| t["type"] == "tool_search" && t["execution"] == "client")
+    );
+    let second = body(main[1]);
+    let declared = second["tools"].as_array().cloned().unwrap_or_default();
+    let notes_tool = declared
+        .iter()
+        .find(|t| t["name"] == "mcp__notes__save")
+        .expect("the MCP tool is declared once connected");
+    assert_eq!(notes_tool["defer_loading"], true, "{notes_tool}");
+    let input = second["input"].as_array().cloned().unwrap_or_default();
+    let call = input
+        .iter()
+        .find(|i| i["type"] == "tool_search_call")
+        .expect("search call");
+    let output = input
+        .iter()
+        .find(|i| i["type"] == "tool_search_output")
+        .expect("search output");
+    assert_eq!(call["call_id"], output["call_id"]);
+    let found = output["tools"].as_array().cloned().unwrap_or_default();
+    assert!(
+        found.iter().any(|t| t["name"] == "mcp__notes__save"),
+        "{output}"
+    );
+
+    // The subagent has its own cache key and session header, apart from its parent's.
+    let key = |l: &proxy_fakes::Logged| body(l)["prompt_cache_key"].as_str().map(str::to_owned);
+    assert!(key(main[0]).is_some());
+    assert!(main.iter().all(|l| key(l) == key(main[0])));
+    assert!(key(sub[0]).is_some() && key(sub[0]) != key(main[0]));
+    assert_eq!(sub[0].header("session_id").map(str::to_owned), key(sub[0]));
 }
 
 /// The official OpenAI Python SDK on `/v1/chat/completions`, both lanes: the accumulated

@@ -184,6 +184,7 @@ pub(crate) fn prepare(
                     opts.efforts.clone_from(&m.efforts);
                 }
                 opts.priority_tier = m.has_priority_tier();
+                opts.tool_search = m.supports_search_tool;
             }
             if a.switch_profile {
                 opts.profile = match opts.profile {

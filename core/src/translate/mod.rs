@@ -10,6 +10,7 @@ pub mod request;
 pub mod signature;
 pub mod stream;
 mod tool_changes;
+mod tool_search;
 
 use crate::degrade::Degradation;
 use crate::wire::anthropic::{ErrorBody, StreamEvent};

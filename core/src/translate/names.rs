@@ -36,22 +36,27 @@ pub fn wire_tool_name(name: &str) -> Cow<'_, str> {
     if is_valid_name(name) {
         return Cow::Borrowed(name);
     }
-    let sanitized = name.chars().map(|c| {
+    Cow::Owned(hashed(sanitized(name), name))
+}
+
+/// Each character outside `[a-zA-Z0-9_-]` replaced by `_`.
+fn sanitized(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().map(|c| {
         if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
             c
         } else {
             '_'
         }
-    });
-    Cow::Owned(hashed(sanitized, name))
+    })
 }
 
-/// The call id sent upstream for a client tool_use id.
+/// The call id sent upstream for a client tool_use id: one of at most 64 characters as it is,
+/// a longer one shortened like a tool name (docs/CONVERSION.md §1.4).
 pub fn wire_call_id(id: &str) -> Cow<'_, str> {
     if id.chars().count() <= MAX_LEN {
         Cow::Borrowed(id)
     } else {
-        Cow::Owned(hashed(id.chars(), id))
+        Cow::Owned(hashed(sanitized(id), id))
     }
 }
 
@@ -59,6 +64,9 @@ pub fn wire_call_id(id: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone, Default)]
 pub struct ToolNames {
     back: HashMap<String, String>,
+    /// The client's tool search tool, when it went upstream as the backend's own
+    /// (docs/CONVERSION.md §1.10): a `tool_search_call` comes back as a call of it.
+    search: Option<String>,
 }
 
 impl ToolNames {
@@ -71,7 +79,17 @@ impl ToolNames {
                 Cow::Borrowed(_) => None,
             })
             .collect();
-        Self { back }
+        Self { back, search: None }
+    }
+
+    /// The client's tool search tool, if §1.10 applied.
+    pub fn search_tool(&self) -> Option<&str> {
+        self.search.as_deref()
+    }
+
+    /// Name the client's tool search tool (§1.10).
+    pub fn set_search_tool(&mut self, name: String) {
+        self.search = Some(name);
     }
 
     /// The client's name for a name the upstream used.

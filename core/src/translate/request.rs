@@ -7,6 +7,7 @@
 
 use super::names::{ToolNames, wire_call_id, wire_tool_name};
 use super::signature;
+use super::tool_search;
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
 use serde_json::{Map, Value, json};
@@ -35,6 +36,9 @@ pub struct RequestOptions {
     /// The model has the `priority` service tier (`speed: "fast"` goes there); from the
     /// catalog, assumed without one.
     pub priority_tier: bool,
+    /// The model runs client-executed tool search (catalog `supports_search_tool`): Claude
+    /// Code's `ToolSearch` maps onto it (docs/CONVERSION.md §1.10).
+    pub tool_search: bool,
 }
 
 /// A Codex model's request shape (docs/CONVERSION.md §1.9): the backend refuses the other one.
@@ -62,6 +66,7 @@ impl RequestOptions {
             account_tag: None,
             profile: Profile::Classic,
             priority_tier: true,
+            tool_search: false,
         }
     }
 }
@@ -140,12 +145,11 @@ pub fn convert_request_value(
     } else {
         ToolShape::Responses
     };
-    let (tools, tool_names) = crate::translate::tool_changes::convert_tools(
-        req.shift_remove("tools"),
-        &messages,
-        shape,
-        &mut deg,
-    )?;
+    let raw_tools = req.shift_remove("tools");
+    let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
+    let (mut tools, mut tool_names) =
+        crate::translate::tool_changes::convert_tools(raw_tools, &messages, shape, &mut deg)?;
+    let search = search_plan.map(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg));
     let mut input = Vec::with_capacity(messages.len() * 2 + 2);
     let mut origins = Vec::with_capacity(messages.len() * 2);
     {
@@ -154,6 +158,7 @@ pub fn convert_request_value(
             origins: &mut origins,
             deg: &mut deg,
             opts,
+            search,
         };
         for (i, m) in messages.into_iter().enumerate() {
             w.message(i, m)?;
@@ -745,6 +750,8 @@ struct Walker<'a> {
     origins: &'a mut Vec<Origin>,
     deg: &'a mut Degradations,
     opts: &'a RequestOptions,
+    /// Client tool search on the backend's (§1.10), when it applies.
+    search: Option<tool_search::Search>,
 }
 
 impl Walker<'_> {
@@ -853,6 +860,19 @@ impl Walker<'_> {
                         )
                     })?;
                     let is_error = b.get("is_error").and_then(Value::as_bool) == Some(true);
+                    if let Some(search) = self.search.as_ref().filter(|s| s.answers(&id)) {
+                        let content = b.shift_remove("content");
+                        let items = search.output(&id, content, is_error, &path, self.deg);
+                        for (k, item) in items.into_iter().enumerate() {
+                            let origin = if k == 0 {
+                                Origin::Block(path.clone())
+                            } else {
+                                Origin::None
+                            };
+                            self.push(item, origin);
+                        }
+                        continue;
+                    }
                     let output = self.tool_output(b.shift_remove("content"), is_error, &path);
                     self.push(
                         json!({
@@ -935,6 +955,14 @@ impl Walker<'_> {
                         .ok_or_else(|| RequestError::invalid(field("id"), "field required"))?;
                     let name = take_str(&mut b, "name")
                         .ok_or_else(|| RequestError::invalid(field("name"), "field required"))?;
+                    if let Some(item) = self
+                        .search
+                        .as_mut()
+                        .and_then(|s| s.call(&name, &id, b.get("input")))
+                    {
+                        self.push(item, Origin::Block(path));
+                        continue;
+                    }
                     let arguments = match b.get("input") {
                         None | Some(Value::Null) => "{}".to_owned(),
                         Some(v) => serde_json::to_string(v).unwrap_or_else(|_| "{}".into()),
@@ -1265,6 +1293,14 @@ fn item_type(v: &Value) -> &str {
     v.get("type").and_then(Value::as_str).unwrap_or("")
 }
 
+fn is_call(ty: &str) -> bool {
+    matches!(ty, "function_call" | "tool_search_call")
+}
+
+fn is_output(ty: &str) -> bool {
+    matches!(ty, "function_call_output" | "tool_search_output")
+}
+
 fn call_id(v: &Value) -> &str {
     v.get("call_id").and_then(Value::as_str).unwrap_or("")
 }
@@ -1273,12 +1309,12 @@ fn call_id(v: &Value) -> &str {
 fn repair_pairs(items: &mut Vec<Value>, origins: &[Origin], deg: &mut Degradations) {
     let calls: HashSet<&str> = items
         .iter()
-        .filter(|v| item_type(v) == "function_call")
+        .filter(|v| is_call(item_type(v)))
         .map(call_id)
         .collect();
     let outputs: HashSet<&str> = items
         .iter()
-        .filter(|v| item_type(v) == "function_call_output")
+        .filter(|v| is_output(item_type(v)))
         .map(call_id)
         .collect();
     let unanswered: HashSet<String> = calls
@@ -1293,14 +1329,19 @@ fn repair_pairs(items: &mut Vec<Value>, origins: &[Origin], deg: &mut Degradatio
         return;
     }
     let old = std::mem::take(items);
-    let mut pending: Vec<String> = Vec::new();
-    let flush_pending = |pending: &mut Vec<String>, out: &mut Vec<Value>| {
-        for id in pending.drain(..) {
-            out.push(json!({
-                "type": "function_call_output",
-                "call_id": id,
-                "output": "No result: the tool call was interrupted.",
-            }));
+    // Unanswered calls: (call id, whether it is a tool search call).
+    let mut pending: Vec<(String, bool)> = Vec::new();
+    let flush_pending = |pending: &mut Vec<(String, bool)>, out: &mut Vec<Value>| {
+        for (id, search) in pending.drain(..) {
+            out.push(if search {
+                tool_search::placeholder_output(&id)
+            } else {
+                json!({
+                    "type": "function_call_output",
+                    "call_id": id,
+                    "output": "No result: the tool call was interrupted.",
+                })
+            });
         }
     };
     for (item, origin) in old.into_iter().zip(origins) {
@@ -1317,13 +1358,13 @@ fn repair_pairs(items: &mut Vec<Value>, origins: &[Origin], deg: &mut Degradatio
             Origin::Block(p) => p.as_str(),
             Origin::None => "",
         };
-        if ty == "function_call" && unanswered.contains(call_id(&item)) {
+        if is_call(ty) && unanswered.contains(call_id(&item)) {
             deg.push(
                 path,
                 K::Defaulted,
                 "tool call without a result; a placeholder result was sent",
             );
-            pending.push(call_id(&item).to_owned());
+            pending.push((call_id(&item).to_owned(), ty == "tool_search_call"));
             items.push(item);
         } else if ty == "function_call_output" && orphans.contains(call_id(&item)) {
             deg.push(

@@ -627,9 +627,24 @@ impl ResponsesTranslator {
                     self.open_tool(item_id, call_id, name);
                 }
                 let streamed = self.open.as_ref().is_some_and(|o| o.streamed);
-                if !streamed && let Some(args) = item.arguments.filter(|a| !a.is_empty()) {
+                let args = match item.arguments {
+                    Some(Value::String(s)) => s,
+                    None | Some(Value::Null) => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                if !streamed && !args.is_empty() {
                     self.emit_delta(Delta::InputJsonDelta { partial_json: args });
                 }
+                self.close();
+            }
+            "tool_search_call" if self.opts.tool_names.search_tool().is_some() => {
+                let name = self.opts.tool_names.search_tool().unwrap_or("").to_owned();
+                let call_id = item.call_id.clone().or_else(|| item.id.clone());
+                self.open_tool(item_id, call_id.unwrap_or_default(), name);
+                let input = crate::translate::tool_search::call_input(item.arguments.as_ref());
+                self.emit_delta(Delta::InputJsonDelta {
+                    partial_json: input,
+                });
                 self.close();
             }
             "web_search_call" => self.web_search_done(&item),

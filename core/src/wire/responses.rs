@@ -61,9 +61,9 @@ pub struct Item {
     /// Function name.
     #[serde(default)]
     pub name: Option<String>,
-    /// Function arguments (JSON text).
+    /// Function arguments (JSON text); a `tool_search_call`'s are a JSON object.
     #[serde(default)]
-    pub arguments: Option<String>,
+    pub arguments: Option<serde_json::Value>,
     /// Reasoning blob.
     #[serde(default)]
     pub encrypted_content: Option<String>,
@@ -253,6 +253,26 @@ pub enum InputItem {
         /// A string or parts.
         output: serde_json::Value,
     },
+    /// A client tool search the model made (§1.10).
+    ToolSearchCall {
+        /// Call id.
+        call_id: String,
+        /// Always `client`.
+        execution: String,
+        /// `{query, limit?}`: an object, not JSON text.
+        arguments: serde_json::Map<String, serde_json::Value>,
+    },
+    /// The tools a client tool search found.
+    ToolSearchOutput {
+        /// Call id.
+        call_id: String,
+        /// Always `completed`.
+        status: String,
+        /// Always `client`.
+        execution: String,
+        /// The definitions found, as declared.
+        tools: Vec<ToolDef>,
+    },
     /// Replayed reasoning.
     Reasoning {
         /// Summary parts.
@@ -320,6 +340,18 @@ pub enum ToolDef {
         /// Always false.
         strict: bool,
         /// JSON schema.
+        parameters: serde_json::Value,
+        /// Found by client tool search only (docs/CONVERSION.md §1.10).
+        #[serde(default)]
+        defer_loading: Option<bool>,
+    },
+    /// Client-executed tool search (§1.10).
+    ToolSearch {
+        /// Always `client`.
+        execution: String,
+        /// The client search tool's description.
+        description: String,
+        /// `{query, limit}`.
         parameters: serde_json::Value,
     },
     /// The backend's own web search.

@@ -124,40 +124,28 @@ pub fn check_kinds(v: &Value, scenario: &str) {
     }
 }
 
-/// Claude Code in print mode (`-p`, JSON output, the Write tool allowed, at most 5 turns)
-/// against `base` with `api_key`, in `dir/work` with a fresh `dir/home`, asked to write the file
-/// `dir/work/hello.txt` by the fakes' `claude_code_write` scenario. Returns the process output
-/// and the file's path.
-pub fn claude_writes_a_file(
+/// Claude Code in print mode (`-p`, JSON output, at most `max_turns` turns) against `base`
+/// with `api_key`, asked `prompt`, in `dir/work` with a fresh `dir/home`; `args` and `envs`
+/// are added to its command line and environment.
+pub fn claude_print(
     base: &str,
     api_key: &str,
-    extra: &[&str],
+    prompt: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
     dir: &Path,
-) -> (std::process::Output, PathBuf) {
+) -> std::process::Output {
     let claude = clients_dir().join("node_modules/.bin/claude");
     need(&claude, "@anthropic-ai/claude-code");
     let work = dir.join("work");
     let home = dir.join("home");
     std::fs::create_dir_all(&work).expect("work dir");
     std::fs::create_dir_all(&home).expect("home dir");
-    let target = work.join("hello.txt");
-    let prompt = format!(
-        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
-        target.display()
-    );
-    let out = Command::new("timeout")
+    Command::new("timeout")
         .arg("120")
         .arg(&claude)
-        .args([
-            "-p",
-            &prompt,
-            "--output-format",
-            "json",
-            "--allowedTools",
-            "Write",
-        ])
-        .args(["--max-turns", "5"])
-        .args(extra)
+        .args(["-p", prompt, "--output-format", "json"])
+        .args(args)
         .current_dir(&work)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -166,8 +154,28 @@ pub fn claude_writes_a_file(
         .env("ANTHROPIC_API_KEY", api_key)
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .env("CLAUDE_CODE_MAX_RETRIES", "1")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .output()
-        .expect("run claude");
+        .expect("run claude")
+}
+
+/// Claude Code in print mode with the Write tool allowed (at most 5 turns), asked to write the
+/// file `dir/work/hello.txt` by the fakes' `claude_code_write` scenario. Returns the process
+/// output and the file's path.
+pub fn claude_writes_a_file(
+    base: &str,
+    api_key: &str,
+    extra: &[&str],
+    dir: &Path,
+) -> (std::process::Output, PathBuf) {
+    let target = dir.join("work").join("hello.txt");
+    let prompt = format!(
+        "Create the file. [[scenario:claude_code_write]] [[write:{}]]",
+        target.display()
+    );
+    let mut args = vec!["--allowedTools", "Write", "--max-turns", "5"];
+    args.extend_from_slice(extra);
+    let out = claude_print(base, api_key, &prompt, &args, &[], dir);
     (out, target)
 }

@@ -224,7 +224,7 @@ fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Rej
     } else {
         obj.get("tools")
     };
-    validate_tools(tools)?;
+    validate_tools(tools, SEARCH_MODELS.contains(&model))?;
 
     let reasoning = obj.get("reasoning").cloned().unwrap_or(Value::Null);
     let summary = reasoning.get("summary").and_then(Value::as_str);
@@ -255,9 +255,10 @@ fn validate(shared: &Shared, req: &Req, body: Option<&Value>) -> Result<Ctx, Rej
         has_tool_output: input.iter().any(|i| {
             matches!(
                 i.get("type").and_then(Value::as_str),
-                Some("function_call_output" | "custom_tool_call_output")
+                Some("function_call_output" | "custom_tool_call_output" | "tool_search_output")
             )
         }),
+        input: input.clone(),
         write_path: write_path(&req.body),
         cache: shared
             .cfg
@@ -370,7 +371,13 @@ fn name_error(field: &str, name: &str) -> Option<Reject> {
     None
 }
 
-fn validate_tools(tools: Option<&Value>) -> Result<(), Reject> {
+/// Models whose catalog entry has `supports_search_tool` (codex.md §9.6: 5.5, 5.6, Astra).
+pub(crate) const SEARCH_MODELS: &[&str] = &["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.5"];
+
+/// A tool list as the backend checks it. The two tool-search refusals are this fake's own
+/// wording (the real texts were not seen): a `tool_search` tool for a model without
+/// `supports_search_tool`, and a deferred tool with nothing to find it.
+fn validate_tools(tools: Option<&Value>, search_ok: bool) -> Result<(), Reject> {
     let Some(tools) = tools else { return Ok(()) };
     let Some(tools) = tools.as_array() else {
         return Err(openai_error(
@@ -380,12 +387,36 @@ fn validate_tools(tools: Option<&Value>) -> Result<(), Reject> {
             json!("invalid_type"),
         ));
     };
+    let has_search = tools
+        .iter()
+        .any(|t| t.get("type").and_then(Value::as_str) == Some("tool_search"));
     for (i, t) in tools.iter().enumerate() {
         let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
         if ty == "function" || ty == "custom" {
             let name = t.get("name").and_then(Value::as_str).unwrap_or("");
             if let Some(e) = name_error(&format!("tools[{i}].name"), name) {
                 return Err(e);
+            }
+            if t.get("defer_loading") == Some(&Value::Bool(true)) && !has_search {
+                return Err(openai_error(
+                    400,
+                    format!(
+                        "Invalid 'tools[{i}].defer_loading': deferred tools need a tool_search tool."
+                    ),
+                    json!(format!("tools[{i}].defer_loading")),
+                    json!("invalid_value"),
+                ));
+            }
+        }
+        if ty == "tool_search" {
+            let execution = t.get("execution").and_then(Value::as_str);
+            if !matches!(execution, Some("client" | "server")) || !search_ok {
+                return Err(openai_error(
+                    400,
+                    format!("Invalid 'tools[{i}]': tool search is not supported with this model."),
+                    json!(format!("tools[{i}]")),
+                    json!("invalid_value"),
+                ));
             }
         }
     }
@@ -423,6 +454,28 @@ fn validate_input(shared: &Shared, input: &[Value]) -> Result<(), Reject> {
             }
             "function_call_output" | "custom_tool_call_output" => {
                 outputs.push((call_id(item, i)?, i));
+            }
+            "tool_search_call" => {
+                let call_id = call_id(item, i)?;
+                if !item.get("arguments").is_some_and(Value::is_object) {
+                    return Err(openai_error(
+                        400,
+                        format!("Invalid type for 'input[{i}].arguments': expected an object."),
+                        json!(format!("input[{i}].arguments")),
+                        json!("invalid_type"),
+                    ));
+                }
+                calls.push((call_id, i));
+            }
+            "tool_search_output" => {
+                outputs.push((call_id(item, i)?, i));
+                // The tools found keep their declaration (`defer_loading` included).
+                for (k, t) in item["tools"].as_array().into_iter().flatten().enumerate() {
+                    let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+                    if let Some(e) = name_error(&format!("input[{i}].tools[{k}].name"), name) {
+                        return Err(e);
+                    }
+                }
             }
             "reasoning" => {
                 if !item.get("summary").is_some_and(Value::is_array) {
@@ -691,6 +744,10 @@ fn catalog_entries(revision: u32) -> Vec<Value> {
     ];
     if revision >= 2 {
         list.insert(1, lite("gpt-5.6-terra", "GPT-5.6-Terra"));
+    }
+    for m in &mut list {
+        let slug = m["slug"].as_str().unwrap_or("").to_owned();
+        m["supports_search_tool"] = json!(SEARCH_MODELS.contains(&slug.as_str()));
     }
     list
 }

@@ -30,6 +30,8 @@ pub(crate) struct Ctx {
     pub(crate) write_path: String,
     /// The prompt-cache model's `(input_tokens, cached_tokens)`, when it is on.
     pub(crate) cache: Option<(u64, u64)>,
+    /// The input items (the scripted agent reads its history).
+    pub(crate) input: Vec<Value>,
 }
 
 pub(crate) const TEXT_ANSWER: &str = "Hello from the fake Codex backend.";
@@ -448,6 +450,26 @@ impl<'a> Turn<'a> {
         self.output.push(item);
     }
 
+    /// A client-executed tool search call (codex.md §9.6): no argument deltas; the done item
+    /// carries the arguments as an object.
+    fn tool_search_call(&mut self, arguments: Value) {
+        let id = self.item_id("tsc");
+        let call_id = format!("call_{}", self.w.rng.alnum(24));
+        let idx = self.output.len();
+        self.w.frame(
+            "response.output_item.added",
+            json!({"output_index": idx, "item": {"id": id, "type": "tool_search_call",
+                   "status": "in_progress", "call_id": call_id, "execution": "client"}}),
+        );
+        let item = json!({"id": id, "type": "tool_search_call", "status": "completed",
+                          "call_id": call_id, "execution": "client", "arguments": arguments});
+        self.w.frame(
+            "response.output_item.done",
+            json!({"output_index": idx, "item": item}),
+        );
+        self.output.push(item);
+    }
+
     fn completed(&mut self, mut usage: Value) {
         if let Some((input, cached)) = self.ctx.cache {
             usage["input_tokens"] = json!(input);
@@ -484,6 +506,65 @@ const WEB_ANSWER: &str = "Rust 1.95 was released on 2026-11-20 — see the café
 const WEATHER_ARGS: &str = r#"{"location":"New York, NY","unit":"F"}"#;
 const DISTANCE_ARGS: &str =
     r#"{"lat1":"40.7128","lon1":"-74.0060","lat2":"34.0522","lon2":"-118.2437"}"#;
+
+pub(crate) const NOTE_TITLE: &str = "hello from the fake codex";
+pub(crate) const SUBAGENT_REPLY: &str = "SUBAGENT: checked.";
+pub(crate) const AGENTS_DONE: &str = "DONE: saved the note and asked a subagent.";
+
+/// Claude Code's main thread, scripted by the answers in its history: find the deferred notes
+/// tool with the backend's tool search (or Claude Code's own `ToolSearch` function when the
+/// request declares no `tool_search`), call it, hand a check to a subagent (whose prompt picks
+/// `subagent_reply`), then finish.
+fn claude_code_agents(t: &mut Turn<'_>, ctx: &Ctx) {
+    const NOTES: &str = "mcp__notes__save";
+    let ty = |i: &Value| {
+        i.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let answers = ctx
+        .input
+        .iter()
+        .filter(|i| {
+            matches!(
+                ty(i).as_str(),
+                "function_call_output" | "tool_search_output"
+            )
+        })
+        .count();
+    let declared =
+        |pred: &dyn Fn(&Value) -> bool| ctx.tools.as_array().into_iter().flatten().any(pred);
+    t.start();
+    match answers {
+        0 if declared(&|t| t["type"] == "tool_search") => {
+            t.tool_search_call(json!({"query": "notes save", "limit": 5}));
+        }
+        0 => t.function_call("ToolSearch", r#"{"query":"notes save","max_results":5}"#),
+        1 => {
+            // Callable: found by a search, or declared without deferral.
+            let found = ctx.input.iter().any(|i| {
+                ty(i) == "tool_search_output"
+                    && i["tools"]
+                        .as_array()
+                        .is_some_and(|l| l.iter().any(|t| t["name"] == NOTES))
+            }) || declared(&|t| t["name"] == NOTES && t["defer_loading"] != true);
+            if found {
+                t.function_call(NOTES, &json!({"title": NOTE_TITLE}).to_string());
+            } else {
+                t.message(&split_words("The notes tool was not found."));
+            }
+        }
+        2 => {
+            let args = json!({"description": "Check the note",
+                              "prompt": "Check the note. [[scenario:subagent_reply]]",
+                              "subagent_type": "general-purpose", "run_in_background": false});
+            t.function_call("Agent", &args.to_string());
+        }
+        _ => t.message(&split_words(AGENTS_DONE)),
+    }
+    t.completed(default_usage());
+}
 
 /// Build the scripted body of a streaming scenario.
 fn script(shared: &Shared, ctx: &Ctx, scenario: &str) -> Vec<Step> {
@@ -548,6 +629,12 @@ fn script(shared: &Shared, ctx: &Ctx, scenario: &str) -> Vec<Step> {
                 let args = json!({"file_path": ctx.write_path, "content": WRITE_CONTENT});
                 t.function_call("Write", &args.to_string());
             }
+            t.completed(default_usage());
+        }
+        "claude_code_agents" => claude_code_agents(&mut t, ctx),
+        "subagent_reply" => {
+            t.start();
+            t.message(&split_words(SUBAGENT_REPLY));
             t.completed(default_usage());
         }
         "usage_cache" => {

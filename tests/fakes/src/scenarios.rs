@@ -12,6 +12,8 @@ pub const CODEX_SCENARIOS: &[&str] = &[
     "text_then_tool",
     "reasoning",
     "claude_code_write",
+    "claude_code_agents",
+    "subagent_reply",
     "web_search",
     "usage_cache",
     "usage_null_details",

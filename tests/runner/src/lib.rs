@@ -60,6 +60,7 @@ fn run_request(case: &Value) -> Value {
             Err(e) => return json!({"runner_error": format!("options.profile: {e}")}),
         }
     }
+    opts.tool_search = o.get("tool_search").and_then(Value::as_bool) == Some(true);
     let body = request_bytes(case);
     match convert_request(&body, &opts) {
         Ok(c) => json!({
@@ -84,7 +85,10 @@ fn stream_translator(case: &Value, chat: bool) -> Box<dyn EventTranslator> {
         .unwrap_or_default();
     let model = opt_str(&o, "model").unwrap_or_default();
     let thinking = o.get("thinking").and_then(Value::as_bool).unwrap_or(false);
-    let tool_names = ToolNames::new(names);
+    let mut tool_names = ToolNames::new(names);
+    if let Some(s) = opt_str(&o, "search_tool") {
+        tool_names.set_search_tool(s);
+    }
     let upstream_model = opt_str(&o, "upstream_model").unwrap_or_else(|| "gpt-5.5".into());
     let seed = o.get("seed").and_then(Value::as_u64).unwrap_or(0);
     if chat {
