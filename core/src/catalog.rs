@@ -84,6 +84,26 @@ impl Catalog {
     }
 }
 
+impl ModelInfo {
+    /// A small, fast model (`-mini`, `-nano`): what background requests want.
+    pub fn is_small(&self) -> bool {
+        self.slug.ends_with("-mini") || self.slug.ends_with("-nano")
+    }
+}
+
+/// The model the Codex picker puts first among `models` that pass `suitable`: listed, lowest
+/// `priority` (the picker sorts lower first; the newest model has the lowest, codex.md §9.1:
+/// gpt-5.6-sol 6, gpt-5.5 7), the first of equals in catalog order.
+pub fn first_pick<'a>(
+    models: impl IntoIterator<Item = &'a ModelInfo>,
+    suitable: impl Fn(&ModelInfo) -> bool,
+) -> Option<&'a ModelInfo> {
+    models
+        .into_iter()
+        .filter(|m| m.listed && suitable(m))
+        .min_by_key(|m| m.priority.unwrap_or(i64::MAX))
+}
+
 fn strings(v: Option<&Value>, key: Option<&str>) -> Vec<String> {
     v.and_then(Value::as_array)
         .into_iter()
@@ -147,6 +167,30 @@ mod tests {
  "context_window":272000,"max_context_window":872000,"effective_context_window_percent":95,
  "input_modalities":["text","image"],"supports_search_tool":true,
  "use_responses_lite":true,"tool_mode":"code_mode_only","multi_agent_version":"v2"}"#;
+
+    #[test]
+    fn the_first_pick_is_the_lowest_priority_listed_suitable_model() {
+        let entry = |slug: &str, priority: i64, listed: bool| {
+            format!(
+                r#"{{"slug":"{slug}","priority":{priority},"visibility":"{}"}}"#,
+                if listed { "list" } else { "hide" }
+            )
+        };
+        let body = format!(
+            r#"{{"models":[{},{},{},{},{}]}}"#,
+            entry("gpt-5.5", 7, true),
+            entry("gpt-5.6-sol", 6, true),
+            entry("gpt-daybreak-blue-latest", 1, false),
+            entry("gpt-5.4-mini", 9, true),
+            entry("gpt-5.5-mini", 8, true),
+        );
+        let c = Catalog::parse(body.as_bytes(), None).expect("catalog");
+        let big = first_pick(&c.models, |m| !m.is_small()).expect("flagship");
+        assert_eq!(big.slug, "gpt-5.6-sol");
+        let small = first_pick(&c.models, ModelInfo::is_small).expect("small");
+        assert_eq!(small.slug, "gpt-5.5-mini");
+        assert!(first_pick(&c.models, |m| m.slug == "none").is_none());
+    }
 
     #[test]
     fn a_lite_entry() {

@@ -135,15 +135,13 @@ impl AppState {
         if self.pool.is_empty() || *table != *DEFAULT {
             return None;
         }
-        // The catalog's newest small model, else the one every plan has had.
-        let small = self
-            .catalogs
-            .known()
-            .iter()
-            .flat_map(|(_, c)| c.models.iter())
-            .filter(|m| m.listed && m.slug.ends_with("-mini"))
-            .max_by_key(|m| m.priority.unwrap_or(0))
-            .map(|m| m.slug.clone());
+        // The catalog's first small model (the picker's order), else the one every plan has had.
+        let known = self.catalogs.known();
+        let small = proxy_core::catalog::first_pick(
+            known.iter().flat_map(|(_, c)| c.models.iter()),
+            proxy_core::catalog::ModelInfo::is_small,
+        )
+        .map(|m| m.slug.clone());
         Some(small.unwrap_or_else(|| SMALL_CODEX_MODEL.to_owned()))
     }
 
