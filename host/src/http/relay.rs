@@ -174,7 +174,14 @@ async fn serve(
         upstream_model: upstream_model.clone(),
         drain_over: st.drain_over.subscribe(),
     };
+    let abandoned = Abandoned {
+        model: &model,
+        lane,
+        started,
+        armed: true,
+    };
     let (resp, notes) = drv.respond(stream).await;
+    abandoned.disarm();
     // One line per request: what was asked, where it went, how it ended (no content, no keys).
     let status = resp.status().as_u16();
     tracing::info!(model = %model, lane, stream, status, ms = started.elapsed().as_millis() as u64, "request");
@@ -201,6 +208,31 @@ async fn serve(
         "degradations_total": notes.degradations_total,
     }));
     resp
+}
+
+/// Logs a request whose client went away before its response started. hyper drops the
+/// handler mid-await then (which drops the upstream request), so the "request" line below is
+/// never reached; without this the request would leave no trace at all.
+struct Abandoned<'a> {
+    model: &'a str,
+    lane: &'static str,
+    started: Instant,
+    armed: bool,
+}
+
+impl Abandoned<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let ms = self.started.elapsed().as_millis() as u64;
+            tracing::info!(model = %self.model, lane = self.lane, ms, "request abandoned: the client went away before the response started");
+        }
+    }
 }
 
 /// The upstream request in flight, if any.
@@ -558,13 +590,31 @@ async fn next_upstream(link: &mut Link) -> Upstream {
         Link::Idle => std::future::pending().await,
         Link::Sending(fut) => match fut.await {
             Ok(resp) => Upstream::Head(resp),
-            Err(e) => Upstream::Broken(e.without_url().to_string()),
+            Err(e) => Upstream::Broken(transport_failure(e)),
         },
         Link::Body(body) => match body.next().await {
             Some(Ok(b)) => Upstream::Bytes(b),
-            Some(Err(e)) => Upstream::Broken(e.without_url().to_string()),
+            Some(Err(e)) => Upstream::Broken(transport_failure(e)),
             None => Upstream::End,
         },
+    }
+}
+
+/// A transport failure in words, without its URL. reqwest's own text is the same
+/// "error sending request" for every failure; its innermost cause ("Connection refused",
+/// "received corrupt message", "connection reset") is what tells the client and the log which
+/// one it was.
+fn transport_failure(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let (what, why) = (e.to_string(), cause.to_string());
+    if why == what {
+        what
+    } else {
+        format!("{what}: {why}")
     }
 }
 

@@ -59,6 +59,9 @@ pub struct ProxyOpts {
     pub data_dir: Option<PathBuf>,
     /// The working directory (default: the test's).
     pub cwd: Option<PathBuf>,
+    /// Run the process as this user and group id (Unix): a test running as root uses it so
+    /// that file modes apply to the proxy.
+    pub uid: Option<u32>,
 }
 
 impl Proxy {
@@ -108,6 +111,11 @@ impl Proxy {
         }
         if let Some(dir) = &opts.cwd {
             cmd.current_dir(dir);
+        }
+        #[cfg(unix)]
+        if let Some(id) = opts.uid {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(id).gid(id);
         }
         let mut child = cmd.spawn().expect("spawn proxy");
         let stdout = child.stdout.take().expect("stdout");

@@ -9,6 +9,7 @@
 mod chat;
 mod codex;
 mod codex_sse;
+pub mod faults;
 mod jwt;
 mod oauth;
 pub mod replay;
