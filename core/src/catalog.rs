@@ -91,6 +91,29 @@ impl ModelInfo {
     }
 }
 
+/// The Codex model the default routing table gives a Claude model family on these catalogs:
+/// opus and sonnet → the newest flagship (the picker's first model that is not small), haiku
+/// → the picker's first small model; `None` for other ids or when no catalog model fits. A
+/// request that needs hosted tools (web search) is kept off Responses Lite models, which
+/// refuse them (codex.md §9.2).
+pub fn default_for<'a>(
+    models: impl IntoIterator<Item = &'a ModelInfo>,
+    requested: &str,
+    hosted_tools: bool,
+) -> Option<&'a ModelInfo> {
+    let id = requested.to_ascii_lowercase();
+    let small = if id.contains("haiku") {
+        true
+    } else if id.contains("opus") || id.contains("sonnet") {
+        false
+    } else {
+        return None;
+    };
+    first_pick(models, |m| {
+        m.is_small() == small && !(hosted_tools && m.profile == Profile::Lite)
+    })
+}
+
 /// The model the Codex picker puts first among `models` that pass `suitable`: listed, lowest
 /// `priority` (the picker sorts lower first; the newest model has the lowest, codex.md §9.1:
 /// gpt-5.6-sol 6, gpt-5.5 7), the first of equals in catalog order.
@@ -167,6 +190,23 @@ mod tests {
  "context_window":272000,"max_context_window":872000,"effective_context_window_percent":95,
  "input_modalities":["text","image"],"supports_search_tool":true,
  "use_responses_lite":true,"tool_mode":"code_mode_only","multi_agent_version":"v2"}"#;
+
+    #[test]
+    fn families_default_to_the_newest_flagship_or_small_model() {
+        let body = r#"{"models":[
+            {"slug":"gpt-5.5","priority":7},
+            {"slug":"gpt-5.6-sol","priority":6,"use_responses_lite":true},
+            {"slug":"gpt-5.4-mini","priority":9}]}"#;
+        let c = Catalog::parse(body.as_bytes(), None).expect("catalog");
+        let pick =
+            |id: &str, hosted: bool| default_for(&c.models, id, hosted).map(|m| m.slug.as_str());
+        assert_eq!(pick("claude-opus-5-5", false), Some("gpt-5.6-sol"));
+        assert_eq!(pick("claude-sonnet-4-5[1m]", false), Some("gpt-5.6-sol"));
+        assert_eq!(pick("claude-haiku-4-5", false), Some("gpt-5.4-mini"));
+        // Web search needs the classic profile.
+        assert_eq!(pick("claude-opus-5-5", true), Some("gpt-5.5"));
+        assert_eq!(pick("gpt-5.5", false), None);
+    }
 
     #[test]
     fn the_first_pick_is_the_lowest_priority_listed_suitable_model() {

@@ -39,7 +39,10 @@ pub mod wire;
 pub use aggregate::Aggregator;
 pub use degrade::{Converted, Degradation, DegradationKind};
 pub use error::{ErrorType, RequestError, error_body};
-pub use routing::{CLAUDE_MODELS, Lane, Route, RoutingTable, Rule, models_page, models_page_with};
+pub use routing::{
+    CLAUDE_MODELS, Lane, Route, RoutingTable, Rule, models_page, models_page_with,
+    wants_hosted_tools,
+};
 pub use translate::EventTranslator;
 pub use translate::chat_request::{
     ChatOptions, ChatRequest, convert_chat_request, convert_chat_request_value,

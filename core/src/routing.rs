@@ -14,6 +14,18 @@ pub enum Lane {
     Chat,
 }
 
+/// Whether a Messages request declares a hosted tool the backend runs itself (web search):
+/// such a request needs a model whose profile accepts hosted tools.
+pub fn wants_hosted_tools(request: &serde_json::Value) -> bool {
+    request
+        .get("tools")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("type").and_then(serde_json::Value::as_str))
+        .any(|ty| ty.starts_with("web_search_"))
+}
+
 /// One routing rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {

@@ -418,6 +418,24 @@ fn edge(action: EdgeAction) -> ExitCode {
     }
 }
 
+/// The startup line saying where each Claude model family goes.
+fn log_routes(st: &http::state::AppState) {
+    let routes = http::state::family_routes(st);
+    let describe = |f: &str| {
+        let r = &routes[f];
+        match r["provider"].as_str() {
+            Some(p) => format!("{f} → {p} {}", r["model"].as_str().unwrap_or("")),
+            None => format!("{f} → Codex {}", r["model"].as_str().unwrap_or("")),
+        }
+    };
+    tracing::info!(
+        "routes: {}, {}, {}",
+        describe("opus"),
+        describe("sonnet"),
+        describe("haiku")
+    );
+}
+
 async fn serve(cfg: Config) -> ExitCode {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
@@ -436,20 +454,12 @@ async fn serve(cfg: Config) -> ExitCode {
         open_files = open_files.unwrap_or(0),
         "codex-claude-proxy listening; point ANTHROPIC_BASE_URL at http://{local}"
     );
-    let routes = http::state::family_routes(&state);
-    let describe = |f: &str| {
-        let r = &routes[f];
-        match r["provider"].as_str() {
-            Some(p) => format!("{f} → {p} {}", r["model"].as_str().unwrap_or("")),
-            None => format!("{f} → Codex {}", r["model"].as_str().unwrap_or("")),
-        }
-    };
-    tracing::info!(
-        "routes: {}, {}, {}",
-        describe("opus"),
-        describe("sonnet"),
-        describe("haiku")
-    );
+    // Where each family goes, once an account's catalog is in (the default table follows it).
+    let shown = state.clone();
+    tokio::spawn(async move {
+        shown.warm_catalog().await;
+        log_routes(&shown);
+    });
     // Tests read this line to learn the port when binding port 0.
     println!("listening on http://{local}");
     // Background: refresh tokens before they expire, and pick up accounts added by the CLI.

@@ -337,3 +337,86 @@ async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
     let share = proxy_fakes::replay::codex_share(&rows);
     assert!(share >= 0.90, "{:.1} % cached\n{table}", share * 100.0);
 }
+
+/// With an account and no table of the user's, opus and sonnet go to the catalog's newest
+/// flagship from the very first request (the proxy fetches the catalog before routing it),
+/// except that a request declaring web search stays off the Lite profile; an account whose
+/// plan lacks the flagship gets the newest it has; a table the user wrote is followed as written.
+#[tokio::test(flavor = "multi_thread")]
+async fn opus_and_sonnet_follow_the_catalogs_newest_flagship() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            ..ProxyOpts::default()
+        },
+    );
+    for model in ["claude-opus-5-5", "claude-sonnet-4-5"] {
+        let (status, answer) = ask(&p, model, json!({})).await;
+        assert_eq!(status, 200, "{answer}");
+        let last = responses(&fake).pop().expect("sent");
+        assert_eq!(body(&last)["model"], "gpt-5.6-sol", "{model}");
+        assert_eq!(
+            last.header("x-openai-internal-codex-responses-lite"),
+            Some("true")
+        );
+    }
+    let search = json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]});
+    let (status, answer) = ask(&p, "claude-opus-5-5", search).await;
+    assert_eq!(status, 200, "{answer}");
+    let last = body(&responses(&fake).pop().expect("sent"));
+    assert_eq!(last["model"], "gpt-5.5");
+    assert_eq!(last["tools"][0]["type"], "web_search", "{last}");
+    let health = get_json(&client(), format!("{}/health", p.base)).await;
+    assert_eq!(
+        health["routes"]["sonnet"]["model"], "gpt-5.6-sol",
+        "{health}"
+    );
+    assert_eq!(
+        health["routes"]["haiku"]["model"], "gpt-5.4-mini",
+        "{health}"
+    );
+    drop(p);
+
+    // The free plan has no 5.6 model: its newest is gpt-5.5.
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-free", "free")],
+            ..ProxyOpts::default()
+        },
+    );
+    let (status, answer) = ask(&p, "claude-opus-5-5", json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        body(&responses(&fake).pop().expect("sent"))["model"],
+        "gpt-5.5"
+    );
+    drop(p);
+
+    // A table of the user's: as written.
+    let data = std::env::temp_dir().join(format!("ccp-flagship-{}", std::process::id()));
+    std::fs::create_dir_all(&data).expect("dir");
+    std::fs::write(
+        data.join("config.toml"),
+        "[routing]\nrules = [{ match = \"*opus*\", lane = \"codex\", model = \"gpt-5.4\", effort = \"high\" }]\nfallback = { match = \"*\", lane = \"codex\", model = \"gpt-5.5\" }\n",
+    )
+    .expect("config");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            data_dir: Some(data.clone()),
+            ..ProxyOpts::default()
+        },
+    );
+    let (status, answer) = ask(&p, "claude-opus-5-5", json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        body(&responses(&fake).pop().expect("sent"))["model"],
+        "gpt-5.4"
+    );
+    drop(p);
+    let _ = std::fs::remove_dir_all(&data);
+}

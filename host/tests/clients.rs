@@ -197,15 +197,26 @@ async fn claude_code_finds_a_deferred_tool_and_runs_a_subagent_with_no_4xx() {
 
     // The search went out as the backend's own, and found the deferred tool by value.
     let body = |l: &proxy_fakes::Logged| l.json().expect("json body");
+    // Top-level `tools`, or the Lite profile's leading `additional_tools` item.
+    let declared = |b: &Value| -> Vec<Value> {
+        let lite = b["input"].as_array().and_then(|i| {
+            i.iter()
+                .find(|x| x["type"] == "additional_tools")
+                .map(|x| x["tools"].clone())
+        });
+        lite.unwrap_or_else(|| b["tools"].clone())
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
     let first = body(main[0]);
-    let tools = first["tools"].as_array().cloned().unwrap_or_default();
     assert!(
-        tools
+        declared(&first)
             .iter()
             .any(|t| t["type"] == "tool_search" && t["execution"] == "client")
     );
     let second = body(main[1]);
-    let declared = second["tools"].as_array().cloned().unwrap_or_default();
+    let declared = declared(&second);
     let notes_tool = declared
         .iter()
         .find(|t| t["name"] == "mcp__notes__save")

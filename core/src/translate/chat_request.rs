@@ -6,8 +6,9 @@
 use super::names::wire_tool_name;
 use super::request::{
     Content, ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
-    instructions, join_texts, nothing_sent, parse_json, role_ok, search_result_text, split_request,
-    take_content, take_str, text_of, tool_result_parts,
+    instructions, join_texts, message_effort, nothing_sent, parse_json, role_ok,
+    search_result_text, split_request, take_content, take_str, text_of, tool_result_parts,
+    with_message_effort,
 };
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
@@ -70,6 +71,7 @@ pub fn convert_chat_request_value(
 ) -> Result<Converted<ChatRequest>, RequestError> {
     let (mut req, messages) = split_request(value)?;
     let mut deg = Degradations::default();
+    let message_effort = message_effort(&messages);
     let system = instructions(req.shift_remove("system"), &mut deg)?;
     let (tool_list, tool_names) = crate::translate::tool_changes::convert_tools(
         req.shift_remove("tools"),
@@ -120,7 +122,7 @@ pub fn convert_chat_request_value(
         }
     }
     let thinking = req.shift_remove("thinking");
-    let output_config = req.shift_remove("output_config");
+    let output_config = with_message_effort(req.shift_remove("output_config"), message_effort);
     let thinking_on = reasoning(thinking.as_ref(), output_config, opts, &mut body, &mut deg);
 
     for (key, v) in req {

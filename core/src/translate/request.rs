@@ -145,6 +145,7 @@ pub fn convert_request_value(
     } else {
         ToolShape::Responses
     };
+    let message_effort = message_effort(&messages);
     let raw_tools = req.shift_remove("tools");
     let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
     let (mut tools, mut tool_names) =
@@ -168,7 +169,7 @@ pub fn convert_request_value(
 
     let (tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
     let thinking = req.shift_remove("thinking");
-    let output_config = req.shift_remove("output_config");
+    let output_config = with_message_effort(req.shift_remove("output_config"), message_effort);
     let (reasoning, mut include, thinking_on, text) =
         reasoning(thinking.as_ref(), output_config, opts, &mut deg);
     if tools
@@ -557,6 +558,38 @@ pub(crate) fn clamp_effort<'a>(effort: &'a str, allowed: &'a [String]) -> &'a st
             .unwrap_or(&allowed[0]),
         _ => &allowed[0],
     }
+}
+
+/// Claude's per-message effort (CONVERSION.md §1.6, step 0): the `output_config.effort` of
+/// the last `role:"system"` message that has one. It applies from the next user turn on, and
+/// this request's newest turn follows it.
+pub(crate) fn message_effort(messages: &[Value]) -> Option<Value> {
+    messages
+        .iter()
+        .rev()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        .find_map(|m| {
+            m.get("output_config")?
+                .get("effort")
+                .filter(|e| e.is_string())
+        })
+        .cloned()
+}
+
+/// The request's `output_config` with a per-message effort in place of its own.
+pub(crate) fn with_message_effort(
+    output_config: Option<Value>,
+    effort: Option<Value>,
+) -> Option<Value> {
+    let Some(effort) = effort else {
+        return output_config;
+    };
+    let mut oc = match output_config {
+        Some(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    oc.insert("effort".into(), effort);
+    Some(Value::Object(oc))
 }
 
 type Reasoning = (Value, Value, bool, Option<Value>);

@@ -125,7 +125,11 @@ async fn serve(
         Ok(i) => i,
         Err(f) => return reply(Reply::error(dialect, &f)),
     };
-    let route = st.route(&inbound.model);
+    st.warm_catalog().await;
+    let route = st.route_request(
+        &inbound.model,
+        proxy_core::wants_hosted_tools(&inbound.value),
+    );
     let target = match route.lane {
         Lane::Codex => crate::http::lanes::codex(&st),
         Lane::Chat => match crate::http::lanes::provider(&st.cfg(), &route) {

@@ -109,40 +109,86 @@ impl AppState {
         *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(cfg);
     }
 
-    /// Where a requested model goes: the routing table, with the haiku setting applied.
+    /// Where a requested model goes (a request without hosted tools): see [`Self::route_request`].
     pub fn route(&self, model: &str) -> proxy_core::Route {
-        let cfg = self.cfg();
-        // Only a haiku id can take the haiku route: the rest need not look for one.
-        let haiku = if model.to_ascii_lowercase().contains("haiku") {
-            self.settings
-                .haiku_model()
-                .or_else(|| self.background_model(&cfg.routing))
-        } else {
-            None
-        };
-        cfg.routing.route_with_haiku(model, haiku.as_deref())
+        self.route_request(model, false)
     }
 
-    /// Where haiku requests go when nothing says otherwise. Claude Code's and OpenCode's
-    /// background requests (titles, summaries) carry the user's prompt: with a ChatGPT account
-    /// they stay on the Codex backend (its small model) instead of going to a third party.
-    /// Kilo stays the zero-setup default without an account; a routing table the user wrote
-    /// is followed as written.
-    fn background_model(&self, table: &proxy_core::RoutingTable) -> Option<String> {
-        // Built once: this runs for every request.
-        static DEFAULT: std::sync::LazyLock<proxy_core::RoutingTable> =
-            std::sync::LazyLock::new(proxy_core::RoutingTable::default);
-        if self.pool.is_empty() || *table != *DEFAULT {
+    /// Where a request for `model` goes: the routing table, with the haiku setting applied.
+    /// With an account and the default table, the Claude families follow the accounts'
+    /// catalogs instead of a fixed slug: opus and sonnet go to the newest flagship, haiku to the
+    /// first small model (`proxy_core::catalog::default_for`; a request with `hosted_tools`
+    /// stays off Responses Lite models). Claude Code's and OpenCode's background requests
+    /// (titles, summaries) carry the user's prompt: with a ChatGPT account they stay on the
+    /// Codex backend instead of going to a third party. Kilo stays the zero-setup default
+    /// without an account; a routing table the user wrote is followed as written.
+    pub fn route_request(&self, model: &str, hosted_tools: bool) -> proxy_core::Route {
+        let cfg = self.cfg();
+        let haiku = model.to_ascii_lowercase().contains("haiku");
+        if let Some(h) = haiku.then(|| self.settings.haiku_model()).flatten() {
+            return cfg.routing.route_with_haiku(model, Some(&h));
+        }
+        let Some(slug) = self.catalog_default(&cfg.routing, model, hosted_tools) else {
+            return cfg.routing.route(model);
+        };
+        if haiku {
+            return cfg.routing.route_with_haiku(model, Some(&slug));
+        }
+        let mut route = cfg.routing.route(model);
+        route.model = slug;
+        route
+    }
+
+    /// The catalog's model for `model`'s family when the default table applies (an account,
+    /// no table of the user's); haiku without a catalog gets the small model every plan has had.
+    fn catalog_default(
+        &self,
+        table: &proxy_core::RoutingTable,
+        model: &str,
+        hosted_tools: bool,
+    ) -> Option<String> {
+        if self.pool.is_empty() || !is_default_table(table) {
             return None;
         }
-        // The catalog's first small model (the picker's order), else the one every plan has had.
         let known = self.catalogs.known();
-        let small = proxy_core::catalog::first_pick(
-            known.iter().flat_map(|(_, c)| c.models.iter()),
-            proxy_core::catalog::ModelInfo::is_small,
-        )
-        .map(|m| m.slug.clone());
-        Some(small.unwrap_or_else(|| SMALL_CODEX_MODEL.to_owned()))
+        let models = known.iter().flat_map(|(_, c)| c.models.iter());
+        proxy_core::catalog::default_for(models, model, hosted_tools)
+            .map(|m| m.slug.clone())
+            .or_else(|| {
+                model
+                    .to_ascii_lowercase()
+                    .contains("haiku")
+                    .then(|| SMALL_CODEX_MODEL.to_owned())
+            })
+    }
+
+    /// Fetch one account's catalog when the default table follows catalogs and none is known
+    /// yet, so that the first request already goes where the later ones will (a conversation
+    /// that changed models after its first turn would lose its cache and reasoning). One fetch
+    /// at a time per account; a failed one is not retried for a minute.
+    pub async fn warm_catalog(&self) {
+        if self.pool.is_empty()
+            || !is_default_table(&self.cfg().routing)
+            || !self.catalogs.known().is_empty()
+        {
+            return;
+        }
+        let now = crate::clock::now_secs();
+        let Ok(slot) = self.pool.pick(None, "", &[], now) else {
+            return;
+        };
+        let Ok(token) = self.pool.token(&slot, now).await else {
+            return;
+        };
+        let cfg = self.cfg();
+        let ua = crate::http::lanes::codex_user_agent(&cfg.codex_client_version);
+        let src = crate::accounts::catalog::Source {
+            client: &self.client,
+            base_url: &cfg.codex_base_url,
+            client_version: &cfg.codex_client_version,
+            user_agent: &ua,
+        };
+        self.catalogs.catalog(&src, &slot.id(), &token).await;
     }
 
     /// A fresh seed for one stream's ids.
@@ -151,6 +197,14 @@ impl AppState {
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             .wrapping_mul(0xBF58_476D_1CE4_E5B9)
     }
+}
+
+/// Whether `table` is the built-in one (the user wrote none).
+fn is_default_table(table: &proxy_core::RoutingTable) -> bool {
+    // Built once: this runs for every request.
+    static DEFAULT: std::sync::LazyLock<proxy_core::RoutingTable> =
+        std::sync::LazyLock::new(proxy_core::RoutingTable::default);
+    *table == *DEFAULT
 }
 
 fn machine_id(data_dir: &std::path::Path) -> String {

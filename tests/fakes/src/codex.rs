@@ -714,7 +714,7 @@ fn catalog_entries(revision: u32) -> Vec<Value> {
     let levels = ["low", "medium", "high", "xhigh"];
     let lite_levels = ["low", "medium", "high", "xhigh", "max", "ultra"];
     let lite = |slug: &str, name: &str| {
-        let mut m = model(slug, name, &lite_levels, 272_000, 8);
+        let mut m = model(slug, name, &lite_levels, 272_000, 6);
         m["use_responses_lite"] = json!(true);
         m["max_context_window"] = json!(872_000);
         m["effective_context_window_percent"] = json!(95);
@@ -732,14 +732,16 @@ fn catalog_entries(revision: u32) -> Vec<Value> {
         "GPT-5.3-Codex-Spark",
         &levels,
         128_000,
-        4,
+        10,
     );
     spark["service_tiers"] = json!([]);
     let mut list = vec![
         lite("gpt-5.6-sol", "GPT-5.6-Sol"),
+        // Priorities as the real catalog orders them: lower first, the newest lowest
+        // (codex.md §9.1: gpt-5.6-sol 6, gpt-5.5 7).
         model("gpt-5.5", "GPT-5.5", &levels, 272_000, 7),
-        model("gpt-5.4", "GPT-5.4", &levels, 272_000, 6),
-        model("gpt-5.4-mini", "GPT-5.4-Mini", &levels, 272_000, 5),
+        model("gpt-5.4", "GPT-5.4", &levels, 272_000, 8),
+        model("gpt-5.4-mini", "GPT-5.4-Mini", &levels, 272_000, 9),
         spark,
     ];
     if revision >= 2 {
