@@ -13,8 +13,10 @@
 #                            again. Their reproducers under fuzz/artifacts-found/ are
 #                            replayed and reported either way.
 #   NICE=n                   niceness of the build and the runs (default 19)
+#   FUZZ_TOOLCHAIN=t         the nightly to build with (default the pinned one below; the
+#                            test command installs it)
 #
-# Needs the nightly toolchain and cargo-fuzz (README.md, "Setup").
+# Needs that nightly and cargo-fuzz (README.md, "Setup").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +25,8 @@ runs=${RUNS:-50000}
 nice_level=${NICE:-19}
 target_dir=${CARGO_TARGET_DIR:-$here/target}
 export PROXY_FUZZ_SKIP_KNOWN=${PROXY_FUZZ_SKIP_KNOWN:-0}
+# Pinned: a newer nightly may not build the pinned cargo-fuzz or libfuzzer-sys.
+toolchain=${FUZZ_TOOLCHAIN:-nightly-2026-05-20}
 
 all=(sse_decoder convert_request convert_chat openai_inbound codex_stream chat_stream exchange
      signature jwt_claims import claude_settings)
@@ -32,7 +36,7 @@ start=$(date +%s)
 echo "== build (nightly, cargo-fuzz, no sanitizer) into $target_dir"
 build() {
     (cd "$root" && CARGO_TARGET_DIR="$target_dir" nice -n "$nice_level" \
-        cargo +nightly fuzz build --sanitizer none --target-dir "$target_dir" "$@")
+        cargo "+$toolchain" fuzz build --sanitizer none --target-dir "$target_dir" "$@")
 }
 if [ $# -eq 0 ]; then
     build

@@ -98,6 +98,9 @@ pub struct Pool {
     store: Option<Store>,
     slots: RwLock<Vec<Arc<Slot>>>,
     strategy: RwLock<Strategy>,
+    /// The index's active account, kept in memory: `pick` runs for every request and must not
+    /// read the disk (it is re-read with the accounts by `reload`).
+    active: RwLock<Option<String>>,
     turn: AtomicU64,
     refreshes: AtomicUsize,
     client: reqwest::Client,
@@ -116,6 +119,7 @@ impl Pool {
         };
         let mut strategy = Strategy::default();
         let mut slots = Vec::new();
+        let mut active = None;
         if let Some(s) = &store {
             s.clean_temp_files();
             let (list, bad) = s.load();
@@ -123,14 +127,17 @@ impl Pool {
                 tracing::warn!(file = %b, "skipping an unreadable account file");
             }
             slots = list.into_iter().map(Slot::new).collect();
-            if let Some(st) = s.index().strategy.and_then(|x| x.parse().ok()) {
+            let index = s.index();
+            if let Some(st) = index.strategy.and_then(|x| x.parse().ok()) {
                 strategy = st;
             }
+            active = index.active;
         }
         Self {
             store,
             slots: RwLock::new(slots),
             strategy: RwLock::new(strategy),
+            active: RwLock::new(active),
             turn: AtomicU64::new(0),
             refreshes: AtomicUsize::new(0),
             client,
@@ -140,6 +147,11 @@ impl Pool {
 
     fn slots(&self) -> Vec<Arc<Slot>> {
         self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The active account (what the sticky strategy prefers for requests without a session).
+    fn active(&self) -> Option<String> {
+        self.active.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Number of accounts.
@@ -191,12 +203,14 @@ impl Pool {
             index.active = Some(account_id.to_owned());
             store.write_index(&l, &index)?;
         }
+        *self.active.write().unwrap_or_else(|e| e.into_inner()) = Some(account_id.to_owned());
         Ok(true)
     }
 
     /// Re-read the store: new accounts appear, removed ones go, newer tokens on disk win.
     pub fn reload(&self) {
         let Some(store) = &self.store else { return };
+        *self.active.write().unwrap_or_else(|e| e.into_inner()) = store.index().active;
         let (list, _) = store.load();
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
         let mut next = Vec::with_capacity(list.len());
@@ -231,7 +245,7 @@ impl Pool {
         now: u64,
     ) -> Result<Arc<Slot>, Pick> {
         let slots = self.slots();
-        let active = self.store.as_ref().and_then(|s| s.index().active);
+        let active = self.active();
         let candidates: Vec<Candidate> = slots
             .iter()
             .map(|s| {
@@ -428,7 +442,7 @@ impl Pool {
 
     /// Non-secret descriptions for status output and the admin API.
     pub fn summaries(&self, now: u64) -> Vec<Value> {
-        let active = self.store.as_ref().and_then(|s| s.index().active);
+        let active = self.active();
         self.slots()
             .iter()
             .map(|s| {
