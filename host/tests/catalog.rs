@@ -420,3 +420,53 @@ async fn opus_and_sonnet_follow_the_catalogs_newest_flagship() {
     drop(p);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Mid-conversation tool changes (claude-code.md §9.2's literal shape) through the binary, on
+/// a classic and a Lite model: no 4xx, and the tools that go upstream are the folded set (the
+/// removed tool gone, the referenced deferred tool sent, the defined one added).
+#[tokio::test(flavor = "multi_thread")]
+async fn mid_conversation_tool_changes_become_the_turns_tool_set() {
+    let fake = fake().await;
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            ..ProxyOpts::default()
+        },
+    );
+    let schema = json!({"type": "object", "properties": {"path": {"type": "string"}}});
+    let changes = json!({"role": "system", "content": [
+        {"type": "text", "text": "Tools changed."},
+        {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "Read"}},
+        {"type": "tool_addition", "tool": {"type": "tool_reference", "name": "Grep"},
+         "cache_control": {"type": "ephemeral"}},
+        {"type": "tool_addition", "tool": {"type": "tool_definition",
+            "definition": {"name": "mcp__notes__save", "description": "Saves a note",
+                           "input_schema": {"type": "object"}}}}]});
+    for model in ["gpt-5.5", "gpt-5.6-sol"] {
+        let extra = json!({
+            "tools": [{"name": "Read", "description": "Read a file", "input_schema": schema},
+                      {"name": "Grep", "description": "Search files", "input_schema": schema,
+                       "defer_loading": true}],
+            "messages": [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": "Hello."},
+                         changes,
+                         {"role": "user", "content": "go on [[scenario:text]]"}]});
+        let (status, answer) = ask(&p, model, extra).await;
+        assert_eq!(status, 200, "{model}: {answer}");
+        let sent = body(&responses(&fake).pop().expect("sent"));
+        let tools = match sent["tools"].as_array() {
+            Some(t) => t.clone(),
+            None => sent["input"][0]["tools"]
+                .as_array()
+                .cloned()
+                .expect("additional_tools"),
+        };
+        let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(names, ["Grep", "mcp__notes__save"], "{model}: {sent}");
+        assert!(
+            tools.iter().all(|t| t.get("defer_loading").is_none()),
+            "{model}"
+        );
+    }
+}

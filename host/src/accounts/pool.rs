@@ -151,7 +151,10 @@ impl Pool {
 
     /// The active account (what the sticky strategy prefers for requests without a session).
     fn active(&self) -> Option<String> {
-        self.active.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Number of accounts.
