@@ -94,6 +94,9 @@ pub struct Config {
     /// catalog's `client_version`): the backend filters its catalog by it and refuses newer
     /// models to older versions.
     pub codex_client_version: String,
+    /// Send Codex request bodies compressed with zstd, as the Codex CLI does (turned off for
+    /// the process if the backend refuses it).
+    pub codex_zstd: bool,
     /// Seconds to wait for the upstream's first byte.
     pub first_byte_timeout_secs: f64,
     /// Seconds of upstream silence that end a stream with an error.
@@ -141,6 +144,7 @@ impl Default for Config {
             codex_base_url: "https://chatgpt.com/backend-api".into(),
             oauth_issuer: proxy_core::oauth::ISSUER.into(),
             codex_client_version: DEFAULT_CODEX_VERSION.into(),
+            codex_zstd: true,
             first_byte_timeout_secs: 120.0,
             idle_timeout_secs: 300.0,
             ping_interval_secs: 10.0,
@@ -268,6 +272,7 @@ impl Config {
         env!(codex_base_url, "CCP_CODEX_BASE_URL");
         env!(oauth_issuer, "CCP_OAUTH_ISSUER");
         env!(codex_client_version, "CCP_CODEX_CLIENT_VERSION");
+        env!(codex_zstd, "CCP_CODEX_ZSTD");
         env!(first_byte_timeout_secs, "CCP_FIRST_BYTE_TIMEOUT_SECS");
         env!(idle_timeout_secs, "CCP_IDLE_TIMEOUT_SECS");
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");

@@ -336,6 +336,10 @@ async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
     );
     let share = proxy_fakes::replay::codex_share(&rows);
     assert!(share >= 0.90, "{:.1} % cached\n{table}", share * 100.0);
+    // The same session's upload: every body went zstd-compressed, at most a third of its size.
+    let (body, wire) = proxy_fakes::replay::codex_bytes(&rows);
+    let bytes = proxy_fakes::replay::bytes_table(&rows);
+    assert!(body > 0 && wire * 3 < body, "{bytes}");
 }
 
 /// With an account and no table of the user's, opus and sonnet go to the catalog's newest

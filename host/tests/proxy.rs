@@ -1107,3 +1107,75 @@ async fn slow_idle_and_oversized_clients_do_not_starve_normal_ones() {
     );
     drop(idle);
 }
+
+/// Codex request bodies go compressed with zstd (what the Codex CLI sends the ChatGPT
+/// backend): a large body is a zstd frame that decodes to the JSON, a small one goes plain,
+/// Chat providers get plain bodies, and `codex_zstd = false` turns it off. A backend that
+/// refuses the encoding gets the same request again plain at once (the client sees only the
+/// answer), and no compressed body after that.
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_bodies_go_zstd_compressed_and_a_refusal_falls_back_to_plain() {
+    let codex = |fake: &proxy_fakes::FakeServer| -> Vec<proxy_fakes::Logged> {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/backend-api/codex/responses"))
+            .collect()
+    };
+    let zstd = |l: &proxy_fakes::Logged| l.header("content-encoding") == Some("zstd");
+    let long = |scenario: &str| {
+        let mut body = request("claude-sonnet-4-5", scenario, false);
+        body["system"] = json!("You are a careful engineer. ".repeat(400));
+        body
+    };
+
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    assert_eq!(post(&p, &long("text")).await.status(), 200);
+    let sent = codex(&fake).pop().expect("sent");
+    assert!(zstd(&sent), "{:?}", sent.headers);
+    let plain = serde_json::to_vec(&sent.json().expect("decoded json")).expect("json");
+    assert!(
+        sent.wire_bytes * 4 < plain.len(),
+        "{} of {}",
+        sent.wire_bytes,
+        plain.len()
+    );
+    assert_eq!(
+        post(&p, &request("claude-sonnet-4-5", "text", false))
+            .await
+            .status(),
+        200
+    );
+    let small = codex(&fake).pop().expect("sent");
+    assert!(!zstd(&small) && small.wire_bytes == small.body.len());
+    let mut kilo = long("text");
+    kilo["model"] = json!("minimax/minimax-m2.5:free");
+    assert_eq!(post(&p, &kilo).await.status(), 200);
+    let chat = fake.requests().pop().expect("chat");
+    assert!(chat.path.contains("chat/completions") && !zstd(&chat));
+    drop(p);
+
+    let mut off = one_account(&fake);
+    off.env.push(("CCP_CODEX_ZSTD".into(), "false".into()));
+    let p = Proxy::start(&fake, off);
+    assert_eq!(post(&p, &long("text")).await.status(), 200);
+    assert!(!zstd(&codex(&fake).pop().expect("sent")));
+    drop(p);
+
+    for status in [415, 400] {
+        let refusing = proxy_fakes::FakeServer::start(proxy_fakes::FakeConfig {
+            refuse_zstd: Some(status),
+            ..proxy_fakes::FakeConfig::default()
+        })
+        .await
+        .expect("fake");
+        let p = Proxy::start(&refusing, one_account(&refusing));
+        for _ in 0..2 {
+            let r = post(&p, &long("text")).await;
+            assert_eq!(r.status(), 200, "{status}");
+        }
+        let sent = codex(&refusing);
+        let statuses: Vec<(bool, u16)> = sent.iter().map(|l| (zstd(l), l.status)).collect();
+        assert_eq!(statuses, [(true, status), (false, 200), (false, 200)]);
+    }
+}

@@ -13,3 +13,4 @@ pub mod server;
 pub mod state;
 pub mod tokens;
 pub mod ui;
+pub mod zstd_body;

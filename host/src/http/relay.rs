@@ -177,6 +177,8 @@ async fn serve(
         session,
         upstream_model: upstream_model.clone(),
         drain_over: st.drain_over.subscribe(),
+        packed: (lane == "codex" && st.cfg().codex_zstd)
+            .then(|| Arc::new(crate::http::zstd_body::Packed::default())),
     };
     let abandoned = Abandoned {
         model: &model,
@@ -267,6 +269,8 @@ struct Driver {
     upstream_model: String,
     /// The end of a shutdown's drain time.
     drain_over: tokio::sync::watch::Receiver<bool>,
+    /// Codex bodies go compressed (zstd_body.rs): this request's last one, for its retries.
+    packed: Option<Arc<crate::http::zstd_body::Packed>>,
 }
 
 /// What one request's log entry says besides its route.
@@ -418,7 +422,8 @@ impl Driver {
                         if self.ex.retries() > 0 {
                             self.st.metrics.retries.inc();
                         }
-                        self.link = Link::Sending(Box::pin(self.build(req).send()));
+                        let packed = self.packed.clone().filter(|_| self.st.zstd.on());
+                        self.link = Link::Sending(Box::pin(send(self.st.clone(), req, packed)));
                     }
                     Output::CloseUpstream => self.link = Link::Idle,
                     Output::Commit { status, headers } => return Step::Commit(status, headers),
@@ -534,14 +539,54 @@ impl Driver {
             }
         }
     }
+}
 
-    fn build(&self, req: UpstreamRequest) -> reqwest::RequestBuilder {
-        let mut rb = self.st.client.post(req.url);
-        for (k, v) in &req.headers {
+/// Send one upstream request. A Codex body goes compressed when `packed` is given
+/// (zstd_body.rs); if the backend refuses the encoding, the same request goes again plain at
+/// once, and the machine sees only that answer.
+async fn send(
+    st: Arc<AppState>,
+    req: UpstreamRequest,
+    packed: Option<Arc<crate::http::zstd_body::Packed>>,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let UpstreamRequest {
+        url, headers, body, ..
+    } = req;
+    let post = |st: &AppState| {
+        let mut rb = st.client.post(&url);
+        for (k, v) in &headers {
             rb = rb.header(k.as_str(), v.as_str());
         }
-        rb.body(req.body)
+        rb
+    };
+    let body = Arc::new(body);
+    let compressed = match &packed {
+        Some(p) => p.encode(&body).await,
+        None => None,
+    };
+    let Some(compressed) = compressed else {
+        return post(&st).body(Arc::unwrap_or_clone(body)).send().await;
+    };
+    let resp = post(&st)
+        .header("content-encoding", "zstd")
+        .body(compressed)
+        .send()
+        .await?;
+    let status = resp.status();
+    if status.as_u16() != 400 && status.as_u16() != 415 {
+        return Ok(resp);
     }
+    // Read the refusal: the encoding's own, or the request's (handed on unchanged).
+    let head = resp.headers().clone();
+    let text = resp.bytes().await?;
+    if !crate::http::zstd_body::refuses_encoding(status.as_u16(), &text) {
+        let mut same = axum::http::Response::new(text);
+        *same.status_mut() = status;
+        *same.headers_mut() = head;
+        return Ok(reqwest::Response::from(same));
+    }
+    st.zstd.refuse();
+    post(&st).body(Arc::unwrap_or_clone(body)).send().await
 }
 
 /// The 400 for a model no account's catalog offers.

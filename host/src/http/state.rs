@@ -64,6 +64,8 @@ pub struct AppState {
     /// Becomes `true` when a shutdown's drain time is over: streams still running end with an
     /// error event, requests not yet answered get one.
     pub drain_over: tokio::sync::watch::Sender<bool>,
+    /// Whether Codex request bodies still go compressed (the backend may refuse zstd).
+    pub zstd: crate::http::zstd_body::Switch,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -94,6 +96,7 @@ impl AppState {
             logs: crate::http::logs::RequestLog::default(),
             config_write: tokio::sync::Mutex::new(()),
             drain_over: tokio::sync::watch::channel(false).0,
+            zstd: crate::http::zstd_body::Switch::new(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg: RwLock::new(Arc::new(cfg)),
         })

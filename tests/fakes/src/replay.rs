@@ -72,6 +72,10 @@ pub struct Row {
     pub cached: u64,
     /// The lane the proxy's request log says it took.
     pub lane: String,
+    /// Codex lane: the body's size as JSON, and as sent (`content-encoding: zstd` or not).
+    pub body_bytes: usize,
+    /// See `body_bytes`.
+    pub wire_bytes: usize,
 }
 
 /// Replay `turns` turns through the proxy binary at `proxy_bin`; one row per request.
@@ -171,6 +175,8 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
             input,
             cached,
             lane: String::new(),
+            body_bytes: 0,
+            wire_bytes: 0,
         });
         main.step(&format!("toolu_main_{turn:03}"), turn);
 
@@ -185,6 +191,8 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
             input,
             cached,
             lane: String::new(),
+            body_bytes: 0,
+            wire_bytes: 0,
         });
 
         if turn % 5 == 0 {
@@ -203,6 +211,8 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
                         input,
                         cached,
                         lane: String::new(),
+                        body_bytes: 0,
+                        wire_bytes: 0,
                     });
                     lineage.step(&format!("toolu_{id}_{turn:03}_{step}"), turn * 10 + step);
                 }
@@ -228,6 +238,16 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
     for (i, r) in rows.iter_mut().enumerate() {
         r.lane = lanes.get(skip + i).cloned().unwrap_or_default();
     }
+    // What went over the wire to the backend, in the same order as the Codex-lane rows.
+    let sent: Vec<(usize, usize)> = fake
+        .requests()
+        .into_iter()
+        .filter(|l| l.path.ends_with("/codex/responses") && l.status == 200)
+        .map(|l| (l.body.len(), l.wire_bytes))
+        .collect();
+    for (r, (body, wire)) in rows.iter_mut().filter(|r| r.lane == "codex").zip(sent) {
+        (r.body_bytes, r.wire_bytes) = (body, wire);
+    }
     drop(proxy);
     rows
 }
@@ -239,6 +259,33 @@ pub fn codex_share(rows: &[Row]) -> f64 {
         .filter(|r| r.turn >= 2 && r.lane == "codex")
         .fold((0u64, 0u64), |(i, c), r| (i + r.input, c + r.cached));
     cached as f64 / input.max(1) as f64
+}
+
+/// The bytes the Codex lane sent upstream over the whole replay: (as JSON, on the wire).
+pub fn codex_bytes(rows: &[Row]) -> (usize, usize) {
+    rows.iter()
+        .filter(|r| r.lane == "codex")
+        .fold((0, 0), |(b, w), r| (b + r.body_bytes, w + r.wire_bytes))
+}
+
+/// The upload table (markdown): the Codex lane's request bytes, uncompressed and as sent.
+pub fn bytes_table(rows: &[Row]) -> String {
+    let (body, wire) = codex_bytes(rows);
+    let last = rows.iter().rfind(|r| r.kind == "main" && r.lane == "codex");
+    let (lb, lw) = last.map_or((0, 0), |r| (r.body_bytes, r.wire_bytes));
+    // Upload time at 20 Mbit/s (a home uplink): bytes × 8 / 20e6 s.
+    let ms = |b: usize| b as f64 * 8.0 / 20e6 * 1000.0;
+    format!(
+        "| Codex request bodies | uncompressed | sent (zstd) | sent / uncompressed |\n\
+         |---|---|---|---|\n\
+         | whole session ({} requests) | {body} B | {wire} B | {:.1} % |\n\
+         | last main turn | {lb} B ({:.0} ms at 20 Mbit/s) | {lw} B ({:.0} ms) | {:.1} % |\n",
+        rows.iter().filter(|r| r.lane == "codex").count(),
+        100.0 * wire as f64 / body.max(1) as f64,
+        ms(lb),
+        ms(lw),
+        100.0 * lw as f64 / lb.max(1) as f64,
+    )
 }
 
 /// The replay's table (markdown): per kind and lane, from turn 2 on.

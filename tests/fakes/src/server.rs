@@ -32,6 +32,10 @@ pub struct FakeConfig {
     /// `cached_tokens` the part it shares with the last request on the same cache slot (see
     /// the README); off: the scenarios' fixed usage.
     pub prompt_cache: bool,
+    /// Refuse `content-encoding: zstd` request bodies with this status (`{"detail":
+    /// "Unsupported Content-Encoding: zstd"}`, the fake's own wording), as a backend without
+    /// it would; `None`: decode them (the Codex CLI sends them to the ChatGPT backend).
+    pub refuse_zstd: Option<u16>,
 }
 
 impl Default for FakeConfig {
@@ -43,6 +47,7 @@ impl Default for FakeConfig {
             stall_secs: 30,
             drip_ms: 50,
             prompt_cache: false,
+            refuse_zstd: None,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct Logged {
     pub anonymous_auth: bool,
     /// Chat: an `X-KiloCode-MachineId` header was present.
     pub machine_id: bool,
+    /// Bytes of the body as it came over the wire (compressed or not); `body` is decoded.
+    pub wire_bytes: usize,
 }
 
 impl Logged {
@@ -344,6 +351,8 @@ pub(crate) struct Req {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) start: Instant,
+    /// The body's size on the wire.
+    pub(crate) wire_bytes: usize,
 }
 
 impl Req {
@@ -376,7 +385,35 @@ impl Req {
             tools_without_strict: Vec::new(),
             anonymous_auth: false,
             machine_id: false,
+            wire_bytes: self.wire_bytes,
         }
+    }
+}
+
+/// A `content-encoding: zstd` body decoded in place (what the backend reads), or the refusal
+/// (a refusing fake, an unknown encoding, or bytes that do not decode).
+fn decode_body(shared: &Shared, req: &mut Req) -> Option<Response> {
+    let encoding = req.header("content-encoding")?.trim().to_ascii_lowercase();
+    let refuse = |status: u16, detail: String| {
+        Some(logged(
+            shared,
+            req,
+            status,
+            serde_json::json!({"detail": detail}),
+        ))
+    };
+    if encoding != "zstd" {
+        return refuse(415, format!("Unsupported Content-Encoding: {encoding}"));
+    }
+    if let Some(status) = shared.cfg.refuse_zstd {
+        return refuse(status, "Unsupported Content-Encoding: zstd".into());
+    }
+    match zstd::stream::decode_all(&req.body[..]) {
+        Ok(plain) => {
+            req.body = Bytes::from(plain);
+            None
+        }
+        Err(e) => refuse(400, format!("Could not decode the zstd body: {e}")),
     }
 }
 
@@ -387,14 +424,19 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(b) => b,
         Err(_) => return json_response(400, &serde_json::json!({"detail": "Bad body"})),
     };
-    let req = Req {
+    let wire_bytes = body.len();
+    let mut req = Req {
         method: parts.method,
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or("").to_string(),
         headers: parts.headers,
         body,
         start,
+        wire_bytes,
     };
+    if let Some(refused) = decode_body(&shared, &mut req) {
+        return refused;
+    }
     let get = req.method == Method::GET;
     let post = req.method == Method::POST;
     let path = req.path.trim_end_matches('/');

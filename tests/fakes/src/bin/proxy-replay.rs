@@ -41,4 +41,6 @@ async fn main() {
     let rows =
         proxy_fakes::replay::run(&a.proxy_bin, std::path::Path::new(&a.fixtures), a.turns).await;
     print!("{}", proxy_fakes::replay::table(&rows));
+    println!();
+    print!("{}", proxy_fakes::replay::bytes_table(&rows));
 }
