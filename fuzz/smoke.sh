@@ -7,6 +7,7 @@
 #
 # Environment:
 #   RUNS=N                   executions per target after the corpus is replayed (default 50000)
+#   SECS=S                   also stop each target after S seconds (the test command's budget)
 #   CARGO_TARGET_DIR=dir     where to build (default fuzz/target)
 #   PROXY_FUZZ_SKIP_KNOWN=1  step around the findings of README.md ("Findings"); all are
 #                            fixed in core, so by default (0) every one trips its target
@@ -22,6 +23,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 runs=${RUNS:-50000}
+limit=()
+[ -n "${SECS:-}" ] && limit=(-max_total_time="$SECS")
 nice_level=${NICE:-19}
 target_dir=${CARGO_TARGET_DIR:-$here/target}
 export PROXY_FUZZ_SKIP_KNOWN=${PROXY_FUZZ_SKIP_KNOWN:-0}
@@ -56,7 +59,7 @@ for t in "${targets[@]}"; do
     [ -f "$here/dicts/$t.dict" ] && dict=(-dict="$here/dicts/$t.dict")
     t0=$(date +%s)
     if (cd "$scratch/$t" && nice -n "$nice_level" "$bin/$t" "$scratch/$t/new" "$here/corpus/$t" \
-            -runs="$runs" -seed=1 -timeout=10 -rss_limit_mb=2048 \
+            -runs="$runs" "${limit[@]}" -seed=1 -timeout=10 -rss_limit_mb=2048 \
             -artifact_prefix="$scratch/$t/artifacts/" "${dict[@]}" > "$scratch/$t/log" 2>&1); then
         echo "ok    $t ($(( $(date +%s) - t0 )) s)"
     else
