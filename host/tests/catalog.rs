@@ -14,6 +14,30 @@ fn account(fake: &proxy_fakes::FakeServer, id: &str, plan: &str) -> Value {
            "access_token": access, "refresh_token": refresh})
 }
 
+/// A proxy with one Plus account and a routing table of the user's (`rules`, and a gpt-5.5
+/// fallback) in a data dir tagged `tag`; the caller removes the dir.
+fn with_routing(
+    fake: &proxy_fakes::FakeServer,
+    tag: &str,
+    rules: &str,
+) -> (Proxy, std::path::PathBuf) {
+    let data = std::env::temp_dir().join(format!("ccp-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&data).expect("dir");
+    let routing = format!(
+        "[routing]\n{rules}\nfallback = {{ match = \"*\", lane = \"codex\", model = \"gpt-5.5\" }}\n"
+    );
+    std::fs::write(data.join("config.toml"), routing).expect("config");
+    let p = Proxy::start(
+        fake,
+        ProxyOpts {
+            raw_accounts: vec![account(fake, "acct-plus", "plus")],
+            data_dir: Some(data.clone()),
+            ..ProxyOpts::default()
+        },
+    );
+    (p, data)
+}
+
 async fn ask(p: &Proxy, model: &str, extra: Value) -> (u16, Value) {
     let mut body = json!({"model": model, "max_tokens": 256, "stream": false,
                           "system": "Be brief.",
@@ -149,20 +173,10 @@ async fn a_model_missing_from_an_accounts_plan_goes_to_an_account_that_has_it() 
 async fn a_new_catalog_revision_is_picked_up_without_a_restart_and_windows_follow_it() {
     let fake = fake().await;
     // Claude Code's opus routed to a Lite model, whose catalog window the models list shows.
-    let data = std::env::temp_dir().join(format!("ccp-catalog-{}", std::process::id()));
-    std::fs::create_dir_all(&data).expect("dir");
-    std::fs::write(
-        data.join("config.toml"),
-        "[routing]\nrules = [{ match = \"*opus*\", lane = \"codex\", model = \"gpt-5.6-sol\", effort = \"high\" }, { match = \"gpt-*\", lane = \"codex\", model = \"*\" }]\nfallback = { match = \"*\", lane = \"codex\", model = \"gpt-5.5\" }\n",
-    )
-    .expect("config");
-    let p = Proxy::start(
+    let (p, data) = with_routing(
         &fake,
-        ProxyOpts {
-            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
-            data_dir: Some(data.clone()),
-            ..ProxyOpts::default()
-        },
+        "catalog",
+        "rules = [{ match = \"*opus*\", lane = \"codex\", model = \"gpt-5.6-sol\", effort = \"high\" }, { match = \"gpt-*\", lane = \"codex\", model = \"*\" }]",
     );
     let (status, answer) = ask(&p, "gpt-5.6-terra", json!({})).await;
     assert_eq!(status, 400, "not in revision 1: {answer}");
@@ -400,20 +414,10 @@ async fn opus_and_sonnet_follow_the_catalogs_newest_flagship() {
     drop(p);
 
     // A table of the user's: as written.
-    let data = std::env::temp_dir().join(format!("ccp-flagship-{}", std::process::id()));
-    std::fs::create_dir_all(&data).expect("dir");
-    std::fs::write(
-        data.join("config.toml"),
-        "[routing]\nrules = [{ match = \"*opus*\", lane = \"codex\", model = \"gpt-5.4\", effort = \"high\" }]\nfallback = { match = \"*\", lane = \"codex\", model = \"gpt-5.5\" }\n",
-    )
-    .expect("config");
-    let p = Proxy::start(
+    let (p, data) = with_routing(
         &fake,
-        ProxyOpts {
-            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
-            data_dir: Some(data.clone()),
-            ..ProxyOpts::default()
-        },
+        "flagship",
+        "rules = [{ match = \"*opus*\", lane = \"codex\", model = \"gpt-5.4\", effort = \"high\" }]",
     );
     let (status, answer) = ask(&p, "claude-opus-5-5", json!({})).await;
     assert_eq!(status, 200, "{answer}");

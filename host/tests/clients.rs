@@ -76,12 +76,8 @@ async fn python_sdk_stream_equals_non_stream() {
 
 /// Claude Code in print mode: the fake backend asks it to write a file with its Write tool,
 /// then answers; the file must exist with the content, and the final answer must arrive.
-#[tokio::test(flavor = "multi_thread")]
-async fn claude_code_writes_a_file_through_the_proxy() {
-    let fake = fake().await;
-    let p = proxy_with_account(&fake);
-    let (out, target) =
-        tokio::task::block_in_place(|| claude_writes_a_file(&p.base, "dummy", &[], &p.data_dir));
+/// Claude Code's JSON result: it exited well and reports no error (else the proxy's log).
+fn claude_result(out: &std::process::Output, p: &Proxy) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -92,6 +88,16 @@ async fn claude_code_writes_a_file_through_the_proxy() {
     );
     let result: Value = serde_json::from_str(stdout.trim()).expect("claude prints JSON");
     assert_eq!(result["is_error"], false, "{result}");
+    result
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_writes_a_file_through_the_proxy() {
+    let fake = fake().await;
+    let p = proxy_with_account(&fake);
+    let (out, target) =
+        tokio::task::block_in_place(|| claude_writes_a_file(&p.base, "dummy", &[], &p.data_dir));
+    let result = claude_result(&out, &p);
     assert_eq!(
         std::fs::read_to_string(&target).expect("the file was written"),
         "hello from the fake codex\n"
@@ -138,16 +144,7 @@ async fn claude_code_finds_a_deferred_tool_and_runs_a_subagent_with_no_4xx() {
             &p.data_dir,
         )
     });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "claude failed ({}): {stdout}\n{}\nproxy log:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        p.log_text()
-    );
-    let result: Value = serde_json::from_str(stdout.trim()).expect("claude prints JSON");
-    assert_eq!(result["is_error"], false, "{result}");
+    let result = claude_result(&out, &p);
     assert!(
         result["result"].as_str().unwrap_or("").contains("DONE"),
         "final answer: {result}"

@@ -780,19 +780,25 @@ async fn an_unwritable_account_dir_keeps_the_old_file_and_logs_why() {
     );
     // After the start (the store makes its directory 0700 when it opens).
     chmod(&dir.join("accounts"), 0o500);
-    let before = account_file(&p);
-    warm_up(&p).await;
+    a_failed_save_keeps_the_file(&mut p, &fake, "Permission denied", "unwritable").await;
+    chmod(&dir.join("accounts"), 0o700);
+}
+
+/// A refresh whose save fails (`why` is the OS error the log must name): the account file is
+/// byte-identical afterwards, no descriptor is left, and the proxy still answers.
+async fn a_failed_save_keeps_the_file(p: &mut Proxy, fake: &FakeServer, why: &str, label: &str) {
+    let before = account_file(p);
+    warm_up(p).await;
     let baseline = quiet_fds(p.pid()).await;
-    refresh_through_a_401(&p, &fake).await;
-    assert_eq!(account_file(&p), before, "the account file changed");
+    refresh_through_a_401(p, fake).await;
+    assert_eq!(account_file(p), before, "the account file changed");
     let log = p.log_text();
     assert!(
-        log.contains("refreshed tokens could not be saved") && log.contains("Permission denied"),
+        log.contains("refreshed tokens could not be saved") && log.contains(why),
         "{log}"
     );
-    assert_fds_settle(&p, baseline, "unwritable").await;
-    assert_healthy(&mut p, None).await;
-    chmod(&dir.join("accounts"), 0o700);
+    assert_fds_settle(p, baseline, label).await;
+    assert_healthy(p, None).await;
 }
 
 /// A tmpfs mounted for one test; unmounted (and its mount point's dir removed) on drop.
@@ -859,18 +865,7 @@ async fn a_full_disk_keeps_the_old_account_file_and_logs_why() {
         },
     );
     fill(&dir.join("accounts"));
-    let before = account_file(&p);
-    warm_up(&p).await;
-    let baseline = quiet_fds(p.pid()).await;
-    refresh_through_a_401(&p, &fake).await;
-    assert_eq!(account_file(&p), before, "the account file changed");
-    let log = p.log_text();
-    assert!(
-        log.contains("refreshed tokens could not be saved") && log.contains("No space left"),
-        "{log}"
-    );
-    assert_fds_settle(&p, baseline, "disk full").await;
-    assert_healthy(&mut p, None).await;
+    a_failed_save_keeps_the_file(&mut p, &fake, "No space left", "disk full").await;
     let leftovers: Vec<String> = std::fs::read_dir(dir.join("accounts"))
         .expect("dir")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -350,6 +350,80 @@ pub(crate) fn instructions(
     }
 }
 
+/// Drop the `pattern`s OpenAI's schema validator cannot compile (docs/CONVERSION.md §1.5): it
+/// compiles them with Python's `re`, which has no Unicode property classes (`\p{…}`) and no
+/// JavaScript-style named groups, and one such pattern makes every request 400 (Claude Code's
+/// `Artifact` tool did, claude-code.md §9.6). Walks the schema's subschemas, never the
+/// property names (a parameter may be called `pattern`).
+fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradations) {
+    if node
+        .get("pattern")
+        .and_then(Value::as_str)
+        .is_some_and(|p| !python_compatible(p))
+    {
+        node.shift_remove("pattern");
+        deg.push(
+            format!("{path}.pattern"),
+            K::Dropped,
+            "a regex the backend's schema check cannot compile (Unicode property classes or named groups)",
+        );
+    }
+    let mut sub = |v: &mut Value, at: String| {
+        if let Value::Object(o) = v {
+            scrub_patterns(o, &at, deg);
+        }
+    };
+    for key in ["properties", "patternProperties", "$defs", "definitions"] {
+        if let Some(Value::Object(map)) = node.get_mut(key) {
+            for (name, v) in map.iter_mut() {
+                sub(v, format!("{path}.{key}.{name}"));
+            }
+        }
+    }
+    for key in [
+        "items",
+        "additionalProperties",
+        "not",
+        "contains",
+        "propertyNames",
+    ] {
+        if let Some(v) = node.get_mut(key) {
+            sub(v, format!("{path}.{key}"));
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf", "prefixItems"] {
+        if let Some(Value::Array(list)) = node.get_mut(key) {
+            for (i, v) in list.iter_mut().enumerate() {
+                sub(v, format!("{path}.{key}[{i}]"));
+            }
+        }
+    }
+}
+
+/// Whether Python's `re` reads `pattern`: no `\p`/`\P` property classes, no `(?<name>` groups
+/// and `\k<name>` references (JavaScript's spellings; Python writes `(?P<name>`).
+fn python_compatible(pattern: &str) -> bool {
+    let b = pattern.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                if matches!(b[i + 1], b'p' | b'P' | b'k') {
+                    return false;
+                }
+                i += 2;
+            }
+            b'(' if b[i + 1..].starts_with(b"?<")
+                && b.get(i + 3).is_some_and(|c| c.is_ascii_alphabetic()) =>
+            {
+                return false;
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
 pub(crate) fn empty_schema() -> Value {
     json!({"type": "object", "properties": {}})
 }
@@ -358,6 +432,7 @@ pub(crate) fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradat
     match schema {
         Some(Value::Object(mut s)) => {
             s.shift_remove("$schema");
+            scrub_patterns(&mut s, &format!("{path}.input_schema"), deg);
             if !s.contains_key("type") {
                 s.insert("type".into(), Value::String("object".into()));
             }
@@ -1440,6 +1515,23 @@ fn orphan_as_message(mut item: Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn patterns_python_cannot_compile() {
+        for bad in [r"[^\p{Cc}]", r"\P{L}", r"(?<year>\d{4})", r"(?<y>a)\k<y>"] {
+            assert!(!python_compatible(bad), "{bad}");
+        }
+        for good in [
+            r"^[a-z]+$",
+            r"(?<=a)b",
+            r"(?<!a)b",
+            r"(?P<y>a)",
+            r"\\p",
+            r"^(?!__.*__$).+",
+        ] {
+            assert!(python_compatible(good), "{good}");
+        }
+    }
+
     use super::*;
 
     #[test]
