@@ -109,6 +109,9 @@ pub struct Config {
     pub max_attempts: u32,
     /// Seconds a client has to send a request's head (slow clients are disconnected).
     pub header_read_timeout_secs: f64,
+    /// Seconds a client has, once its head is read, to send the whole request body (slow
+    /// clients get a 408 and the connection is closed).
+    pub body_read_timeout_secs: f64,
     /// Largest request head (request line and headers), bytes.
     pub max_header_bytes: usize,
     /// Connections served at once; more are closed on accept.
@@ -152,6 +155,7 @@ impl Default for Config {
             max_attempts: 4,
             drain_timeout_secs: 30.0,
             header_read_timeout_secs: 10.0,
+            body_read_timeout_secs: 30.0,
             max_header_bytes: 64 * 1024,
             max_connections: 10_000,
             providers: vec![Provider {
@@ -280,6 +284,7 @@ impl Config {
         env!(max_attempts, "CCP_MAX_ATTEMPTS");
         env!(drain_timeout_secs, "CCP_DRAIN_TIMEOUT_SECS");
         env!(header_read_timeout_secs, "CCP_HEADER_READ_TIMEOUT_SECS");
+        env!(body_read_timeout_secs, "CCP_BODY_READ_TIMEOUT_SECS");
         env!(max_header_bytes, "CCP_MAX_HEADER_BYTES");
         env!(max_connections, "CCP_MAX_CONNECTIONS");
         if let Some(d) = std::env::var_os("CCP_WEB_DIR") {
@@ -327,6 +332,7 @@ impl Config {
             ("commit_timeout_secs", self.commit_timeout_secs),
             ("drain_timeout_secs", self.drain_timeout_secs),
             ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ConfigError::Invalid(format!("{name} must be > 0")));

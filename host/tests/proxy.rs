@@ -203,6 +203,11 @@ async fn error_contract() {
         .await
         .expect("send");
     assert_eq!(r.status(), 413);
+    // The rest of the body was not read: the connection ends with the answer.
+    assert_eq!(
+        r.headers().get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
     let e: Value = r.json().await.expect("json");
     assert_eq!(e["error"]["type"], "request_too_large");
 
@@ -1178,4 +1183,81 @@ async fn codex_bodies_go_zstd_compressed_and_a_refusal_falls_back_to_plain() {
         let statuses: Vec<(bool, u16)> = sent.iter().map(|l| (zstd(l), l.status)).collect();
         assert_eq!(statuses, [(true, status), (false, 200), (false, 200)]);
     }
+}
+
+/// A body slower than any sane client (docs/FAILURES.md): the head arrives, then the body a
+/// byte every 300 ms. At `body_read_timeout_secs` (1 s here) the client gets an
+/// Anthropic-shaped 408 saying what happened and the connection is closed; a normal client
+/// served meanwhile keeps its normal latency.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_slower_than_its_deadline_gets_a_408_and_the_connection_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env
+        .push(("CCP_BODY_READ_TIMEOUT_SECS".into(), "1".into()));
+    let p = Proxy::start(&fake, opts);
+    let normal = || async {
+        let t = Instant::now();
+        let r = post(&p, &request("claude-sonnet-4-5", "text", false)).await;
+        assert_eq!(r.status(), 200);
+        t.elapsed()
+    };
+    // The first request fetches the model catalog; the second is the normal latency.
+    normal().await;
+    let before = normal().await;
+
+    let body = request("claude-sonnet-4-5", "text", false).to_string();
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let slow = tokio::net::TcpStream::connect(p.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let (mut rd, mut wr) = slow.into_split();
+    wr.write_all(head.as_bytes()).await.expect("head");
+    let started = Instant::now();
+    let dribble = tokio::spawn(async move {
+        for b in body.into_bytes() {
+            if wr.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let during = normal().await;
+    let mut answer = Vec::new();
+    // EOF (or a reset after the answer, when a byte crosses the close) ends the read.
+    let read = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut answer)).await;
+    let took = started.elapsed();
+    dribble.abort();
+    assert!(read.is_ok(), "the connection was still open after 5 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    let json: Value = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or_else(|| panic!("no JSON body: {answer}"));
+    assert_eq!(json["type"], "error");
+    assert_eq!(json["error"]["type"], "invalid_request_error");
+    let msg = json["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("not received in time") && msg.contains("1 s"),
+        "{msg}"
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "the 408 came after {took:?}"
+    );
+    assert!(
+        during < before * 5 + Duration::from_millis(200),
+        "a normal request took {during:?} beside the slow body (before: {before:?})"
+    );
+    // No upstream request was made for the cut body.
+    assert_eq!(fake.count("/backend-api/codex/responses"), 3);
 }

@@ -3,6 +3,7 @@
 //! live request log, and the dashboard's embedded files.
 
 pub mod admin;
+pub mod body_deadline;
 pub mod dashboard;
 pub mod lanes;
 pub mod listen;

@@ -149,6 +149,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::body_deadline::limit,
+        ))
         .with_state(state)
 }
 

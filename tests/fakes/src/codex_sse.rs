@@ -742,6 +742,15 @@ fn script(shared: &Shared, ctx: &Ctx, scenario: &str) -> Vec<Step> {
             t.drip = None;
             t.completed(default_usage());
         }
+        "seq_drip" => {
+            // Numbered deltas: a load client can tell a lost, repeated or reordered one.
+            t.start();
+            t.drip = Some(Duration::from_millis(shared.cfg.drip_ms));
+            let deltas: Vec<String> = (0..shared.cfg.seq_total).map(|i| format!("{i} ")).collect();
+            t.message(&deltas);
+            t.drip = None;
+            t.completed(default_usage());
+        }
         "garbage" => {
             t.created();
             t.w.raw(": a comment line the client must ignore\n\n");

@@ -11,6 +11,7 @@ mod codex;
 mod codex_sse;
 pub mod faults;
 mod jwt;
+pub mod load;
 mod oauth;
 pub mod replay;
 mod scenarios;

@@ -34,6 +34,7 @@ pub const CODEX_SCENARIOS: &[&str] = &[
     "stall",
     "stall_before_headers",
     "slow_drip",
+    "seq_drip",
     "garbage",
     "unicode",
     "big",

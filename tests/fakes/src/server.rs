@@ -26,8 +26,10 @@ pub struct FakeConfig {
     pub refresh_delay_ms: u64,
     /// How long `stall` / `stall_before_headers` stay silent.
     pub stall_secs: u64,
-    /// Gap between deltas in `slow_drip`.
+    /// Gap between deltas in `slow_drip` and `seq_drip`.
     pub drip_ms: u64,
+    /// Deltas in `seq_drip` (`"0 "`, `"1 "`, … up to this count minus one).
+    pub seq_total: u64,
     /// Model the backend's prompt cache: `usage.input_tokens` is the request's prefix size and
     /// `cached_tokens` the part it shares with the last request on the same cache slot (see
     /// the README); off: the scenarios' fixed usage.
@@ -46,6 +48,7 @@ impl Default for FakeConfig {
             refresh_delay_ms: 0,
             stall_secs: 30,
             drip_ms: 50,
+            seq_total: 100,
             prompt_cache: false,
             refuse_zstd: None,
         }
@@ -290,6 +293,14 @@ impl FakeServer {
             .iter()
             .filter(|l| l.path.starts_with(path_prefix))
             .count()
+    }
+
+    /// Forget the requests and disconnects logged so far (a long load run would otherwise
+    /// keep every request it made).
+    pub fn forget_requests(&self) {
+        let mut g = self.shared.lock();
+        g.log = Vec::new();
+        g.disconnects = Vec::new();
     }
 
     /// Responses the client abandoned: `(scenario, time from request start to the drop)`.
