@@ -91,16 +91,20 @@ impl ModelInfo {
     }
 }
 
-/// The Codex model the default routing table gives a Claude model family on these catalogs:
-/// opus and sonnet → the newest flagship (the picker's first model that is not small), haiku
-/// → the picker's first small model; `None` for other ids or when no catalog model fits. A
-/// request that needs hosted tools (web search) is kept off Responses Lite models, which
-/// refuse them (codex.md §9.2).
+/// The Codex model the default routing table gives a Claude model family on the accounts'
+/// catalogs: opus and sonnet → the newest flagship (the picker's first model that is not
+/// small), haiku → the picker's first small model; `None` for other ids or when no model fits.
+/// Only a model every catalog lists is chosen: a model some accounts lack (another plan) would
+/// leave those accounts nothing to serve when the others hit their usage limits, and rotation
+/// must keep working. A request that needs hosted tools (web search) is kept off Responses
+/// Lite models, which refuse them (codex.md §9.2).
 pub fn default_for<'a>(
-    models: impl IntoIterator<Item = &'a ModelInfo>,
+    catalogs: &[&'a [ModelInfo]],
     requested: &str,
     hosted_tools: bool,
 ) -> Option<&'a ModelInfo> {
+    let (first, others) = catalogs.split_first()?;
+    let everywhere = |m: &ModelInfo| others.iter().all(|c| c.iter().any(|o| o.slug == m.slug));
     let id = requested.to_ascii_lowercase();
     let small = if id.contains("haiku") {
         true
@@ -109,8 +113,8 @@ pub fn default_for<'a>(
     } else {
         return None;
     };
-    first_pick(models, |m| {
-        m.is_small() == small && !(hosted_tools && m.profile == Profile::Lite)
+    first_pick(first.iter(), |m| {
+        m.is_small() == small && !(hosted_tools && m.profile == Profile::Lite) && everywhere(m)
     })
 }
 
@@ -198,14 +202,28 @@ mod tests {
             {"slug":"gpt-5.6-sol","priority":6,"use_responses_lite":true},
             {"slug":"gpt-5.4-mini","priority":9}]}"#;
         let c = Catalog::parse(body.as_bytes(), None).expect("catalog");
-        let pick =
-            |id: &str, hosted: bool| default_for(&c.models, id, hosted).map(|m| m.slug.as_str());
+        let pick = |id: &str, hosted: bool| {
+            default_for(&[c.models.as_slice()], id, hosted).map(|m| m.slug.as_str())
+        };
         assert_eq!(pick("claude-opus-5-5", false), Some("gpt-5.6-sol"));
         assert_eq!(pick("claude-sonnet-4-5[1m]", false), Some("gpt-5.6-sol"));
         assert_eq!(pick("claude-haiku-4-5", false), Some("gpt-5.4-mini"));
         // Web search needs the classic profile.
         assert_eq!(pick("claude-opus-5-5", true), Some("gpt-5.5"));
         assert_eq!(pick("gpt-5.5", false), None);
+        // Another account's catalog without gpt-5.6-sol (another plan): the newest both have.
+        let free = Catalog::parse(
+            br#"{"models":[{"slug":"gpt-5.5","priority":7},
+            {"slug":"gpt-5.4-mini","priority":9}]}"#,
+            None,
+        )
+        .expect("catalog");
+        let both = [c.models.as_slice(), free.models.as_slice()];
+        assert_eq!(
+            default_for(&both, "claude-opus-5-5", false).map(|m| m.slug.as_str()),
+            Some("gpt-5.5")
+        );
+        assert!(default_for(&[], "claude-opus-5-5", false).is_none());
     }
 
     #[test]

@@ -413,6 +413,28 @@ async fn opus_and_sonnet_follow_the_catalogs_newest_flagship() {
     );
     drop(p);
 
+    // A Plus and a Free account: the newest model both can serve, so that either can take
+    // over when the other reaches its usage limit.
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![
+                account(&fake, "acct-plus", "plus"),
+                account(&fake, "acct-free", "free"),
+            ],
+            ..ProxyOpts::default()
+        },
+    );
+    let (status, answer) = ask(&p, "claude-opus-5-5", json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        body(&responses(&fake).pop().expect("sent"))["model"],
+        "gpt-5.5"
+    );
+    let health = get_json(&client(), format!("{}/health", p.base)).await;
+    assert_eq!(health["routes"]["opus"]["model"], "gpt-5.5", "{health}");
+    drop(p);
+
     // A table of the user's: as written.
     let (p, data) = with_routing(
         &fake,

@@ -154,8 +154,9 @@ impl AppState {
             return None;
         }
         let known = self.catalogs.known();
-        let models = known.iter().flat_map(|(_, c)| c.models.iter());
-        proxy_core::catalog::default_for(models, model, hosted_tools)
+        let lists: Vec<&[proxy_core::catalog::ModelInfo]> =
+            known.iter().map(|(_, c)| c.models.as_slice()).collect();
+        proxy_core::catalog::default_for(&lists, model, hosted_tools)
             .map(|m| m.slug.clone())
             .or_else(|| {
                 model
@@ -165,24 +166,25 @@ impl AppState {
             })
     }
 
-    /// Fetch one account's catalog when the default table follows catalogs and none is known
-    /// yet, so that the first request already goes where the later ones will (a conversation
-    /// that changed models after its first turn would lose its cache and reasoning). One fetch
-    /// at a time per account; a failed one is not retried for a minute.
+    /// Fetch the catalogs of the accounts that have none yet, all at once, when the default
+    /// table follows catalogs: so that the first request already goes where the later ones
+    /// will (a conversation that changed models after its first turn would lose its cache and
+    /// reasoning). Each account's fetch is single-flight; a failed one is not retried for a
+    /// minute (its account is then left out of the choice).
     pub async fn warm_catalog(&self) {
-        if self.pool.is_empty()
-            || !is_default_table(&self.cfg().routing)
-            || !self.catalogs.known().is_empty()
-        {
+        if self.pool.is_empty() || !is_default_table(&self.cfg().routing) {
             return;
         }
-        let now = crate::clock::now_secs();
-        let Ok(slot) = self.pool.pick(None, "", &[], now) else {
+        let known = self.catalogs.known();
+        let missing: Vec<_> = self
+            .pool
+            .all()
+            .into_iter()
+            .filter(|s| !known.iter().any(|(id, _)| *id == s.id()))
+            .collect();
+        if missing.is_empty() {
             return;
-        };
-        let Ok(token) = self.pool.token(&slot, now).await else {
-            return;
-        };
+        }
         let cfg = self.cfg();
         let ua = crate::http::lanes::codex_user_agent(&cfg.codex_client_version);
         let src = crate::accounts::catalog::Source {
@@ -191,7 +193,16 @@ impl AppState {
             client_version: &cfg.codex_client_version,
             user_agent: &ua,
         };
-        self.catalogs.catalog(&src, &slot.id(), &token).await;
+        let now = crate::clock::now_secs();
+        let fetch = |slot: std::sync::Arc<crate::accounts::Slot>| {
+            let src = &src;
+            async move {
+                if let Ok(token) = self.pool.token(&slot, now).await {
+                    self.catalogs.catalog(src, &slot.id(), &token).await;
+                }
+            }
+        };
+        futures_util::future::join_all(missing.into_iter().map(fetch)).await;
     }
 
     /// A fresh seed for one stream's ids.
