@@ -97,6 +97,10 @@ pub struct Config {
     /// Send Codex request bodies compressed with zstd, as the Codex CLI does (turned off for
     /// the process if the backend refuses it).
     pub codex_zstd: bool,
+    /// Map Claude Code's `ToolSearch` and deferred tools onto the backend's client-executed
+    /// tool search where the model's catalog entry supports it (docs/CONVERSION.md §1.10); off:
+    /// deferred tools are sent eagerly.
+    pub codex_tool_search: bool,
     /// Seconds to wait for the upstream's first byte.
     pub first_byte_timeout_secs: f64,
     /// Seconds of upstream silence that end a stream with an error.
@@ -148,6 +152,7 @@ impl Default for Config {
             oauth_issuer: proxy_core::oauth::ISSUER.into(),
             codex_client_version: DEFAULT_CODEX_VERSION.into(),
             codex_zstd: true,
+            codex_tool_search: true,
             first_byte_timeout_secs: 120.0,
             idle_timeout_secs: 300.0,
             ping_interval_secs: 10.0,
@@ -277,6 +282,7 @@ impl Config {
         env!(oauth_issuer, "CCP_OAUTH_ISSUER");
         env!(codex_client_version, "CCP_CODEX_CLIENT_VERSION");
         env!(codex_zstd, "CCP_CODEX_ZSTD");
+        env!(codex_tool_search, "CCP_CODEX_TOOL_SEARCH");
         env!(first_byte_timeout_secs, "CCP_FIRST_BYTE_TIMEOUT_SECS");
         env!(idle_timeout_secs, "CCP_IDLE_TIMEOUT_SECS");
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");

@@ -500,3 +500,56 @@ async fn mid_conversation_tool_changes_become_the_turns_tool_set() {
         );
     }
 }
+
+/// Claude Code's `ToolSearch` and a deferred tool, on a model whose catalog entry supports
+/// client tool search: the backend's own search goes out (§1.10), unless `codex_tool_search`
+/// is off, when the deferred tool is sent eagerly; gpt-5.4 (no `supports_search_tool`) never
+/// gets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_search_follows_the_catalog_and_the_setting() {
+    let fake = fake().await;
+    let tools = json!({"tools": [
+        {"name": "ToolSearch", "description": "Find deferred tools",
+         "input_schema": {"type": "object", "properties": {"query": {"type": "string"},
+                          "max_results": {"type": "number"}}}},
+        {"name": "mcp__notes__save", "description": "Saves a note", "defer_loading": true,
+         "input_schema": {"type": "object", "properties": {"title": {"type": "string"}}}}]});
+    let declared = |fake: &proxy_fakes::FakeServer| -> Vec<Value> {
+        let sent = body(&responses(fake).pop().expect("sent"));
+        match sent["tools"].as_array() {
+            Some(t) => t.clone(),
+            None => sent["input"][0]["tools"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        }
+    };
+    for (setting, model, native) in [
+        (None, "gpt-5.5", true),
+        (None, "gpt-5.4", false),
+        (Some("false"), "gpt-5.5", false),
+    ] {
+        let mut opts = ProxyOpts {
+            raw_accounts: vec![account(&fake, "acct-plus", "plus")],
+            ..ProxyOpts::default()
+        };
+        if let Some(v) = setting {
+            opts.env
+                .push(("CCP_CODEX_TOOL_SEARCH".into(), v.to_owned()));
+        }
+        let p = Proxy::start(&fake, opts);
+        let (status, answer) = ask(&p, model, tools.clone()).await;
+        assert_eq!(status, 200, "{model}: {answer}");
+        let list = declared(&fake);
+        let search = list.iter().any(|t| t["type"] == "tool_search");
+        let deferred = list
+            .iter()
+            .any(|t| t["name"] == "mcp__notes__save" && t["defer_loading"] == true);
+        assert_eq!(
+            (search, deferred),
+            (native, native),
+            "{model} {setting:?}: {list:?}"
+        );
+        drop(p);
+    }
+}

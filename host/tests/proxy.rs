@@ -1183,6 +1183,14 @@ async fn codex_bodies_go_zstd_compressed_and_a_refusal_falls_back_to_plain() {
         let statuses: Vec<(bool, u16)> = sent.iter().map(|l| (zstd(l), l.status)).collect();
         assert_eq!(statuses, [(true, status), (false, 200), (false, 200)]);
     }
+
+    // A 400 that is the request's own (the plain resend gets it too) leaves compression on.
+    let own = support::fake().await;
+    let p = Proxy::start(&own, one_account(&own));
+    assert_eq!(post(&p, &long("http_400")).await.status(), 400);
+    assert_eq!(post(&p, &long("text")).await.status(), 200);
+    let statuses: Vec<(bool, u16)> = codex(&own).iter().map(|l| (zstd(l), l.status)).collect();
+    assert_eq!(statuses, [(true, 400), (false, 400), (true, 200)]);
 }
 
 /// A body slower than any sane client (docs/FAILURES.md): the head arrives, then the body a

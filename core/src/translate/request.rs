@@ -150,10 +150,11 @@ pub fn convert_request_value(
     let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
     let (mut tools, mut tool_names) =
         crate::translate::tool_changes::convert_tools(raw_tools, &messages, shape, &mut deg)?;
-    let search = search_plan.map(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg));
+    let search =
+        search_plan.and_then(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg));
     let mut input = Vec::with_capacity(messages.len() * 2 + 2);
     let mut origins = Vec::with_capacity(messages.len() * 2);
-    {
+    let search = {
         let mut w = Walker {
             items: &mut input,
             origins: &mut origins,
@@ -164,10 +165,14 @@ pub fn convert_request_value(
         for (i, m) in messages.into_iter().enumerate() {
             w.message(i, m)?;
         }
-    }
+        w.search
+    };
     repair_pairs(&mut input, &origins, &mut deg);
 
-    let (tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
+    let (mut tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
+    if let Some(search) = &search {
+        tool_choice = search.choice(tool_choice, &mut deg);
+    }
     let thinking = req.shift_remove("thinking");
     let output_config = with_message_effort(req.shift_remove("output_config"), message_effort);
     let (reasoning, mut include, thinking_on, text) =
@@ -368,10 +373,33 @@ fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradati
             "a regex the backend's schema check cannot compile (Unicode property classes or named groups)",
         );
     }
-    let mut sub = |v: &mut Value, at: String| {
-        if let Value::Object(o) = v {
-            scrub_patterns(o, &at, deg);
+    // `patternProperties` keys are regexes too: an unreadable one goes with its subschema.
+    if let Some(Value::Object(map)) = node.get_mut("patternProperties") {
+        let bad: Vec<String> = map
+            .keys()
+            .filter(|k| !python_compatible(k))
+            .cloned()
+            .collect();
+        for k in bad {
+            map.shift_remove(&k);
+            deg.push(
+                format!("{path}.patternProperties.{k}"),
+                K::Dropped,
+                "a property-name regex the backend's schema check cannot compile",
+            );
         }
+    }
+    let mut sub = |v: &mut Value, at: String| match v {
+        Value::Object(o) => scrub_patterns(o, &at, deg),
+        // Array-form `items` (a tuple): each element is a subschema.
+        Value::Array(list) if at.ends_with(".items") => {
+            for (i, e) in list.iter_mut().enumerate() {
+                if let Value::Object(o) = e {
+                    scrub_patterns(o, &format!("{at}[{i}]"), deg);
+                }
+            }
+        }
+        _ => {}
     };
     for key in ["properties", "patternProperties", "$defs", "definitions"] {
         if let Some(Value::Object(map)) = node.get_mut(key) {
@@ -401,14 +429,17 @@ fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradati
 }
 
 /// Whether Python's `re` reads `pattern`: no `\p`/`\P` property classes, no `(?<name>` groups
-/// and `\k<name>` references (JavaScript's spellings; Python writes `(?P<name>`).
+/// and `\k<name>` references (JavaScript's spellings; Python writes `(?P<name>`), no braced
+/// code points `\u{…}` (Python has only `\uXXXX`).
 fn python_compatible(pattern: &str) -> bool {
     let b = pattern.as_bytes();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'\\' if i + 1 < b.len() => {
-                if matches!(b[i + 1], b'p' | b'P' | b'k') {
+                if matches!(b[i + 1], b'p' | b'P' | b'k')
+                    || (b[i + 1] == b'u' && b.get(i + 2) == Some(&b'{'))
+                {
                     return false;
                 }
                 i += 2;
@@ -1517,7 +1548,13 @@ fn orphan_as_message(mut item: Value) -> Value {
 mod tests {
     #[test]
     fn patterns_python_cannot_compile() {
-        for bad in [r"[^\p{Cc}]", r"\P{L}", r"(?<year>\d{4})", r"(?<y>a)\k<y>"] {
+        for bad in [
+            r"[^\p{Cc}]",
+            r"\P{L}",
+            r"(?<year>\d{4})",
+            r"(?<y>a)\k<y>",
+            r"\u{1F600}",
+        ] {
             assert!(!python_compatible(bad), "{bad}");
         }
         for good in [

@@ -65,13 +65,22 @@ pub(crate) struct Search {
 
 /// Rewrite the converted tool list for §1.10: the search tool becomes the `tool_search`
 /// declaration, and every request tool that §1.5 sent eagerly despite `defer_loading` (its
-/// `approximated` degradation says so) is sent deferred instead.
+/// `approximated` degradation says so) is sent deferred instead. `None`, and nothing changed,
+/// when a tool change took the search tool out: deferred tools with nothing to find them
+/// would be unreachable (and the backend refuses them).
 pub(crate) fn apply(
     plan: Plan,
     tools: &mut [Value],
     names: &mut ToolNames,
     deg: &mut Degradations,
-) -> Search {
+) -> Option<Search> {
+    let search_wire = wire_tool_name(&plan.search).into_owned();
+    let sent = tools
+        .iter()
+        .any(|t| t.get("name").and_then(Value::as_str) == Some(search_wire.as_str()));
+    if !sent {
+        return None;
+    }
     let mut deferred: HashSet<String> = HashSet::new();
     deg.0.retain(|d| {
         let index = d
@@ -92,7 +101,7 @@ pub(crate) fn apply(
         let Some(wire) = o.get("name").and_then(Value::as_str).map(str::to_owned) else {
             continue;
         };
-        if wire == wire_tool_name(&plan.search) {
+        if wire == search_wire {
             let description = o.get("description").cloned().unwrap_or_default();
             *t = json!({
                 "type": "tool_search",
@@ -113,14 +122,31 @@ pub(crate) fn apply(
         .filter_map(|t| Some((t.get("name")?.as_str()?.to_owned(), t.clone())))
         .collect();
     names.set_search_tool(plan.search.clone());
-    Search {
+    Some(Search {
         name: plan.search,
         sent,
         calls: HashSet::new(),
-    }
+    })
 }
 
 impl Search {
+    /// A `tool_choice` that forces the search tool: the backend's tool search has no forced
+    /// form, so the model is made to call some tool (`"required"`).
+    pub(crate) fn choice(&self, choice: Value, deg: &mut Degradations) -> Value {
+        let forced = choice.get("type").and_then(Value::as_str) == Some("function")
+            && choice.get("name").and_then(Value::as_str)
+                == Some(wire_tool_name(&self.name).as_ref());
+        if !forced {
+            return choice;
+        }
+        deg.push(
+            "tool_choice",
+            K::Approximated,
+            "the backend's tool search cannot be forced; a tool call is required instead",
+        );
+        Value::String("required".into())
+    }
+
     /// The input item for an assistant `tool_use` of the search tool, or `None` when the call
     /// is of another tool.
     pub(crate) fn call(&mut self, name: &str, id: &str, input: Option<&Value>) -> Option<Value> {

@@ -54,6 +54,10 @@ pub struct Source<'a> {
 #[derive(Default)]
 pub struct Catalogs {
     cells: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Cell>>>>,
+    /// The catalogs fetched so far, readable without waiting: a cell is locked while its
+    /// account's catalog is fetched (up to seconds), and a reader that skipped it would route
+    /// as if the account had none.
+    fetched: std::sync::RwLock<HashMap<String, Arc<Catalog>>>,
 }
 
 impl Catalogs {
@@ -82,9 +86,14 @@ impl Catalogs {
             let etag = c.catalog.as_ref().and_then(|k| k.etag.clone());
             match fetch(src, account_id, token, etag.as_deref()).await {
                 Ok(Some(fresh)) => {
-                    c.catalog = Some(Arc::new(fresh));
+                    let fresh = Arc::new(fresh);
+                    c.catalog = Some(fresh.clone());
                     c.stale = false;
                     c.failed_at = None;
+                    self.fetched
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(account_id.to_owned(), fresh);
                 }
                 // 304: what we have is current.
                 Ok(None) => c.stale = false,
@@ -134,18 +143,13 @@ impl Catalogs {
         }
     }
 
-    /// The catalogs fetched so far, by account id.
+    /// The catalogs fetched so far, by account id (never waits on a fetch under way).
     pub fn known(&self) -> Vec<(String, Arc<Catalog>)> {
-        let cells: Vec<(String, Arc<tokio::sync::Mutex<Cell>>)> = self
-            .cells
-            .lock()
+        self.fetched
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        cells
-            .into_iter()
-            .filter_map(|(id, cell)| Some((id, cell.try_lock().ok()?.catalog.clone()?)))
             .collect()
     }
 

@@ -200,12 +200,18 @@ impl Pool {
         if !self.all().iter().any(|s| s.id() == account_id) {
             return Ok(false);
         }
-        if let Some(store) = &self.store {
-            let l = store.lock()?;
-            let mut index = store.index();
-            index.active = Some(account_id.to_owned());
-            store.write_index(&l, &index)?;
-        }
+        // Memory follows the disk under the store's lock, so a `reload` reading the index cannot
+        // put the previous account back.
+        let _lock = match &self.store {
+            Some(store) => {
+                let l = store.lock()?;
+                let mut index = store.index();
+                index.active = Some(account_id.to_owned());
+                store.write_index(&l, &index)?;
+                Some(l)
+            }
+            None => None,
+        };
         *self.active.write().unwrap_or_else(|e| e.into_inner()) = Some(account_id.to_owned());
         Ok(true)
     }
@@ -213,7 +219,9 @@ impl Pool {
     /// Re-read the store: new accounts appear, removed ones go, newer tokens on disk win.
     pub fn reload(&self) {
         let Some(store) = &self.store else { return };
-        *self.active.write().unwrap_or_else(|e| e.into_inner()) = store.index().active;
+        if let Ok(_lock) = store.lock() {
+            *self.active.write().unwrap_or_else(|e| e.into_inner()) = store.index().active;
+        }
         let (list, _) = store.load();
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
         let mut next = Vec::with_capacity(list.len());

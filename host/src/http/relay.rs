@@ -528,7 +528,9 @@ impl Driver {
                     refused.push((plan, plans));
                     exclude.push(id);
                 }
-                Lookup::Offered(info) => {
+                Lookup::Offered(mut info) => {
+                    // The tool-search mapping can be switched off (`codex_tool_search`).
+                    info.supports_search_tool &= self.st.cfg().codex_tool_search;
                     self.slot = Some(slot);
                     return (Pick::Account(id), Some(info));
                 }
@@ -542,8 +544,10 @@ impl Driver {
 }
 
 /// Send one upstream request. A Codex body goes compressed when `packed` is given
-/// (zstd_body.rs); if the backend refuses the encoding, the same request goes again plain at
-/// once, and the machine sees only that answer.
+/// (zstd_body.rs). A 415, or a 400, to a compressed body is not trusted as the request's own
+/// answer: the same request goes again plain at once, and if that one is not refused the
+/// encoding was the problem (compression is off from then on). The machine sees only the
+/// last answer.
 async fn send(
     st: Arc<AppState>,
     req: UpstreamRequest,
@@ -572,21 +576,16 @@ async fn send(
         .body(compressed)
         .send()
         .await?;
-    let status = resp.status();
-    if status.as_u16() != 400 && status.as_u16() != 415 {
+    let refused = resp.status().as_u16();
+    if refused != 400 && refused != 415 {
         return Ok(resp);
     }
-    // Read the refusal: the encoding's own, or the request's (handed on unchanged).
-    let head = resp.headers().clone();
-    let text = resp.bytes().await?;
-    if !crate::http::zstd_body::refuses_encoding(status.as_u16(), &text) {
-        let mut same = axum::http::Response::new(text);
-        *same.status_mut() = status;
-        *same.headers_mut() = head;
-        return Ok(reqwest::Response::from(same));
+    drop(resp);
+    let plain = post(&st).body(Arc::unwrap_or_clone(body)).send().await?;
+    if refused == 415 || plain.status().as_u16() != 400 {
+        st.zstd.refuse();
     }
-    st.zstd.refuse();
-    post(&st).body(Arc::unwrap_or_clone(body)).send().await
+    Ok(plain)
 }
 
 /// The 400 for a model no account's catalog offers.

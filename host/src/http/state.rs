@@ -31,6 +31,9 @@ pub fn family_routes(st: &AppState) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
+/// How long the first catalog-routed request waits for the accounts' catalogs at most.
+const WARM_CATALOGS_FOR: Duration = Duration::from_secs(6);
+
 /// The Codex model haiku requests use with an account, when no catalog names a newer one.
 pub const SMALL_CODEX_MODEL: &str = "gpt-5.4-mini";
 
@@ -64,6 +67,8 @@ pub struct AppState {
     /// Becomes `true` when a shutdown's drain time is over: streams still running end with an
     /// error event, requests not yet answered get one.
     pub drain_over: tokio::sync::watch::Sender<bool>,
+    /// Set once the first catalog-routed request has fetched the accounts' catalogs.
+    catalogs_warmed: tokio::sync::OnceCell<()>,
     /// Whether Codex request bodies still go compressed (the backend may refuse zstd).
     pub zstd: crate::http::zstd_body::Switch,
     /// Entropy for ids the upstream does not give.
@@ -97,6 +102,7 @@ impl AppState {
             config_write: tokio::sync::Mutex::new(()),
             drain_over: tokio::sync::watch::channel(false).0,
             zstd: crate::http::zstd_body::Switch::new(),
+            catalogs_warmed: tokio::sync::OnceCell::new(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg: RwLock::new(Arc::new(cfg)),
         })
@@ -153,9 +159,14 @@ impl AppState {
         if self.pool.is_empty() || !is_default_table(table) {
             return None;
         }
+        // The current accounts' catalogs (a removed account's must not narrow the choice).
+        let accounts: Vec<String> = self.pool.all().iter().map(|s| s.id()).collect();
         let known = self.catalogs.known();
-        let lists: Vec<&[proxy_core::catalog::ModelInfo]> =
-            known.iter().map(|(_, c)| c.models.as_slice()).collect();
+        let lists: Vec<&[proxy_core::catalog::ModelInfo]> = known
+            .iter()
+            .filter(|(id, _)| accounts.contains(id))
+            .map(|(_, c)| c.models.as_slice())
+            .collect();
         proxy_core::catalog::default_for(&lists, model, hosted_tools)
             .map(|m| m.slug.clone())
             .or_else(|| {
@@ -166,15 +177,25 @@ impl AppState {
             })
     }
 
-    /// Fetch the catalogs of the accounts that have none yet, all at once, when the default
-    /// table follows catalogs: so that the first request already goes where the later ones
-    /// will (a conversation that changed models after its first turn would lose its cache and
-    /// reasoning). Each account's fetch is single-flight; a failed one is not retried for a
-    /// minute (its account is then left out of the choice).
+    /// Once, before the first request the default table routes by catalog: fetch the
+    /// accounts' catalogs, all at once and for a bounded time, so that the first request
+    /// already goes where the later ones will (a conversation that changed models after its
+    /// first turn would lose its cache and reasoning). Later requests never wait here: an
+    /// account whose catalog is still missing gets it when a request picks it.
     pub async fn warm_catalog(&self) {
         if self.pool.is_empty() || !is_default_table(&self.cfg().routing) {
             return;
         }
+        self.catalogs_warmed
+            .get_or_init(|| async {
+                let fetch = self.fetch_missing_catalogs();
+                let _ = tokio::time::timeout(WARM_CATALOGS_FOR, fetch).await;
+            })
+            .await;
+    }
+
+    /// Fetch the catalogs of the accounts that have none, concurrently.
+    async fn fetch_missing_catalogs(&self) {
         let known = self.catalogs.known();
         let missing: Vec<_> = self
             .pool

@@ -6,8 +6,9 @@
 //!
 //! A body is compressed once per request: a retry or a rotation that sends the same bytes
 //! reuses them. Large bodies are compressed on the blocking pool so other streams' tasks are
-//! not held up. A backend that refuses the encoding turns it off for the process, and the
-//! refused request goes again uncompressed: the client never sees the difference.
+//! not held up. A compressed request answered 415 or 400 goes again uncompressed at once
+//! (relay.rs `send`); if that one is not refused, the encoding was the problem and it is off
+//! for the process: the client never sees the difference.
 
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,19 +95,6 @@ fn compress(body: &[u8]) -> Option<Bytes> {
         .map(Bytes::from)
 }
 
-/// Whether an answer to a compressed body refuses the encoding itself: 415, or a 400 whose
-/// text names it. Any other answer is the request's own.
-pub fn refuses_encoding(status: u16, body: &[u8]) -> bool {
-    if status == 415 {
-        return true;
-    }
-    if status != 400 {
-        return false;
-    }
-    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
-    text.contains("zstd") || text.contains("content-encoding")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,19 +123,5 @@ mod tests {
             .await
             .expect("compressed");
         assert_eq!(first.as_ptr(), again.as_ptr());
-    }
-
-    #[test]
-    fn only_the_encodings_own_refusal_counts() {
-        assert!(refuses_encoding(415, b""));
-        assert!(refuses_encoding(
-            400,
-            b"{\"detail\":\"Unsupported Content-Encoding: zstd\"}"
-        ));
-        assert!(!refuses_encoding(
-            400,
-            b"{\"detail\":\"Instructions are required\"}"
-        ));
-        assert!(!refuses_encoding(500, b"zstd"));
     }
 }

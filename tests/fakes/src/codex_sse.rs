@@ -838,6 +838,11 @@ fn http_error(shared: &Shared, scenario: &str) -> Option<Response> {
     let now = now_secs();
     let mut resp = match scenario {
         "http_401" => json_response(401, &json!({"detail": "Unauthorized"})),
+        // The retired-model answer (codex.md §9.7): a 400 of the request's own.
+        "http_400" => json_response(
+            400,
+            &json!({"detail": "The 'gpt-5.3-codex' model is not supported when using Codex with a ChatGPT account."}),
+        ),
         "http_429" => {
             let mut r = json_response(
                 429,

@@ -24,6 +24,7 @@ pub const CODEX_SCENARIOS: &[&str] = &[
     "overload_in_200",
     "rate_limited_in_200",
     "error_event",
+    "http_400",
     "http_401",
     "http_429",
     "http_429_plain",
