@@ -129,8 +129,16 @@ impl RoutingTable {
     pub fn route(&self, requested: &str) -> Route {
         let mut id = requested.trim();
         let mut long_context = false;
-        if id.len() >= 4 && id[id.len() - 4..].eq_ignore_ascii_case("[1m]") {
-            id = id[..id.len() - 4].trim_end();
+        // `get`, not indexing: the id is the client's, and its last 4 bytes may split a
+        // character (the config fuzz target found `route("…")` panicking).
+        if let Some(stem) = id
+            .len()
+            .checked_sub(4)
+            .and_then(|at| Some((id.get(..at)?, id.get(at..)?)))
+            .filter(|(_, tail)| tail.eq_ignore_ascii_case("[1m]"))
+            .map(|(stem, _)| stem)
+        {
+            id = stem.trim_end();
             long_context = true;
         }
         let lower = id.to_ascii_lowercase();
@@ -237,6 +245,17 @@ pub fn models_page_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_ending_inside_a_character_route_without_a_panic() {
+        let t = RoutingTable::default();
+        // Each has a character across its 4th-last byte.
+        for id in ["é…", "ab\u{1F600}c", "claude-opus-é…"] {
+            let _ = t.route(id);
+        }
+        let r = t.route("claude-opus-…[1M]");
+        assert!(r.long_context);
+    }
 
     #[test]
     fn globs() {

@@ -324,7 +324,8 @@ impl Config {
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// The checks every loaded config passes (also run by the `config_toml` fuzz target).
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if !matches!(self.log_format.as_str(), "pretty" | "json") {
             return Err(ConfigError::Invalid(format!(
                 "log_format must be \"pretty\" or \"json\", not {:?}",
