@@ -56,10 +56,10 @@ step "the edge Worker (worker-build; run in workerd by host/tests/edge.rs)"
 step "tests (native; the vectors also under wasmtime (wasip1) and in Node (wasm-bindgen))"
 cargo test --workspace
 
-step "fuzz smoke (every cargo-fuzz target over its committed corpus, then new inputs: 50,000 or 10 s each)"
+step "fuzz smoke (every cargo-fuzz target over its committed corpus, then new inputs: 50,000 or 9 s each)"
 # The nightly and cargo-fuzz that fuzz/README.md pins (a newer nightly may not build them).
 rustup toolchain install nightly-2026-05-20 --profile minimal >/dev/null
 if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz 0.13.2" ]; then
   cargo install cargo-fuzz --version 0.13.2 --locked
 fi
-NICE=0 SECS=10 bash fuzz/smoke.sh
+NICE=0 SECS=9 bash fuzz/smoke.sh
