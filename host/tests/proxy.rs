@@ -1269,3 +1269,22 @@ async fn a_body_slower_than_its_deadline_gets_a_408_and_the_connection_closed() 
     // No upstream request was made for the cut body.
     assert_eq!(fake.count("/backend-api/codex/responses"), 3);
 }
+
+/// A stream that ends with an `error` event after its commit: its log entry (written at the
+/// commit, status 200) names the error once the stream is over.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_that_fails_after_its_commit_is_logged_with_its_error() {
+    let fake = fake().await;
+    let p = Proxy::start(&fake, one_account(&fake));
+    let r = post(&p, &request("claude-sonnet-4-5", "error_event", true)).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("body");
+    assert!(text.contains("event: error"), "{text}");
+    let logs = get_json(&client(), format!("{}/logs", p.base)).await;
+    let entry = logs["entries"]
+        .as_array()
+        .and_then(|e| e.last().cloned())
+        .expect("an entry");
+    assert_eq!(entry["status"], 200, "{entry}");
+    assert_eq!(entry["error_type"], "overloaded_error", "{entry}");
+}

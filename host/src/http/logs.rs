@@ -33,8 +33,8 @@ impl Default for RequestLog {
 }
 
 impl RequestLog {
-    /// Record one finished (or committed) request.
-    pub fn push(&self, mut entry: Value) {
+    /// Record one finished (or committed) request; its entry id.
+    pub fn push(&self, mut entry: Value) -> u64 {
         let id = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -48,6 +48,16 @@ impl RequestLog {
         }
         // No follower is fine.
         let _ = self.live.send(entry);
+        id
+    }
+
+    /// Change a kept entry (a stream that ended with an error after its entry was written at
+    /// its commit); followers already had it, a page that reads the kept entries sees it.
+    pub fn amend(&self, id: u64, change: impl FnOnce(&mut Value)) {
+        let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = r.iter_mut().rev().find(|e| e["id"] == id) {
+            change(e);
+        }
     }
 
     /// The kept entries, oldest first.

@@ -168,6 +168,7 @@ async fn serve(
         st.next_seed(),
         now_ms(),
     );
+    let log_id = Arc::new(std::sync::OnceLock::new());
     let drv = Driver {
         st: st.clone(),
         ex,
@@ -179,6 +180,7 @@ async fn serve(
         drain_over: st.drain_over.subscribe(),
         packed: (lane == "codex" && st.cfg().codex_zstd)
             .then(|| Arc::new(crate::http::zstd_body::Packed::default())),
+        log_id: log_id.clone(),
     };
     let abandoned = Abandoned {
         model: &model,
@@ -192,7 +194,7 @@ async fn serve(
     let status = resp.status().as_u16();
     tracing::info!(model = %model, lane, stream, status, ms = started.elapsed().as_millis() as u64, "request");
     st.metrics.request(lane, status);
-    st.logs.push(serde_json::json!({
+    let id = st.logs.push(serde_json::json!({
         "at": crate::clock::now_ms(),
         "endpoint": match dialect {
             Dialect::Anthropic => "messages",
@@ -213,6 +215,7 @@ async fn serve(
         "degradations": notes.degradations,
         "degradations_total": notes.degradations_total,
     }));
+    let _ = log_id.set(id);
     resp
 }
 
@@ -271,6 +274,9 @@ struct Driver {
     drain_over: tokio::sync::watch::Receiver<bool>,
     /// Codex bodies go compressed (zstd_body.rs): this request's last one, for its retries.
     packed: Option<Arc<crate::http::zstd_body::Packed>>,
+    /// The request's log entry, written at commit: a stream that ends with an error after
+    /// it amends its entry.
+    log_id: Arc<std::sync::OnceLock<u64>>,
 }
 
 /// What one request's log entry says besides its route.
@@ -374,6 +380,13 @@ impl Driver {
         }
         if let Some(t) = self.ex.terminal_error() {
             self.st.metrics.error(t.as_str());
+            // A stream's entry was written at its commit, as a success.
+            if let Some(&id) = self.log_id.get() {
+                tracing::info!(error_type = t.as_str(), "stream ended with an error event");
+                self.st
+                    .logs
+                    .amend(id, |e| e["error_type"] = t.as_str().into());
+            }
         }
         for d in self.ex.take_degradations() {
             tracing::debug!(path = %d.path, kind = ?d.kind, detail = %d.detail, "stream degradation");
