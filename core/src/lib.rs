@@ -21,6 +21,7 @@ pub mod accounts;
 mod aggregate;
 pub mod catalog;
 pub mod claude_settings;
+pub mod continuation;
 mod degrade;
 mod error;
 pub mod exchange;

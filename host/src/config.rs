@@ -101,6 +101,16 @@ pub struct Config {
     /// tool search where the model's catalog entry supports it (docs/CONVERSION.md §1.10); off:
     /// deferred tools are sent eagerly.
     pub codex_tool_search: bool,
+    /// How Codex requests travel: `auto` (the WebSocket transport where the model's catalog
+    /// entry prefers it, HTTP otherwise), `websocket` (always tried first) or `http`. On the
+    /// socket a turn that only appends to the previous one sends just its new items; whatever
+    /// the socket cannot answer goes again over HTTP.
+    pub codex_transport: String,
+    /// Seconds an unused Codex WebSocket stays open.
+    pub codex_ws_idle_secs: f64,
+    /// At most this many Codex WebSockets open (one per account and conversation; the least
+    /// recently used closes first).
+    pub codex_ws_max: usize,
     /// Seconds to wait for the upstream's first byte.
     pub first_byte_timeout_secs: f64,
     /// Seconds of upstream silence that end a stream with an error.
@@ -153,6 +163,9 @@ impl Default for Config {
             codex_client_version: DEFAULT_CODEX_VERSION.into(),
             codex_zstd: true,
             codex_tool_search: true,
+            codex_transport: "auto".into(),
+            codex_ws_idle_secs: 300.0,
+            codex_ws_max: 256,
             first_byte_timeout_secs: 120.0,
             idle_timeout_secs: 300.0,
             ping_interval_secs: 10.0,
@@ -283,6 +296,9 @@ impl Config {
         env!(codex_client_version, "CCP_CODEX_CLIENT_VERSION");
         env!(codex_zstd, "CCP_CODEX_ZSTD");
         env!(codex_tool_search, "CCP_CODEX_TOOL_SEARCH");
+        env!(codex_transport, "CCP_CODEX_TRANSPORT");
+        env!(codex_ws_idle_secs, "CCP_CODEX_WS_IDLE_SECS");
+        env!(codex_ws_max, "CCP_CODEX_WS_MAX");
         env!(first_byte_timeout_secs, "CCP_FIRST_BYTE_TIMEOUT_SECS");
         env!(idle_timeout_secs, "CCP_IDLE_TIMEOUT_SECS");
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");
@@ -340,6 +356,7 @@ impl Config {
             ("drain_timeout_secs", self.drain_timeout_secs),
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("codex_ws_idle_secs", self.codex_ws_idle_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ConfigError::Invalid(format!("{name} must be > 0")));
@@ -349,6 +366,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_connections must be at least 1 and max_header_bytes at least 1024".into(),
             ));
+        }
+        if !matches!(self.codex_transport.as_str(), "auto" | "websocket" | "http") {
+            return Err(ConfigError::Invalid(format!(
+                "codex_transport must be \"auto\", \"websocket\" or \"http\", not {:?}",
+                self.codex_transport
+            )));
         }
         if self.max_attempts == 0 {
             return Err(ConfigError::Invalid(

@@ -226,6 +226,9 @@ fn init_logging(format: &str) {
 }
 
 fn main() -> ExitCode {
+    // One TLS provider for every client (reqwest and the Codex WebSocket): rustls picks none
+    // by itself once two crates could bring theirs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command {
         Command::Accounts { action } => accounts(action),

@@ -327,12 +327,16 @@ async fn cache_keys_are_per_session_and_agent_and_opencode_sessions_count() {
     );
 }
 
-/// The prompt-cache figure of docs/PERFORMANCE.md, as a guard: a Claude-Code-shaped session
-/// (growing history, the billing line changing every turn, two subagents, haiku title
-/// requests; 30 turns) against the fake backend's cache model keeps at least 90 % of the Codex
-/// lane's input tokens in cache from turn 2 on.
+/// The prompt-cache and upload figures of docs/PERFORMANCE.md, as a guard: a
+/// Claude-Code-shaped session (growing history of tool calls and results, the billing line
+/// changing every turn, two subagents, haiku title requests; 30 turns) against the fake
+/// backend's cache model keeps at least 90 % of the Codex lane's input tokens in cache from
+/// turn 2 on, by each transport; zstd bodies send at most a third of the uncompressed HTTP
+/// bytes and the WebSocket's continuation at most a tenth, its main turns after the first
+/// carrying only their new items.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
+    use proxy_fakes::replay::{self, Link, MODES};
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fakes/fixtures/claude-code");
     assert!(
@@ -340,20 +344,39 @@ async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
         "{}",
         fixtures.display()
     );
-    let rows =
-        proxy_fakes::replay::run(env!("CARGO_BIN_EXE_codex-claude-proxy"), &fixtures, 30).await;
-    let table = proxy_fakes::replay::table(&rows);
-    assert!(rows.iter().any(|r| r.kind == "subagent"), "{table}");
+    let bin = env!("CARGO_BIN_EXE_codex-claude-proxy");
+    let mut runs = Vec::new();
+    for mode in MODES {
+        let rows = replay::run(bin, &fixtures, 30, mode, Link::default()).await;
+        let table = replay::table(&rows);
+        assert!(rows.iter().any(|r| r.kind == "subagent"), "{table}");
+        assert!(
+            rows.iter().all(|r| r.lane == "codex"),
+            "with an account everything stays on Codex:\n{table}"
+        );
+        let share = replay::codex_share(&rows);
+        assert!(
+            share >= 0.90,
+            "{}: {:.1} % cached\n{table}",
+            mode.name,
+            share * 100.0
+        );
+        runs.push((mode, rows));
+    }
+    let sides = replay::transport_table(&runs, 1);
+    let wire = |k: usize| replay::codex_bytes(&runs[k].1).1;
+    assert!(wire(1) * 3 <= wire(0), "zstd: at most a third\n{sides}");
     assert!(
-        rows.iter().all(|r| r.lane == "codex"),
-        "with an account everything stays on Codex:\n{table}"
+        wire(2) * 10 <= wire(0),
+        "the socket: at most a tenth\n{sides}"
     );
-    let share = proxy_fakes::replay::codex_share(&rows);
-    assert!(share >= 0.90, "{:.1} % cached\n{table}", share * 100.0);
-    // The same session's upload: every body went zstd-compressed, at most a third of its size.
-    let (body, wire) = proxy_fakes::replay::codex_bytes(&rows);
-    let bytes = proxy_fakes::replay::bytes_table(&rows);
-    assert!(body > 0 && wire * 3 < body, "{bytes}");
+    // Over the socket, a main turn after the first is its new items: the same few kB whether
+    // the history is 10 or 140 kB.
+    let main: Vec<&replay::Row> = runs[2].1.iter().filter(|r| r.kind == "main").collect();
+    assert!(
+        main[1..].iter().all(|r| r.wire_bytes * 10 < r.body_bytes),
+        "{sides}"
+    );
 }
 
 /// With an account and no table of the user's, opus and sonnet go to the catalog's newest

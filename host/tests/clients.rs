@@ -106,8 +106,31 @@ async fn claude_code_writes_a_file_through_the_proxy() {
         result["result"].as_str().unwrap_or("").contains("DONE"),
         "final answer: {result}"
     );
-    // Both turns went to the Codex backend: a tool call, then the answer.
-    assert!(fake.count("/backend-api/codex/responses") >= 2);
+    // Both turns went to the Codex backend, over its WebSocket (the fake's catalog prefers
+    // it, as the real one does for current models): a tool call, then the answer as an append
+    // of the tool's result only.
+    let turns: Vec<proxy_fakes::Logged> = fake
+        .requests()
+        .into_iter()
+        .filter(|l| l.path.starts_with("/backend-api/codex/responses") && l.method == "POST")
+        .collect();
+    assert_eq!(
+        turns.len(),
+        2,
+        "{:?}",
+        turns.iter().map(|l| l.ws_items).collect::<Vec<_>>()
+    );
+    let items = |l: &proxy_fakes::Logged| {
+        l.json().expect("json")["input"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(turns[0].ws_items, Some(items(&turns[0])));
+    let appended = turns[1].ws_items.expect("over the socket");
+    assert!(
+        appended < items(&turns[1]) - items(&turns[0]) + 1,
+        "{appended}"
+    );
 }
 
 /// Claude Code with a deferred MCP tool and a subagent, on a model that runs client tool
@@ -190,6 +213,12 @@ async fn claude_code_finds_a_deferred_tool_and_runs_a_subagent_with_no_4xx() {
         (main.len(), sub.len()),
         (4, 1),
         "one request per turn, no retry"
+    );
+    // Every turn went over the backend's WebSocket, none fell back to HTTP.
+    assert!(
+        sent.iter()
+            .filter(|l| l.method == "POST")
+            .all(|l| l.ws_items.is_some())
     );
 
     // The search went out as the backend's own, and found the deferred tool by value.
@@ -340,4 +369,92 @@ async fn opencode_and_openclaw_configs_work_against_the_binary() {
         .map(|e| &e["status"])
         .collect();
     assert_eq!(statuses, [200, 200, 200], "{logs}");
+}
+
+/// The official Anthropic SDKs (TypeScript, Python) run a five-turn tool task with thinking,
+/// streamed and not, once with the Codex WebSocket and once over HTTP: every turn after the
+/// first goes over the socket as only its new items, and what the SDKs get is the same either
+/// way, ids and signatures aside.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdks_run_a_tool_task_over_the_websocket_as_over_http() {
+    need(
+        &clients_dir().join("node_modules/@anthropic-ai/sdk"),
+        "@anthropic-ai/sdk",
+    );
+    need(&python(), "the Python venv with `anthropic`");
+    let runs = |transport: &'static str| async move {
+        let fake = fake().await;
+        let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+        let p = Proxy::start(
+            &fake,
+            ProxyOpts {
+                accounts: vec![TestAccount {
+                    account_id: "acct-1".into(),
+                    access_token: access,
+                }],
+                env: vec![("CCP_CODEX_TRANSPORT".into(), transport.into())],
+                ..ProxyOpts::default()
+            },
+        );
+        let ts = tokio::task::block_in_place(|| {
+            run(Command::new("node").current_dir(clients_dir()).args([
+                "sdk_tool_loop.mjs",
+                p.base.as_str(),
+                "5",
+            ]))
+        });
+        let py = tokio::task::block_in_place(|| {
+            run(Command::new(python()).current_dir(clients_dir()).args([
+                "sdk_tool_loop.py",
+                p.base.as_str(),
+                "5",
+            ]))
+        });
+        let turns: Vec<proxy_fakes::Logged> = fake
+            .requests()
+            .into_iter()
+            .filter(|l| l.path.starts_with("/backend-api/codex/responses") && l.method == "POST")
+            .collect();
+        (ts, py, turns)
+    };
+    // What an SDK user sees, without the values that differ by run.
+    let seen = |v: &Value| -> Vec<Value> {
+        v["turns"]
+            .as_array()
+            .expect("turns")
+            .iter()
+            .map(|m| {
+                let blocks: Vec<Value> = m["content"]
+                    .as_array()
+                    .expect("content")
+                    .iter()
+                    .map(|b| {
+                        let mut b = b.clone();
+                        let o = b.as_object_mut().expect("block");
+                        o.remove("id");
+                        o.remove("signature");
+                        b
+                    })
+                    .collect();
+                serde_json::json!({"content": blocks, "stop_reason": m["stop_reason"]})
+            })
+            .collect()
+    };
+    let (ts_ws, py_ws, over_ws) = runs("websocket").await;
+    let (ts_http, py_http, over_http) = runs("http").await;
+    assert_eq!(seen(&ts_ws), seen(&ts_http));
+    assert_eq!(seen(&py_ws), seen(&py_http));
+    let parts: Vec<String> = seen(&ts_ws)
+        .iter()
+        .map(|t| t["content"].to_string())
+        .collect();
+    assert!(parts[4].contains("part5.rs"), "{parts:?}");
+    assert!(over_http.iter().all(|l| l.ws_items.is_none()));
+    // Per SDK: the first turn in full, then each turn only the tool's result.
+    let how: Vec<Option<usize>> = over_ws.iter().map(|l| l.ws_items).collect();
+    assert_eq!(how.len(), 10, "{how:?}");
+    for sdk in how.chunks(5) {
+        assert!(sdk[0].is_some_and(|n| n > 1), "{how:?}");
+        assert_eq!(&sdk[1..], [Some(1); 4], "{how:?}");
+    }
 }

@@ -23,4 +23,6 @@ mod upstream;
 pub use client::{Dialect, Inbound, Reply};
 pub use machine::{Exchange, ExchangeConfig, Output, Pick, TokenResult, error_reply};
 pub use policy::Failure;
-pub use upstream::{ChatTarget, CodexTarget, Target, UpstreamRequest, is_header_value};
+pub use upstream::{
+    ChatTarget, CodexTarget, LITE_HEADER, Target, UpstreamRequest, is_header_value,
+};

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod body_deadline;
+pub mod codex_ws;
 pub mod dashboard;
 pub mod lanes;
 pub mod listen;

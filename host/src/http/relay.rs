@@ -27,7 +27,7 @@ use proxy_core::{ErrorType, Lane};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// `POST /v1/messages`.
 pub async fn messages(
@@ -181,6 +181,8 @@ async fn serve(
         packed: (lane == "codex" && st.cfg().codex_zstd)
             .then(|| Arc::new(crate::http::zstd_body::Packed::default())),
         log_id: log_id.clone(),
+        codex: lane == "codex",
+        prefer_ws: false,
     };
     let abandoned = Abandoned {
         model: &model,
@@ -247,8 +249,14 @@ impl Drop for Abandoned<'_> {
 /// The upstream request in flight, if any.
 enum Link {
     Idle,
-    Sending(Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>),
-    Body(BoxStream<'static, Result<Bytes, reqwest::Error>>),
+    Sending(Pin<Box<dyn Future<Output = Result<Answered, String>> + Send>>),
+    Body(BoxStream<'static, Result<Bytes, String>>),
+}
+
+/// An upstream answer's head, by either transport.
+enum Answered {
+    Http(reqwest::Response),
+    Ws(crate::http::codex_ws::Answer),
 }
 
 /// What the driver hands the HTTP layer.
@@ -277,6 +285,10 @@ struct Driver {
     /// The request's log entry, written at commit: a stream that ends with an error after
     /// it amends its entry.
     log_id: Arc<std::sync::OnceLock<u64>>,
+    /// A Codex-lane request (the WebSocket transport may carry it).
+    codex: bool,
+    /// The picked model's catalog entry prefers the WebSocket transport.
+    prefer_ws: bool,
 }
 
 /// What one request's log entry says besides its route.
@@ -436,7 +448,27 @@ impl Driver {
                             self.st.metrics.retries.inc();
                         }
                         let packed = self.packed.clone().filter(|_| self.st.zstd.on());
-                        self.link = Link::Sending(Box::pin(send(self.st.clone(), req, packed)));
+                        let (st, ws) = (self.st.clone(), self.socket_key());
+                        self.link = Link::Sending(Box::pin(async move {
+                            if let Some(key) = ws {
+                                let cfg = st.cfg();
+                                let idle = Duration::from_secs_f64(cfg.codex_ws_idle_secs);
+                                let answer = crate::http::codex_ws::send(
+                                    &st.sockets,
+                                    key,
+                                    &req,
+                                    idle,
+                                    cfg.codex_ws_max,
+                                );
+                                if let Some(a) = answer.await {
+                                    return Ok(Answered::Ws(a));
+                                }
+                            }
+                            send(st, req, packed)
+                                .await
+                                .map(Answered::Http)
+                                .map_err(transport_failure)
+                        }));
                     }
                     Output::CloseUpstream => self.link = Link::Idle,
                     Output::Commit { status, headers } => return Step::Commit(status, headers),
@@ -458,7 +490,7 @@ impl Driver {
             tokio::select! {
                 biased;
                 ev = next_upstream(&mut self.link) => match ev {
-                    Upstream::Head(resp) => {
+                    Upstream::Head(Answered::Http(resp)) => {
                         let headers: Vec<(String, String)> = resp
                             .headers()
                             .iter()
@@ -470,8 +502,12 @@ impl Driver {
                         {
                             self.st.catalogs.saw_etag(&slot.id(), etag);
                         }
-                        self.link = Link::Body(resp.bytes_stream().boxed());
+                        self.link = Link::Body(resp.bytes_stream().map(|r| r.map_err(transport_failure)).boxed());
                         self.ex.handle_head(status, &headers, now_ms());
+                    }
+                    Upstream::Head(Answered::Ws(answer)) => {
+                        self.link = Link::Body(answer.body);
+                        self.ex.handle_head(answer.status, &answer.headers, now_ms());
                     }
                     Upstream::Bytes(b) => self.ex.handle_bytes(&b, now_ms()),
                     Upstream::End => {
@@ -491,6 +527,23 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// The socket this request's upstream turns may use: a Codex-lane request of a known
+    /// session on an account, where `codex_transport` allows it.
+    fn socket_key(&self) -> Option<crate::http::codex_ws::Key> {
+        use crate::http::codex_ws::Transport;
+        if !self.codex {
+            return None;
+        }
+        let transport = Transport::parse(&self.st.cfg().codex_transport)?;
+        let wanted = match transport {
+            Transport::Http => false,
+            Transport::Auto => self.prefer_ws,
+            Transport::WebSocket => true,
+        };
+        let account = self.ex.account()?;
+        Some((account.to_owned(), self.session.clone().filter(|_| wanted)?))
     }
 
     /// An account for the route's model, and its catalog entry: the pool's pick, passed over
@@ -544,6 +597,7 @@ impl Driver {
                 Lookup::Offered(mut info) => {
                     // The tool-search mapping can be switched off (`codex_tool_search`).
                     info.supports_search_tool &= self.st.cfg().codex_tool_search;
+                    self.prefer_ws = info.prefer_websockets;
                     self.slot = Some(slot);
                     return (Pick::Account(id), Some(info));
                 }
@@ -638,7 +692,7 @@ fn token_result(r: Result<String, TokenFailure>) -> TokenResult {
 
 /// What the upstream link produced.
 enum Upstream {
-    Head(reqwest::Response),
+    Head(Answered),
     Bytes(Bytes),
     End,
     /// A transport failure, described without its URL.
@@ -650,12 +704,12 @@ async fn next_upstream(link: &mut Link) -> Upstream {
     match link {
         Link::Idle => std::future::pending().await,
         Link::Sending(fut) => match fut.await {
-            Ok(resp) => Upstream::Head(resp),
-            Err(e) => Upstream::Broken(transport_failure(e)),
+            Ok(answer) => Upstream::Head(answer),
+            Err(e) => Upstream::Broken(e),
         },
         Link::Body(body) => match body.next().await {
             Some(Ok(b)) => Upstream::Bytes(b),
-            Some(Err(e)) => Upstream::Broken(transport_failure(e)),
+            Some(Err(e)) => Upstream::Broken(e),
             None => Upstream::End,
         },
     }

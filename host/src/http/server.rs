@@ -248,6 +248,19 @@ fn account_metrics(st: &AppState) -> String {
         "# HELP ccp_token_refreshes Token refreshes performed.\n# TYPE ccp_token_refreshes counter\nccp_token_refreshes_total {}\n",
         st.pool.refresh_count()
     ));
+    let ws = &st.sockets;
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str(&format!(
+        "# HELP ccp_codex_ws_open Codex WebSockets open.\n# TYPE ccp_codex_ws_open gauge\nccp_codex_ws_open {}\n\
+         # HELP ccp_codex_ws_opened Codex WebSockets opened.\n# TYPE ccp_codex_ws_opened counter\nccp_codex_ws_opened_total {}\n\
+         # HELP ccp_codex_ws_turns Codex turns by socket: appended (only new items), full, or sent again over HTTP.\n# TYPE ccp_codex_ws_turns counter\n\
+         ccp_codex_ws_turns_total{{kind=\"appended\"}} {}\nccp_codex_ws_turns_total{{kind=\"full\"}} {}\nccp_codex_ws_turns_total{{kind=\"fell_back\"}} {}\n",
+        ws.open(),
+        n(&ws.opened),
+        n(&ws.appended),
+        n(&ws.full),
+        n(&ws.fell_back),
+    ));
     out
 }
 

@@ -71,6 +71,8 @@ pub struct AppState {
     catalogs_warmed: tokio::sync::OnceCell<()>,
     /// Whether Codex request bodies still go compressed (the backend may refuse zstd).
     pub zstd: crate::http::zstd_body::Switch,
+    /// The Codex WebSockets (codex_ws.rs).
+    pub sockets: Arc<crate::http::codex_ws::Sockets>,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -102,6 +104,7 @@ impl AppState {
             config_write: tokio::sync::Mutex::new(()),
             drain_over: tokio::sync::watch::channel(false).0,
             zstd: crate::http::zstd_body::Switch::new(),
+            sockets: Arc::default(),
             catalogs_warmed: tokio::sync::OnceCell::new(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg: RwLock::new(Arc::new(cfg)),

@@ -632,6 +632,22 @@ fn script(shared: &Shared, ctx: &Ctx, scenario: &str) -> Vec<Step> {
             t.completed(default_usage());
         }
         "claude_code_agents" => claude_code_agents(&mut t, ctx),
+        // A coding agent reading a repository part by part: part N for the N-th call, so a
+        // conversation that answers each call grows by one call and one result a turn.
+        "read_part" => {
+            let n = ctx
+                .input
+                .iter()
+                .filter(|i| i["type"] == "function_call_output")
+                .count()
+                + 1;
+            t.start();
+            t.reasoning(&[]);
+            t.message(&split_words(&format!("Reading part {n}.")));
+            let args = json!({"file_path": format!("/repo/src/part{n}.rs")});
+            t.function_call("Read", &args.to_string());
+            t.completed(default_usage());
+        }
         "subagent_reply" => {
             t.start();
             t.message(&split_words(SUBAGENT_REPLY));
@@ -942,12 +958,15 @@ pub(crate) async fn play(
     if scenario == "empty" {
         return sse_response(shared, Body::empty());
     }
-    let steps = if scenario == "stall_before_headers" {
+    let mut steps = if scenario == "stall_before_headers" {
         let stall = Duration::from_secs(shared.cfg.stall_secs);
         crate::server::stall_before_headers(shared, scenario, req.start, stall).await;
         script(shared, &ctx, "text")
     } else {
         script(shared, &ctx, scenario)
     };
+    if shared.cfg.think_ms > 0 {
+        steps.insert(0, Step::Sleep(Duration::from_millis(shared.cfg.think_ms)));
+    }
     sse_response(shared, scripted_body(shared, scenario, req.start, steps))
 }

@@ -9,6 +9,7 @@
 mod chat;
 mod codex;
 mod codex_sse;
+pub mod codex_ws;
 pub mod faults;
 mod jwt;
 pub mod load;

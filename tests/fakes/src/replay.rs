@@ -9,53 +9,81 @@
 //! working on every fifth turn, and a haiku title request on every turn. Used by the
 //! `proxy-replay` tool and by a host test.
 
-use crate::spawn::start_proxy;
+use crate::spawn::start_proxy_with;
 use crate::{FakeConfig, FakeServer};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-/// Filler of `n` bytes that differs by `seed` (a file's content, a tool's answer).
+/// Filler of `n` bytes that differs by `seed` (a file's content, a tool's answer): words of a
+/// 1,024-word made-up vocabulary picked at random, so that it compresses about as well as
+/// prose does (zstd level 3: ~3×), not as well as a repeated phrase would.
 fn filler(seed: usize, n: usize) -> String {
-    let words = [
-        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
-    ];
-    let mut s = String::with_capacity(n + 8);
-    let mut i = seed;
+    let mut state = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut s = String::with_capacity(n + 16);
     while s.len() < n {
-        s.push_str(words[i % words.len()]);
-        s.push(' ');
-        i = i.wrapping_mul(31).wrapping_add(7);
+        let word = next() % 1024;
+        // The word's letters come from its number: the same word every time it is picked.
+        let mut w = word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7;
+        let len = 2 + (word % 8) as usize;
+        for _ in 0..len {
+            s.push(char::from(b'a' + (w % 26) as u8));
+            w /= 26;
+        }
+        s.push(if next() % 11 == 0 { '\n' } else { ' ' });
     }
     s.truncate(n);
     s
 }
 
-/// One lineage's history: (assistant tool call, user tool result) pairs after the opening.
+/// One lineage's conversation, as a client keeps it: every request's messages stay, the
+/// model's answer is echoed as it came, and its tool call is answered next turn.
 struct Lineage {
-    opening: Vec<Value>,
-    pairs: Vec<(Value, Value)>,
+    messages: Vec<Value>,
+    /// The last answer's tool call id, answered with the next request.
+    pending: Option<String>,
 }
 
 impl Lineage {
-    fn messages(&self, last: &str) -> Vec<Value> {
-        let mut m = self.opening.clone();
-        for (a, u) in &self.pairs {
-            m.push(a.clone());
-            m.push(u.clone());
+    fn new(opening: Vec<Value>) -> Self {
+        Lineage {
+            messages: opening,
+            pending: None,
         }
-        m.push(json!({"role": "user", "content": [{"type": "text", "text": last}]}));
-        m
     }
 
-    /// The model answered with a tool call; its result comes back next turn.
-    fn step(&mut self, id: &str, n: usize) {
-        self.pairs.push((
-            json!({"role": "assistant", "content": [
-                {"type": "text", "text": format!("Reading part {n}.")},
-                {"type": "tool_use", "id": id, "name": "Read", "input": {"file_path": format!("/repo/src/part{n}.rs")}}]}),
-            json!({"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": id, "content": filler(n, 2400)}]}),
-        ));
-        // The question of this turn is answered: the next turn's question follows the result.
+    /// The next request's messages: the result of the pending call (a file's content, `n`
+    /// varying it) with this turn's prompt.
+    fn ask(&mut self, prompt: &str, n: usize) -> Vec<Value> {
+        let mut content = Vec::new();
+        if let Some(id) = self.pending.take() {
+            content.push(
+                json!({"type": "tool_result", "tool_use_id": id, "content": filler(n, 2400)}),
+            );
+        }
+        content.push(json!({"type": "text", "text": prompt}));
+        self.messages
+            .push(json!({"role": "user", "content": content}));
+        self.messages.clone()
+    }
+
+    /// The model's answer, kept as the client keeps it.
+    fn answered(&mut self, content: &Value) {
+        self.pending = content
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["type"] == "tool_use")
+            .and_then(|b| b["id"].as_str())
+            .map(str::to_owned);
+        self.messages
+            .push(json!({"role": "assistant", "content": content}));
     }
 }
 
@@ -72,14 +100,62 @@ pub struct Row {
     pub cached: u64,
     /// The lane the proxy's request log says it took.
     pub lane: String,
-    /// Codex lane: the body's size as JSON, and as sent (`content-encoding: zstd` or not).
+    /// Codex lane: the request's size as JSON (for a socket turn, the whole request the
+    /// backend rebuilt), and what went over the wire (zstd body, or socket message).
     pub body_bytes: usize,
     /// See `body_bytes`.
     pub wire_bytes: usize,
+    /// A main turn (streamed): milliseconds from sending the request to its first text delta.
+    pub first_token_ms: Option<f64>,
+}
+
+/// How the proxy sends Codex requests in a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    /// A name for tables.
+    pub name: &'static str,
+    /// `codex_transport`: `http` or `websocket`.
+    pub transport: &'static str,
+    /// `codex_zstd`.
+    pub zstd: bool,
+}
+
+/// The three ways side by side in `docs/PERFORMANCE.md`.
+pub const MODES: [Mode; 3] = [
+    Mode {
+        name: "HTTP",
+        transport: "http",
+        zstd: false,
+    },
+    Mode {
+        name: "HTTP + zstd",
+        transport: "http",
+        zstd: true,
+    },
+    Mode {
+        name: "WebSocket + continuation",
+        transport: "websocket",
+        zstd: true,
+    },
+];
+
+/// The link and backend a replay runs against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Link {
+    /// The client's uplink to the backend (`FakeConfig::upload_bits_per_sec`).
+    pub uplink_bits_per_sec: Option<u64>,
+    /// The backend's time to its first event (`FakeConfig::think_ms`).
+    pub think_ms: u64,
 }
 
 /// Replay `turns` turns through the proxy binary at `proxy_bin`; one row per request.
-pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> Vec<Row> {
+pub async fn run(
+    proxy_bin: &str,
+    fixtures: &std::path::Path,
+    turns: usize,
+    mode: Mode,
+    link: Link,
+) -> Vec<Row> {
     let read = |f: &str| -> Value {
         let p = fixtures.join(f);
         serde_json::from_str(
@@ -100,6 +176,8 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
 
     let fake = FakeServer::start(FakeConfig {
         prompt_cache: true,
+        upload_bits_per_sec: link.uplink_bits_per_sec,
+        think_ms: link.think_ms,
         ..FakeConfig::default()
     })
     .await
@@ -107,10 +185,31 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
     let (access, refresh, _) = fake.issue_tokens("acct-replay", "replay@example.com");
     let account = json!({"account_id": "acct-replay", "email": "replay@example.com",
                          "plan_type": "plus", "access_token": access, "refresh_token": refresh});
-    let proxy = start_proxy(proxy_bin, &fake, "replay", &account);
+    let zstd = if mode.zstd { "true" } else { "false" };
+    let tag = format!("replay-{}-{}", mode.transport, zstd);
+    let proxy = start_proxy_with(
+        proxy_bin,
+        &fake,
+        &tag,
+        &account,
+        &[
+            ("CCP_CODEX_TRANSPORT", mode.transport),
+            ("CCP_CODEX_ZSTD", zstd),
+            (
+                "CCP_LOG",
+                if std::env::var_os("CCP_REPLAY_DEBUG").is_some() {
+                    "codex_claude_proxy::http::codex_ws=debug"
+                } else {
+                    "warn"
+                },
+            ),
+        ],
+    );
     let client = reqwest::Client::new();
 
+    // One request; `(input tokens, cached, the answer's content, ms to the first text)`.
     let post = |body: Value, agent: Option<&str>| {
+        let stream = body["stream"] == json!(true);
         let mut rb = client
             .post(format!("{}/v1/messages?beta=true", proxy.base))
             .header("anthropic-version", "2023-06-01")
@@ -122,13 +221,31 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
             rb = rb.header("x-claude-code-agent-id", id);
         }
         async move {
+            let sent = std::time::Instant::now();
             let r = rb.send().await.expect("send");
             let status = r.status().as_u16();
-            let v: Value = r.json().await.unwrap_or(Value::Null);
-            assert_eq!(status, 200, "{v}");
-            let u = &v["usage"];
-            let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
-            (u["input_tokens"].as_u64().unwrap_or(0) + cached, cached)
+            if !stream {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                assert_eq!(status, 200, "{v}");
+                let u = &v["usage"];
+                let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
+                let input = u["input_tokens"].as_u64().unwrap_or(0) + cached;
+                return (input, cached, v["content"].clone(), None);
+            }
+            assert_eq!(status, 200);
+            let mut text = String::new();
+            let mut first = None;
+            let mut body = r.bytes_stream();
+            while let Some(chunk) = body.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.expect("stream")));
+                if first.is_none() && text.contains("\"text_delta\"") {
+                    first = Some(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            let (content, usage) = assemble(&text);
+            let cached = usage["cache_read_input_tokens"].as_u64().unwrap_or(0);
+            let input = usage["input_tokens"].as_u64().unwrap_or(0) + cached;
+            (input, cached, content, first)
         }
     };
     // The main thread's request of a turn: turn1's system, tools and settings, the billing
@@ -144,56 +261,69 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
         }
         s
     };
-    let mut main = Lineage {
-        opening: turn1["messages"].as_array().cloned().unwrap_or_default(),
-        pairs: Vec::new(),
-    };
+    let opening = turn1["messages"].as_array().cloned().unwrap_or_default();
+    let mut main = Lineage::new(opening[..opening.len().saturating_sub(1)].to_vec());
+    let first_prompt = opening
+        .last()
+        .map(|m| m["content"].clone())
+        .unwrap_or(Value::Null);
     let mut subs: Vec<(String, Lineage)> = ["agent_01REPLAYA", "agent_01REPLAYB"]
         .into_iter()
         .map(|id| {
+            let task = format!(
+                "Subagent task for {id}: search the repository. {}",
+                filler(id.len(), 600)
+            );
             (
                 id.to_owned(),
-                Lineage {
-                    opening: vec![json!({"role": "user", "content": [{"type": "text",
-                        "text": format!("Subagent task for {id}: search the repository. {}", filler(id.len(), 600))}]})],
-                    pairs: Vec::new(),
-                },
+                Lineage::new(vec![
+                    json!({"role": "user", "content": [{"type": "text", "text": task}]}),
+                ]),
             )
         })
         .collect();
     let sub_system = json!([{"type": "text", "text": format!("You are a search subagent of Claude Code. {}", filler(3, 3000))}]);
+    let row = |kind, turn, (input, cached): (u64, u64), first_token_ms| Row {
+        kind,
+        turn,
+        input,
+        cached,
+        lane: String::new(),
+        body_bytes: 0,
+        wire_bytes: 0,
+        first_token_ms,
+    };
     let mut rows = Vec::new();
     for turn in 1..=turns {
         let mut body = turn1.clone();
         body["system"] = with_billing(turn, &turn1["system"]);
-        body["stream"] = json!(false);
-        body["messages"] = json!(main.messages(&format!("Turn {turn}: go on. [[scenario:text]]")));
-        let (input, cached) = post(body, None).await;
-        rows.push(Row {
-            kind: "main",
-            turn,
-            input,
-            cached,
-            lane: String::new(),
-            body_bytes: 0,
-            wire_bytes: 0,
-        });
-        main.step(&format!("toolu_main_{turn:03}"), turn);
+        body["stream"] = json!(true);
+        let prompt = format!("Turn {turn}: go on. [[scenario:read_part]]");
+        let mut messages = main.ask(&prompt, turn);
+        if turn == 1 {
+            // The fixture's own first prompt, as Claude Code sent it, leads the first message.
+            if let Some(m) = messages.last_mut() {
+                let mut content = match &first_prompt {
+                    Value::Array(a) => a.clone(),
+                    Value::String(s) => vec![json!({"type": "text", "text": s})],
+                    _ => Vec::new(),
+                };
+                content.extend(m["content"].as_array().cloned().unwrap_or_default());
+                m["content"] = Value::Array(content.clone());
+                main.messages.last_mut().expect("asked")["content"] = Value::Array(content);
+            }
+        }
+        body["messages"] = json!(messages);
+        let (input, cached, content, first) = post(body, None).await;
+        main.answered(&content);
+        rows.push(row("main", turn, (input, cached), first));
 
         // Claude Code's background title request, on the haiku model.
         let haiku = json!({"model": "claude-haiku-4-5", "max_tokens": 512, "stream": false,
             "system": [{"type": "text", "text": format!("Write a 5-word title for this conversation. {}", filler(9, 1200))}],
             "messages": [{"role": "user", "content": format!("Turn {turn} of the session. [[scenario:text]]")}]});
-        let (input, cached) = post(haiku, None).await;
-        rows.push(Row {
-            kind: "haiku",
-            turn,
-            input,
-            cached,
-            lane: String::new(),
-            body_bytes: 0,
-            wire_bytes: 0,
-        });
+        let (input, cached, _, _) = post(haiku, None).await;
+        rows.push(row("haiku", turn, (input, cached), None));
 
         if turn % 5 == 0 {
             for step in 0..3 {
@@ -201,20 +331,12 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
                     let mut body = turn1.clone();
                     body["system"] = sub_system.clone();
                     body["stream"] = json!(false);
-                    body["messages"] = json!(lineage.messages(&format!(
-                        "Continue the search, step {step}. [[scenario:text]]"
-                    )));
-                    let (input, cached) = post(body, Some(id.as_str())).await;
-                    rows.push(Row {
-                        kind: "subagent",
-                        turn,
-                        input,
-                        cached,
-                        lane: String::new(),
-                        body_bytes: 0,
-                        wire_bytes: 0,
-                    });
-                    lineage.step(&format!("toolu_{id}_{turn:03}_{step}"), turn * 10 + step);
+                    let prompt =
+                        format!("Continue the search, step {step}. [[scenario:read_part]]");
+                    body["messages"] = json!(lineage.ask(&prompt, turn * 10 + step));
+                    let (input, cached, content, _) = post(body, Some(id.as_str())).await;
+                    lineage.answered(&content);
+                    rows.push(row("subagent", turn, (input, cached), None));
                 }
             }
         }
@@ -242,7 +364,7 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
     let sent: Vec<(usize, usize)> = fake
         .requests()
         .into_iter()
-        .filter(|l| l.path.ends_with("/codex/responses") && l.status == 200)
+        .filter(|l| l.path.ends_with("/codex/responses") && l.method == "POST" && l.status == 200)
         .map(|l| (l.body.len(), l.wire_bytes))
         .collect();
     for (r, (body, wire)) in rows.iter_mut().filter(|r| r.lane == "codex").zip(sent) {
@@ -250,6 +372,70 @@ pub async fn run(proxy_bin: &str, fixtures: &std::path::Path, turns: usize) -> V
     }
     drop(proxy);
     rows
+}
+
+/// A streamed Messages answer assembled as the SDKs do: its content blocks (text, tool_use with
+/// its input parsed, thinking with its signature) and its final usage.
+pub fn assemble(sse: &str) -> (Value, Value) {
+    let mut blocks: Vec<Value> = Vec::new();
+    let mut partial: Vec<String> = Vec::new();
+    let mut usage = json!({});
+    for frame in sse.split("\n\n") {
+        let data: String = frame
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .collect();
+        let Ok(ev) = serde_json::from_str::<Value>(&data) else {
+            continue;
+        };
+        let append = |b: &mut Value, k: &str, more: &Value| {
+            let t = format!(
+                "{}{}",
+                b[k].as_str().unwrap_or(""),
+                more.as_str().unwrap_or("")
+            );
+            b[k] = json!(t);
+        };
+        match ev["type"].as_str() {
+            Some("message_start") => usage = ev["message"]["usage"].clone(),
+            Some("content_block_start") => {
+                blocks.push(ev["content_block"].clone());
+                partial.push(String::new());
+            }
+            Some("content_block_delta") => {
+                let (Some(b), Some(p)) = (blocks.last_mut(), partial.last_mut()) else {
+                    continue;
+                };
+                let d = &ev["delta"];
+                match d["type"].as_str() {
+                    Some("text_delta") => append(b, "text", &d["text"]),
+                    Some("thinking_delta") => append(b, "thinking", &d["thinking"]),
+                    Some("signature_delta") => b["signature"] = d["signature"].clone(),
+                    Some("input_json_delta") => {
+                        p.push_str(d["partial_json"].as_str().unwrap_or(""))
+                    }
+                    _ => {}
+                }
+            }
+            Some("content_block_stop") => {
+                if let (Some(b), Some(p)) = (blocks.last_mut(), partial.last())
+                    && b["type"] == "tool_use"
+                    && !p.is_empty()
+                {
+                    b["input"] = serde_json::from_str(p).unwrap_or(Value::Null);
+                }
+            }
+            Some("message_delta") => {
+                if let Some(u) = ev["usage"].as_object() {
+                    for (k, v) in u {
+                        usage[k] = v.clone();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (Value::Array(blocks), usage)
 }
 
 /// The share of the Codex lane's input tokens served from cache, from turn 2 on.
@@ -286,6 +472,39 @@ pub fn bytes_table(rows: &[Row]) -> String {
         ms(lw),
         100.0 * lw as f64 / lb.max(1) as f64,
     )
+}
+
+/// The transports side by side (markdown): the Codex lane's upstream bytes over the session,
+/// against uncompressed HTTP, and the main turns' time to the first token from turn 5 on.
+pub fn transport_table(runs: &[(Mode, Vec<Row>)], think_ms: u64) -> String {
+    let base = runs
+        .first()
+        .map_or(1, |(_, rows)| codex_bytes(rows).0.max(1));
+    let mut out = String::from(
+        "| Codex requests sent by | upstream bytes, whole session | of uncompressed HTTP | last main turn | first token, turns ≥ 5: p50 / max | p50 ÷ backend's own time |\n|---|---|---|---|---|---|\n",
+    );
+    for (mode, rows) in runs {
+        let (_, wire) = codex_bytes(rows);
+        let last = rows
+            .iter()
+            .rfind(|r| r.kind == "main" && r.lane == "codex")
+            .map_or(0, |r| r.wire_bytes);
+        let mut ms: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.kind == "main" && r.turn >= 5)
+            .filter_map(|r| r.first_token_ms)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let p50 = ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN);
+        let max = ms.last().copied().unwrap_or(f64::NAN);
+        out.push_str(&format!(
+            "| {} | {wire} B | {:.1} % | {last} B | {p50:.1} / {max:.1} ms | {:.3} |\n",
+            mode.name,
+            100.0 * wire as f64 / base as f64,
+            p50 / think_ms.max(1) as f64,
+        ));
+    }
+    out
 }
 
 /// The replay's table (markdown): per kind and lane, from turn 2 on.

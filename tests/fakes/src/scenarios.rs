@@ -14,6 +14,7 @@ pub const CODEX_SCENARIOS: &[&str] = &[
     "claude_code_write",
     "claude_code_agents",
     "subagent_reply",
+    "read_part",
     "web_search",
     "usage_cache",
     "usage_null_details",

@@ -38,6 +38,16 @@ pub struct FakeConfig {
     /// "Unsupported Content-Encoding: zstd"}`, the fake's own wording), as a backend without
     /// it would; `None`: decode them (the Codex CLI sends them to the ChatGPT backend).
     pub refuse_zstd: Option<u16>,
+    /// Refuse the WebSocket upgrade of `/codex/responses` with this status (426: a backend
+    /// without the WebSocket transport); `None`: upgrade.
+    pub refuse_websocket: Option<u16>,
+    /// The client's uplink: a `/codex/responses` request body or socket message of N bytes is
+    /// answered only after N × 8 / this many microseconds more (20 Mbit/s: a home connection),
+    /// as if it had taken that long to arrive. `None`: loopback speed.
+    pub upload_bits_per_sec: Option<u64>,
+    /// The model's time to its first event once a `/codex/responses` request is in (what a
+    /// real backend needs to start answering); 0: at once.
+    pub think_ms: u64,
 }
 
 impl Default for FakeConfig {
@@ -51,6 +61,9 @@ impl Default for FakeConfig {
             seq_total: 100,
             prompt_cache: false,
             refuse_zstd: None,
+            refuse_websocket: None,
+            upload_bits_per_sec: None,
+            think_ms: 0,
         }
     }
 }
@@ -82,6 +95,9 @@ pub struct Logged {
     pub machine_id: bool,
     /// Bytes of the body as it came over the wire (compressed or not); `body` is decoded.
     pub wire_bytes: usize,
+    /// A turn that came by WebSocket: how many input items its message carried (the body
+    /// logged is the full request the backend rebuilt from its continuation).
+    pub ws_items: Option<usize>,
 }
 
 impl Logged {
@@ -149,6 +165,8 @@ pub(crate) struct Inner {
     /// The prompt-cache model: the last prefix seen on each cache slot
     /// (account, `prompt_cache_key`, `session_id` header).
     pub(crate) cache_slots: HashMap<(String, String, String), String>,
+    /// Continuations refused with `Invalid previous_response_id.`.
+    pub(crate) ws_refused: usize,
 }
 
 pub(crate) struct Shared {
@@ -295,6 +313,11 @@ impl FakeServer {
             .count()
     }
 
+    /// Continuations the WebSocket refused (`Invalid previous_response_id.`).
+    pub fn ws_refused(&self) -> usize {
+        self.shared.lock().ws_refused
+    }
+
     /// Forget the requests and disconnects logged so far (a long load run would otherwise
     /// keep every request it made).
     pub fn forget_requests(&self) {
@@ -364,6 +387,8 @@ pub(crate) struct Req {
     pub(crate) start: Instant,
     /// The body's size on the wire.
     pub(crate) wire_bytes: usize,
+    /// See [`Logged::ws_items`].
+    pub(crate) ws_items: Option<usize>,
 }
 
 impl Req {
@@ -397,6 +422,7 @@ impl Req {
             anonymous_auth: false,
             machine_id: false,
             wire_bytes: self.wire_bytes,
+            ws_items: self.ws_items,
         }
     }
 }
@@ -430,6 +456,19 @@ fn decode_body(shared: &Shared, req: &mut Req) -> Option<Response> {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let start = Instant::now();
+    if crate::codex_ws::is_upgrade(request.headers())
+        && request.uri().path().trim_end_matches('/') == "/backend-api/codex/responses"
+    {
+        use axum::extract::FromRequestParts;
+        use axum::response::IntoResponse;
+        let (mut parts, _) = request.into_parts();
+        return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &shared)
+            .await
+        {
+            Ok(ws) => crate::codex_ws::upgrade(shared, ws, parts.headers),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, 256 << 20).await {
         Ok(b) => b,
@@ -444,6 +483,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         body,
         start,
         wire_bytes,
+        ws_items: None,
     };
     if let Some(refused) = decode_body(&shared, &mut req) {
         return refused;
@@ -452,7 +492,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let post = req.method == Method::POST;
     let path = req.path.trim_end_matches('/');
     match path {
-        "/backend-api/codex/responses" if post => crate::codex::responses(&shared, req).await,
+        "/backend-api/codex/responses" if post => {
+            crate::codex_ws::throttle(&shared, req.wire_bytes).await;
+            crate::codex::responses(&shared, req).await
+        }
         "/backend-api/wham/usage" | "/backend-api/codex/usage" if get => {
             crate::codex::usage(&shared, &req)
         }

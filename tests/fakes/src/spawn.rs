@@ -27,6 +27,17 @@ impl Drop for Proxy {
 /// Start `bin serve` on a free port with `account` (an account file's JSON, `account_id`
 /// naming it) in a data dir tagged `tag`.
 pub fn start_proxy(bin: &str, fake: &FakeServer, tag: &str, account: &Value) -> Proxy {
+    start_proxy_with(bin, fake, tag, account, &[])
+}
+
+/// [`start_proxy`] with more environment (`CCP_*` settings).
+pub fn start_proxy_with(
+    bin: &str,
+    fake: &FakeServer,
+    tag: &str,
+    account: &Value,
+    env: &[(&str, &str)],
+) -> Proxy {
     let dir = std::env::temp_dir().join(format!("ccp-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("accounts")).expect("data dir");
@@ -46,9 +57,14 @@ pub fn start_proxy(bin: &str, fake: &FakeServer, tag: &str, account: &Value) -> 
             format!("{}/api/openrouter", fake.base_url()),
         )
         .env("CCP_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("CCP_REPLAY_DEBUG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .unwrap_or_else(|e| {
             panic!("cannot start {bin}: {e} (build it with cargo build -p proxy-host)")

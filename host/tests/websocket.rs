@@ -1,0 +1,333 @@
+//! The Codex WebSocket transport through the real binary against the fake backend's socket
+//! (http/codex_ws.rs, core continuation.rs): a growing conversation goes over one socket with
+//! only its new items after the first turn, and every way the socket can fail ends in the
+//! right answer to the client, by a full request over HTTP or on a new socket.
+
+mod support;
+
+use proxy_fakes::{FakeConfig, FakeServer, Logged};
+use serde_json::{Value, json};
+use support::{Proxy, ProxyOpts, TestAccount, client, sse_events};
+
+fn opts(fake: &FakeServer, transport: &str) -> ProxyOpts {
+    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+    ProxyOpts {
+        accounts: vec![TestAccount {
+            account_id: "acct-1".into(),
+            access_token: access,
+        }],
+        env: vec![("CCP_CODEX_TRANSPORT".into(), transport.into())],
+        ..ProxyOpts::default()
+    }
+}
+
+/// The Codex turns the fake answered (socket turns and HTTP requests), upgrades left out.
+fn turns(fake: &FakeServer) -> Vec<Logged> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/backend-api/codex/responses") && r.method == "POST")
+        .collect()
+}
+
+/// Upgrade requests and their statuses.
+fn upgrades(fake: &FakeServer) -> Vec<u16> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/backend-api/codex/responses") && r.method == "GET")
+        .map(|r| r.status)
+        .collect()
+}
+
+fn input_len(l: &Logged) -> usize {
+    l.json().expect("json body")["input"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// A Claude-Code-like conversation: every turn the model says a sentence and calls
+/// `get_weather`; the client answers the call. `marks[k]` goes into turn k's tool result.
+/// Turn `streamed` is a streaming request. Returns each turn's assistant content.
+async fn converse(p: &Proxy, turns: usize, marks: &[(usize, &str)], streamed: usize) -> Vec<Value> {
+    let c = client();
+    let mut messages =
+        vec![json!({"role": "user", "content": "Weather in Paris? [[scenario:text_then_tool]]"})];
+    let mut answers = Vec::new();
+    for k in 0..turns {
+        let stream = k == streamed;
+        let body = json!({
+            "model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": stream,
+            "metadata": {"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"},
+            "tools": [{"name": "get_weather", "description": "Weather of a city",
+                "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}],
+            "messages": messages,
+        });
+        let r = c
+            .post(format!("{}/v1/messages", p.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "turn {k}");
+        let content = if stream {
+            let text = r.text().await.expect("body");
+            assembled(&text)
+        } else {
+            r.json::<Value>().await.expect("json")["content"].clone()
+        };
+        let texts: Vec<&str> = content
+            .as_array()
+            .expect("content")
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect();
+        assert_eq!(
+            texts,
+            ["Let me check the weather for you."],
+            "turn {k}: {content}"
+        );
+        let call = content
+            .as_array()
+            .and_then(|a| a.iter().find(|b| b["type"] == "tool_use"))
+            .cloned()
+            .unwrap_or_else(|| panic!("turn {k} has no tool call: {content}"));
+        assert_eq!(call["name"], "get_weather");
+        messages.push(json!({"role": "assistant", "content": content.clone()}));
+        let mark = marks
+            .iter()
+            .find(|(t, _)| *t == k)
+            .map_or(String::new(), |(_, m)| format!(" [[{m}]]"));
+        messages.push(json!({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": call["id"], "content": format!("Sunny, 21 °C (turn {k}){mark}")}]}));
+        answers.push(content);
+    }
+    answers
+}
+
+/// A stream's content blocks, assembled as the SDKs do (text, tool_use with parsed input,
+/// thinking with its signature); the event grammar is checked on the way.
+fn assembled(text: &str) -> Value {
+    let events = sse_events(text);
+    assert_eq!(events.first().map(|e| e.0.as_str()), Some("message_start"));
+    assert_eq!(
+        events.last().map(|e| e.0.as_str()),
+        Some("message_stop"),
+        "{text}"
+    );
+    let mut blocks: Vec<Value> = Vec::new();
+    let mut json_parts: Vec<String> = Vec::new();
+    for (name, data) in &events {
+        match name.as_str() {
+            "content_block_start" => {
+                blocks.push(data["content_block"].clone());
+                json_parts.push(String::new());
+            }
+            "content_block_delta" => {
+                let (b, d) = (blocks.last_mut().expect("block"), &data["delta"]);
+                match d["type"].as_str() {
+                    Some("text_delta") => {
+                        let t = b["text"].as_str().unwrap_or("").to_owned()
+                            + d["text"].as_str().unwrap_or("");
+                        b["text"] = json!(t);
+                    }
+                    Some("input_json_delta") => json_parts
+                        .last_mut()
+                        .expect("part")
+                        .push_str(d["partial_json"].as_str().unwrap_or("")),
+                    Some("thinking_delta") => {
+                        let t = b["thinking"].as_str().unwrap_or("").to_owned()
+                            + d["thinking"].as_str().unwrap_or("");
+                        b["thinking"] = json!(t);
+                    }
+                    Some("signature_delta") => b["signature"] = d["signature"].clone(),
+                    _ => {}
+                }
+            }
+            "content_block_stop" => {
+                let (b, j) = (
+                    blocks.last_mut().expect("block"),
+                    json_parts.last().expect("part"),
+                );
+                if b["type"] == "tool_use" && !j.is_empty() {
+                    b["input"] = serde_json::from_str(j).expect("tool input json");
+                }
+            }
+            _ => {}
+        }
+    }
+    Value::Array(blocks)
+}
+
+async fn metric(p: &Proxy, line: &str) -> u64 {
+    let text = client()
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line).map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or_else(|| panic!("no {line} in {text}"))
+}
+
+/// Five turns of a tool-using conversation, one of them streamed: one socket, the first turn
+/// in full, every later one only its new item (the tool result) after the previous response;
+/// the backend's rebuilt input grows by exactly the answer and the result each turn, and the
+/// client gets the same answers as over HTTP.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_growing_conversation_sends_only_its_new_items_over_one_socket() {
+    let fake = support::fake().await;
+    let p = Proxy::start(&fake, opts(&fake, "websocket"));
+    let over_ws = converse(&p, 5, &[], 2).await;
+    let sent = turns(&fake);
+    assert_eq!(upgrades(&fake), [101]);
+    assert_eq!(sent.len(), 5);
+    let items: Vec<Option<usize>> = sent.iter().map(|l| l.ws_items).collect();
+    assert_eq!(items[0], Some(input_len(&sent[0])), "turn 1 goes in full");
+    assert_eq!(
+        &items[1..],
+        [Some(1); 4],
+        "later turns carry only the tool result"
+    );
+    for w in sent.windows(2) {
+        // Each turn's context: the previous one's, the answer (reasoning, message, call) and
+        // the result.
+        let (a, b) = (
+            w[0].json().expect("test value"),
+            w[1].json().expect("test value"),
+        );
+        let (a, b) = (
+            a["input"].as_array().expect("test value"),
+            b["input"].as_array().expect("test value"),
+        );
+        assert_eq!(&b[..a.len()], &a[..]);
+        assert_eq!(b.len(), a.len() + 4, "{:?}", &b[a.len()..]);
+    }
+    // The messages stay the same size while the context the backend holds grows.
+    let later: Vec<usize> = sent[1..].iter().map(|l| l.wire_bytes).collect();
+    let (lo, hi) = (
+        *later.iter().min().expect("test value"),
+        *later.iter().max().expect("test value"),
+    );
+    assert!(hi - lo < 16, "{later:?}");
+    assert!(
+        sent[4].body.len() > sent[1].body.len() + 1000,
+        "{} {}",
+        sent[4].body.len(),
+        sent[1].body.len()
+    );
+    assert_eq!(
+        metric(&p, "ccp_codex_ws_turns_total{kind=\"appended\"}").await,
+        4
+    );
+    assert_eq!(metric(&p, "ccp_codex_ws_open").await, 1);
+    drop(p);
+
+    // The same conversation over HTTP gives the same answers, ids aside.
+    let http = support::fake().await;
+    let p = Proxy::start(&http, opts(&http, "http"));
+    let over_http = converse(&p, 5, &[], 2).await;
+    assert!(upgrades(&http).is_empty());
+    assert!(turns(&http).iter().all(|l| l.ws_items.is_none()));
+    let strip = |v: &[Value]| -> Vec<Value> {
+        v.iter()
+            .map(|c| {
+                let mut c = c.clone();
+                for b in c.as_array_mut().expect("test value") {
+                    b.as_object_mut()
+                        .expect("test value")
+                        .retain(|k, _| k == "type" || k == "text" || k == "name" || k == "input");
+                }
+                c
+            })
+            .collect()
+    };
+    assert_eq!(strip(&over_ws), strip(&over_http));
+}
+
+/// The backend no longer knows the previous response (`Invalid previous_response_id.`, as for
+/// an id of another socket): that turn goes again in full over HTTP, the client sees a normal
+/// answer, and the next turn starts over on a new socket in full.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_previous_response_is_sent_again_in_full_over_http() {
+    let fake = support::fake().await;
+    let p = Proxy::start(&fake, opts(&fake, "websocket"));
+    // Turn 2's tool result (sent with turn 3) makes the backend forget turn 3's response.
+    converse(&p, 6, &[(1, "ws_forget")], usize::MAX).await;
+    assert_eq!(fake.ws_refused(), 1);
+    let sent = turns(&fake);
+    let how: Vec<Option<usize>> = sent.iter().map(|l| l.ws_items).collect();
+    // Turns 1-3 on the socket; turn 4 refused there (not a turn the backend ran) and sent by
+    // HTTP; turn 5 in full on a new socket; turn 6 appended.
+    assert_eq!(how.len(), 6, "{how:?}");
+    assert_eq!(&how[1..3], [Some(1), Some(1)], "{how:?}");
+    assert_eq!(how[3], None, "{how:?}");
+    assert_eq!(how[4], Some(input_len(&sent[4])), "{how:?}");
+    assert_eq!(how[5], Some(1), "{how:?}");
+    assert_eq!(upgrades(&fake), [101, 101]);
+    assert!(sent.iter().all(|l| l.status == 200));
+    assert_eq!(
+        metric(&p, "ccp_codex_ws_turns_total{kind=\"fell_back\"}").await,
+        1
+    );
+}
+
+/// The socket drops after `response.created`, before any output: the machine retries as for a
+/// broken HTTP stream, on a new socket in full, and the client's answer is whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_dropped_before_output_is_retried_in_full_on_a_new_one() {
+    let fake = support::fake().await;
+    let p = Proxy::start(&fake, opts(&fake, "websocket"));
+    // Turn 2's tool result (sent with turn 3) drops the socket; turn 3 is streamed.
+    converse(&p, 4, &[(1, "ws_drop")], 2).await;
+    let sent = turns(&fake);
+    let how: Vec<Option<usize>> = sent.iter().map(|l| l.ws_items).collect();
+    // Turn 3 twice: appended (dropped), then in full on a new socket; turn 4 appended.
+    assert_eq!(how.len(), 5, "{how:?}");
+    assert_eq!(how[2], Some(1));
+    assert_eq!(how[3], Some(input_len(&sent[3])));
+    assert_eq!(how[4], Some(1));
+    assert_eq!(upgrades(&fake), [101, 101]);
+}
+
+/// A backend that refuses the upgrade (426): every turn goes by HTTP, and the upgrade is not
+/// tried again on every turn. `auto` follows the catalog's `prefer_websockets`, and a request
+/// without a session (nothing to continue) never takes the socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_upgrade_and_the_transport_choice_leave_http() {
+    let refusing = FakeServer::start(FakeConfig {
+        refuse_websocket: Some(426),
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake");
+    let p = Proxy::start(&refusing, opts(&refusing, "websocket"));
+    converse(&p, 3, &[], 1).await;
+    assert_eq!(upgrades(&refusing), [426]);
+    assert!(
+        turns(&refusing)
+            .iter()
+            .all(|l| l.ws_items.is_none() && l.status == 200)
+    );
+    drop(p);
+
+    // `auto`: the fake's catalog prefers the socket for every model.
+    let fake = support::fake().await;
+    let p = Proxy::start(&fake, opts(&fake, "auto"));
+    converse(&p, 2, &[], usize::MAX).await;
+    assert_eq!(upgrades(&fake), [101]);
+    let body = support::request("claude-sonnet-4-5", "text", false);
+    let r = client()
+        .post(format!("{}/v1/messages", p.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        turns(&fake).last().expect("test value").ws_items,
+        None,
+        "no session: HTTP"
+    );
+}
