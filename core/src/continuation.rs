@@ -450,6 +450,62 @@ pub fn error_status(text: &[u8]) -> Option<u16> {
         .and_then(|s| u16::try_from(s).ok())
 }
 
+/// The response headers a socket frame stands for: a `codex.rate_limits` event is the
+/// `x-codex-*` quota headers of an HTTP answer (codex.md §5), a `codex.response.metadata`
+/// event carries headers as they are. Empty for any other frame.
+pub fn frame_headers(text: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(v) = parse(text) else {
+        return out;
+    };
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match v.get("type").and_then(Value::as_str) {
+        Some("codex.rate_limits") => {
+            if let Some(plan) = v.get("plan_type").and_then(scalar) {
+                out.push(("x-codex-plan-type".into(), plan));
+            }
+            let limits = v.get("rate_limits");
+            for window in ["primary", "secondary"] {
+                let Some(w) = limits.and_then(|l| l.get(window)) else {
+                    continue;
+                };
+                for (field, header) in [
+                    ("used_percent", "used-percent"),
+                    ("window_minutes", "window-minutes"),
+                    ("reset_after_seconds", "reset-after-seconds"),
+                    ("reset_at", "reset-at"),
+                ] {
+                    if let Some(x) = w.get(field).and_then(scalar) {
+                        out.push((format!("x-codex-{window}-{header}"), x));
+                    }
+                }
+            }
+            if limits.and_then(|l| l.get("limit_reached")) == Some(&Value::Bool(true)) {
+                out.push((
+                    "x-codex-rate-limit-reached-type".into(),
+                    "rate_limit_reached".into(),
+                ));
+            }
+        }
+        Some("codex.response.metadata" | "response.metadata") => {
+            if let Some(h) = v.get("headers").and_then(Value::as_object) {
+                for (k, x) in h {
+                    if let Some(x) = scalar(x) {
+                        out.push((k.to_ascii_lowercase(), x));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 /// A frame as the SSE event the same translator reads over HTTP.
 pub fn sse(text: &[u8], out: &mut Vec<u8>) {
     out.reserve(text.len() + 8);
@@ -679,6 +735,28 @@ mod tests {
             lineage(&b1),
             lineage(&serde_json::to_vec(&v).expect("test value"))
         );
+    }
+
+    #[test]
+    fn quota_events_are_the_headers_of_an_http_answer() {
+        let ev = json!({"type": "codex.rate_limits", "plan_type": "pro", "rate_limits": {
+            "allowed": true, "limit_reached": false,
+            "primary": {"used_percent": 7, "window_minutes": 300, "reset_after_seconds": 13168, "reset_at": 1779398785},
+            "secondary": {"used_percent": 29.5, "window_minutes": 10080}}, "code_review_rate_limits": null});
+        let h = frame_headers(ev.to_string().as_bytes());
+        let get = |k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("x-codex-plan-type"), Some("pro"));
+        assert_eq!(get("x-codex-primary-used-percent"), Some("7"));
+        assert_eq!(get("x-codex-primary-reset-at"), Some("1779398785"));
+        assert_eq!(get("x-codex-secondary-used-percent"), Some("29.5"));
+        assert_eq!(get("x-codex-rate-limit-reached-type"), None);
+        let meta =
+            json!({"type": "codex.response.metadata", "headers": {"X-Models-Etag": "rev-2"}});
+        assert_eq!(
+            frame_headers(meta.to_string().as_bytes()),
+            [("x-models-etag".to_owned(), "rev-2".to_owned())]
+        );
+        assert!(frame_headers(br#"{"type":"response.created"}"#).is_empty());
     }
 
     #[test]

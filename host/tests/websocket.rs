@@ -222,6 +222,22 @@ async fn a_growing_conversation_sends_only_its_new_items_over_one_socket() {
         4
     );
     assert_eq!(metric(&p, "ccp_codex_ws_open").await, 1);
+    // The quota came with the socket's rate-limit event (12 %; HTTP headers would say 9 %).
+    let text = client()
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ccp_account_quota_used_percent")
+                && l.contains("window=\"primary\"")
+                && l.ends_with(" 12")),
+        "{text}"
+    );
     drop(p);
 
     // The same conversation over HTTP gives the same answers, ids aside.
@@ -330,4 +346,54 @@ async fn a_refused_upgrade_and_the_transport_choice_leave_http() {
         None,
         "no session: HTTP"
     );
+}
+
+/// Failures answer the client the same way by socket as by HTTP: an HTTP error of the backend
+/// (sent as an `error` frame before any output: the turn goes again over HTTP and gets the
+/// backend's own answer there), and failures inside a stream (`response.failed`, an `error`
+/// event after output).
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_reach_the_client_as_they_do_over_http() {
+    let answer = |transport: &'static str, scenario: &'static str| async move {
+        let fake = support::fake().await;
+        let p = Proxy::start(&fake, opts(&fake, transport));
+        let mut body = support::request("claude-sonnet-4-5", scenario, false);
+        body["metadata"] =
+            json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
+        let r = client()
+            .post(format!("{}/v1/messages", p.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.expect("json");
+        let over_socket = turns(&fake).iter().any(|l| l.ws_items.is_some());
+        (
+            status,
+            v["error"]["type"].clone(),
+            v["error"]["message"].clone(),
+            over_socket,
+        )
+    };
+    for scenario in [
+        "http_400",
+        "http_429",
+        "http_500",
+        "failed_context",
+        "error_event",
+    ] {
+        let (ws, http) = (
+            answer("websocket", scenario).await,
+            answer("http", scenario).await,
+        );
+        assert!(ws.3, "{scenario}: the socket was tried");
+        assert!(!http.3);
+        assert_eq!(
+            (&ws.0, &ws.1, &ws.2),
+            (&http.0, &http.1, &http.2),
+            "{scenario}"
+        );
+        assert!(ws.0 >= 400, "{scenario}: {ws:?}");
+    }
 }

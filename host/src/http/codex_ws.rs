@@ -75,6 +75,8 @@ struct Socket {
     ws: Ws,
     chain: Option<Chain>,
     opened: Instant,
+    /// The upgrade's response headers (quota, `x-models-etag`), for its first turn's head.
+    handshake: Vec<(String, String)>,
 }
 
 struct Slot {
@@ -188,12 +190,13 @@ pub async fn send(
     let mut socket = match taken {
         Some(s) => s,
         None => match connect(req).await {
-            Ok(ws) => {
+            Ok((ws, handshake)) => {
                 sockets.opened.fetch_add(1, Ordering::Relaxed);
                 Socket {
                     ws,
                     chain: None,
                     opened: Instant::now(),
+                    handshake,
                 }
             }
             Err(why) => {
@@ -230,6 +233,8 @@ pub async fn send(
     }
     let mut turn = Turn::default();
     let mut head = Vec::new();
+    let mut headers = vec![("content-type".to_owned(), "text/event-stream".to_owned())];
+    headers.append(&mut socket.handshake);
     // Decide on the first frame that is the turn's own.
     loop {
         let Some(text) = next_text(&mut socket.ws).await else {
@@ -253,6 +258,8 @@ pub async fn send(
             return None;
         }
         continuation::sse(&text, &mut head);
+        // Quota and metadata events are this answer's headers, as over HTTP.
+        headers.extend(continuation::frame_headers(&text));
         if kind == Frame::Last || !is_preamble(&text) {
             let counter = if appended {
                 &sockets.appended
@@ -272,7 +279,7 @@ pub async fn send(
             let live = if last { live.finish() } else { live };
             return Some(Answer {
                 status: 200,
-                headers: vec![("content-type".into(), "text/event-stream".into())],
+                headers,
                 body: futures_util::stream::unfold(live, Live::next).boxed(),
             });
         }
@@ -307,7 +314,7 @@ async fn next_text(ws: &mut Ws) -> Option<Vec<u8>> {
 
 /// The handshake with the request's own headers (auth, account, session, originator) and the
 /// beta header, to the same URL as a ws(s) one.
-async fn connect(req: &UpstreamRequest) -> Result<Ws, String> {
+async fn connect(req: &UpstreamRequest) -> Result<(Ws, Vec<(String, String)>), String> {
     let url = if let Some(rest) = req.url.strip_prefix("https://") {
         format!("wss://{rest}")
     } else if let Some(rest) = req.url.strip_prefix("http://") {
@@ -332,7 +339,17 @@ async fn connect(req: &UpstreamRequest) -> Result<Ws, String> {
     h.insert("openai-beta", HeaderValue::from_static(BETA));
     let connecting = tokio_tungstenite::connect_async_with_config(request, None, true);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Ok((ws, resp))) => {
+            let headers = resp
+                .headers()
+                .iter()
+                .filter(|(k, _)| {
+                    k.as_str().starts_with("x-codex-") || k.as_str() == "x-models-etag"
+                })
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            Ok((ws, headers))
+        }
         Ok(Err(e)) => Err(describe(e)),
         Err(_) => Err("handshake timed out".into()),
     }

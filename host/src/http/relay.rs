@@ -506,6 +506,11 @@ impl Driver {
                         self.ex.handle_head(status, &headers, now_ms());
                     }
                     Upstream::Head(Answered::Ws(answer)) => {
+                        if let (Some((_, etag)), Some(slot)) =
+                            (answer.headers.iter().find(|(k, _)| k == "x-models-etag"), &self.slot)
+                        {
+                            self.st.catalogs.saw_etag(&slot.id(), etag);
+                        }
                         self.link = Link::Body(answer.body);
                         self.ex.handle_head(answer.status, &answer.headers, now_ms());
                     }

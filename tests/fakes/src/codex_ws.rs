@@ -164,8 +164,15 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
             }
             continue;
         }
+        // The quota as the socket tells it (the shape of codex-rs's event); 12 % where the
+        // HTTP answer's headers say 9 %, so a test can tell which one the proxy read.
         let limits = json!({"type": "codex.rate_limits", "plan_type": "plus",
-            "rate_limits": {"primary": {"used_percent": 12.0, "window_minutes": 300, "reset_after_seconds": 3600}}});
+            "rate_limits": {"allowed": true, "limit_reached": false,
+                "primary": {"used_percent": 12.0, "window_minutes": 300, "reset_after_seconds": 3600,
+                    "reset_at": crate::util::now_secs() + 3600},
+                "secondary": {"used_percent": 31.0, "window_minutes": 10080, "reset_after_seconds": 167_364,
+                    "reset_at": crate::util::now_secs() + 167_364}},
+            "code_review_rate_limits": null});
         if send(&mut socket, &limits).await.is_err() {
             return;
         }
