@@ -454,26 +454,6 @@ pub fn codex_bytes(rows: &[Row]) -> (usize, usize) {
         .fold((0, 0), |(b, w), r| (b + r.body_bytes, w + r.wire_bytes))
 }
 
-/// The upload table (markdown): the Codex lane's request bytes, uncompressed and as sent.
-pub fn bytes_table(rows: &[Row]) -> String {
-    let (body, wire) = codex_bytes(rows);
-    let last = rows.iter().rfind(|r| r.kind == "main" && r.lane == "codex");
-    let (lb, lw) = last.map_or((0, 0), |r| (r.body_bytes, r.wire_bytes));
-    // Upload time at 20 Mbit/s (a home uplink): bytes × 8 / 20e6 s.
-    let ms = |b: usize| b as f64 * 8.0 / 20e6 * 1000.0;
-    format!(
-        "| Codex request bodies | uncompressed | sent (zstd) | sent / uncompressed |\n\
-         |---|---|---|---|\n\
-         | whole session ({} requests) | {body} B | {wire} B | {:.1} % |\n\
-         | last main turn | {lb} B ({:.0} ms at 20 Mbit/s) | {lw} B ({:.0} ms) | {:.1} % |\n",
-        rows.iter().filter(|r| r.lane == "codex").count(),
-        100.0 * wire as f64 / body.max(1) as f64,
-        ms(lb),
-        ms(lw),
-        100.0 * lw as f64 / lb.max(1) as f64,
-    )
-}
-
 /// The transports side by side (markdown): the Codex lane's upstream bytes over the session,
 /// against uncompressed HTTP, and the main turns' time to the first token from turn 5 on.
 pub fn transport_table(runs: &[(Mode, Vec<Row>)], think_ms: u64) -> String {
