@@ -397,3 +397,67 @@ async fn failures_reach_the_client_as_they_do_over_http() {
         assert!(ws.0 >= 400, "{scenario}: {ws:?}");
     }
 }
+
+/// The socket table's bounds: with room for one socket, two conversations that take turns
+/// close each other's socket (least recently used first), so every turn opens one and goes in
+/// full; with sockets that expire at once when idle, the same happens to one conversation.
+/// Without those bounds (the control) both second turns are appends on two sockets. Every
+/// answer is right either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cap_and_the_idle_expiry_close_sockets_and_turns_go_in_full() {
+    for (env, what) in [
+        (("CCP_CODEX_WS_MAX", "1"), "cap"),
+        (("CCP_CODEX_WS_IDLE_SECS", "0.000001"), "idle"),
+        (("CCP_CODEX_WS_MAX", "256"), "control"),
+    ] {
+        let fake = support::fake().await;
+        let mut o = opts(&fake, "websocket");
+        o.env.push((env.0.into(), env.1.into()));
+        let p = Proxy::start(&fake, o);
+        let c = client();
+        for turn in 0..2 {
+            for session in [
+                "5f0b8c1e-1111-4222-8333-444455556666",
+                "6a1c9d2f-2222-4333-8444-555566667777",
+            ] {
+                // Each conversation's second turn carries the first's answer and a new prompt.
+                let mut messages =
+                    vec![json!({"role": "user", "content": "hello [[scenario:text]]"})];
+                if turn == 1 {
+                    messages.push(json!({"role": "assistant", "content": "Hello from the fake Codex backend."}));
+                    messages.push(json!({"role": "user", "content": "and again"}));
+                }
+                let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": messages,
+                    "metadata": {"user_id": format!("user_abc_account__session_{session}")}});
+                let v: Value = c
+                    .post(format!("{}/v1/messages", p.base))
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("send")
+                    .json()
+                    .await
+                    .expect("json");
+                assert_eq!(
+                    v["content"][0]["text"], "Hello from the fake Codex backend.",
+                    "{what}: {v}"
+                );
+            }
+        }
+        let sent = turns(&fake);
+        assert_eq!(sent.len(), 4, "{what}");
+        let full: Vec<bool> = sent
+            .iter()
+            .map(|l| l.ws_items == Some(input_len(l)))
+            .collect();
+        if what == "control" {
+            assert_eq!(full, [true, true, false, false]);
+            assert_eq!(upgrades(&fake).len(), 2);
+            assert_eq!(metric(&p, "ccp_codex_ws_open").await, 2);
+        } else {
+            assert_eq!(full, [true; 4], "{what}: every turn in full");
+            assert_eq!(upgrades(&fake).len(), 4, "{what}: a socket per turn");
+            assert!(metric(&p, "ccp_codex_ws_open").await <= 1, "{what}");
+        }
+    }
+}
