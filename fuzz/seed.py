@@ -328,12 +328,55 @@ def seed_small():
         add("claude_settings", bytes([k]) + text.encode(), f"settings{k}")
 
 
+def seed_continuation():
+    """NUL-separated: a Codex body, its turn's socket frames, the next body (continuation.rs)."""
+    def body(items):
+        return json.dumps({"model": "gpt-5.5", "instructions": "be brief", "stream": True,
+                           "store": False, "tools": [{"type": "function", "name": "Read"}],
+                           "input": items}).encode()
+
+    def user(t):
+        return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]}
+
+    def ev(v):
+        return json.dumps(v).encode()
+
+    call = {"type": "function_call", "id": "fc_1", "status": "completed", "call_id": "call_1",
+            "name": "Read", "arguments": "{\"path\":\"a\"}"}
+    said = {"type": "message", "id": "m1", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": "Reading."}]}
+    frames = [
+        ev({"type": "codex.rate_limits", "plan_type": "plus",
+            "rate_limits": {"primary": {"used_percent": 9, "window_minutes": 300}}}),
+        ev({"type": "response.created", "response": {"id": "resp_1"}}),
+        ev({"type": "response.output_item.done", "item": {"type": "reasoning", "id": "rs", "summary": []}}),
+        ev({"type": "response.output_item.done", "item": said}),
+        ev({"type": "response.output_item.done", "item": call}),
+        ev({"type": "response.completed", "response": {"id": "resp_1", "output": []}}),
+    ]
+    first = body([user("read a")])
+    echo = [user("read a"),
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Reading."}]},
+            {"type": "function_call", "name": "Read", "arguments": "{\"path\":\"a\"}", "call_id": "call_1"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "contents"}]
+    nxt = body(echo)
+    join = b"\0".join
+    add("continuation", join([first] + frames + [nxt]), "append")
+    add("continuation", join([first] + frames + [body([user("read b")])]), "edited")
+    add("continuation", join([first, frames[1], ev({"type": "response.failed", "response": {"id": "r"}}), nxt]), "failed")
+    add("continuation", join([first, ev({"type": "error", "status": 400,
+                                         "error": {"message": "Invalid previous_response_id."}}), nxt]), "error")
+    add("continuation", join([first, ev({"type": "codex.response.metadata",
+                                         "headers": {"X-Models-Etag": "r2"}}), first]), "metadata")
+
+
 def main():
     clean = "--clean" in sys.argv[1:]
     seed_requests()
     seed_streams()
     seed_exchange()
     seed_small()
+    seed_continuation()
     total = 0
     for target, seeds in sorted(corpora.items()):
         d = os.path.join(HERE, "corpus", target)

@@ -32,7 +32,7 @@ export PROXY_FUZZ_SKIP_KNOWN=${PROXY_FUZZ_SKIP_KNOWN:-0}
 toolchain=${FUZZ_TOOLCHAIN:-nightly-2026-05-20}
 
 all=(sse_decoder convert_request convert_chat openai_inbound codex_stream chat_stream exchange
-     signature jwt_claims import claude_settings config_toml)
+     signature jwt_claims import claude_settings config_toml continuation)
 if [ $# -eq 0 ]; then targets=("${all[@]}"); else targets=("$@"); fi
 
 start=$(date +%s)

@@ -17,8 +17,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::hash::{Hash, Hasher};
 
-/// Top-level fields that are the transport's, not the request's: never sent on the socket.
-const TRANSPORT_FIELDS: &[&str] = &["stream", "background"];
+/// Top-level fields never copied into a message: the transport's own (`stream`,
+/// `background`), and the two the message itself sets (`type`, `previous_response_id`; a body
+/// of ours has neither, and a second copy would win over the message's).
+const NOT_COPIED: &[&str] = &["stream", "background", "type", "previous_response_id"];
 
 /// A Codex request body split for the socket: its top-level fields as sent, and its input
 /// items one by one. Borrowed from the body; nothing is re-serialized.
@@ -38,7 +40,7 @@ impl<'a> Body<'a> {
         for (k, v) in top {
             if k == "input" {
                 input = Some(serde_json::from_str::<Vec<&'a RawValue>>(v.get()).ok()?);
-            } else if !TRANSPORT_FIELDS.contains(&k.as_str()) {
+            } else if !NOT_COPIED.contains(&k.as_str()) {
                 fields.push((k, v));
             }
         }
@@ -268,6 +270,10 @@ pub fn plan(prev: Option<&Chain>, next: &Body<'_>, sent: &Sent) -> Plan {
     }
 }
 
+/// The start of the backend's message for a continuation it does not know (codex.md §9.5):
+/// the socket lost its state, not a refusal of continuation as such.
+pub const UNKNOWN_PREVIOUS: &str = "Invalid previous_response_id";
+
 /// The key under which a socket message says what the Lite header says over HTTP (codex.md
 /// §9.2): a socket carries turns of several profiles, so the profile goes with each message.
 pub const LITE_METADATA: &str = "ws_request_header_x_openai_internal_codex_responses_lite";
@@ -341,6 +347,7 @@ pub enum Frame {
 #[derive(Debug, Default)]
 pub struct Turn {
     response_id: Option<String>,
+    created: bool,
     answer: Vec<Said>,
     done_items: bool,
     doubt: bool,
@@ -348,6 +355,11 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// Whether `response.created` came (every turn starts with it).
+    pub fn started(&self) -> bool {
+        self.created
+    }
+
     /// Classify one text frame and take note of it.
     pub fn frame(&mut self, text: &[u8]) -> Frame {
         // Only the few events that matter are parsed whole; deltas are passed by their type.
@@ -358,6 +370,7 @@ impl Turn {
                 Frame::Error
             }
             Some("response.created") => {
+                self.created = true;
                 if let Some(id) = parse(text).and_then(|v| {
                     v.pointer("/response/id")
                         .and_then(Value::as_str)

@@ -111,6 +111,9 @@ pub struct Config {
     /// At most this many Codex WebSockets open (one per account and conversation; the least
     /// recently used closes first).
     pub codex_ws_max: usize,
+    /// Seconds a reused Codex WebSocket may take to start a turn before the turn goes over
+    /// HTTP (a socket can be dead without knowing it).
+    pub codex_ws_first_event_secs: f64,
     /// Seconds to wait for the upstream's first byte.
     pub first_byte_timeout_secs: f64,
     /// Seconds of upstream silence that end a stream with an error.
@@ -166,6 +169,7 @@ impl Default for Config {
             codex_transport: "auto".into(),
             codex_ws_idle_secs: 300.0,
             codex_ws_max: 256,
+            codex_ws_first_event_secs: 10.0,
             first_byte_timeout_secs: 120.0,
             idle_timeout_secs: 300.0,
             ping_interval_secs: 10.0,
@@ -299,6 +303,7 @@ impl Config {
         env!(codex_transport, "CCP_CODEX_TRANSPORT");
         env!(codex_ws_idle_secs, "CCP_CODEX_WS_IDLE_SECS");
         env!(codex_ws_max, "CCP_CODEX_WS_MAX");
+        env!(codex_ws_first_event_secs, "CCP_CODEX_WS_FIRST_EVENT_SECS");
         env!(first_byte_timeout_secs, "CCP_FIRST_BYTE_TIMEOUT_SECS");
         env!(idle_timeout_secs, "CCP_IDLE_TIMEOUT_SECS");
         env!(ping_interval_secs, "CCP_PING_INTERVAL_SECS");
@@ -357,6 +362,7 @@ impl Config {
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("body_read_timeout_secs", self.body_read_timeout_secs),
             ("codex_ws_idle_secs", self.codex_ws_idle_secs),
+            ("codex_ws_first_event_secs", self.codex_ws_first_event_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ConfigError::Invalid(format!("{name} must be > 0")));

@@ -345,9 +345,14 @@ async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
         fixtures.display()
     );
     let bin = env!("CARGO_BIN_EXE_codex-claude-proxy");
+    // The session's models are Lite ones; a backend that continues Lite turns on its socket.
+    let link = Link {
+        lite_continuation: true,
+        ..Link::default()
+    };
     let mut runs = Vec::new();
     for mode in MODES {
-        let rows = replay::run(bin, &fixtures, 30, mode, Link::default()).await;
+        let rows = replay::run(bin, &fixtures, 30, mode, link).await;
         let table = replay::table(&rows);
         assert!(rows.iter().any(|r| r.kind == "subagent"), "{table}");
         assert!(
@@ -377,6 +382,15 @@ async fn a_claude_code_session_is_served_mostly_from_the_prompt_cache() {
         main[1..].iter().all(|r| r.wire_bytes * 10 < r.body_bytes),
         "{sides}"
     );
+    // A backend that refuses to continue Lite turns: after its first refusal the proxy sends
+    // Lite turns by HTTP with zstd, so the session costs about what zstd alone does.
+    let refusing = replay::run(bin, &fixtures, 30, MODES[2], Link::default()).await;
+    let table = replay::transport_table(&[(MODES[2], refusing.clone())], 1);
+    assert!(
+        replay::codex_bytes(&refusing).1 * 10 <= wire(1) * 11,
+        "{table}\n{sides}"
+    );
+    assert!(replay::codex_share(&refusing) >= 0.90, "{table}");
 }
 
 /// With an account and no table of the user's, opus and sonnet go to the catalog's newest

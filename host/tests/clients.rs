@@ -91,9 +91,23 @@ fn claude_result(out: &std::process::Output, p: &Proxy) -> Value {
     result
 }
 
+/// A fake backend whose socket continues Responses Lite turns too: Claude Code's models go
+/// to the catalog's newest, a Lite model, and the CLI's turns are to show continuation (what
+/// a backend that refuses it leads to is `websocket.rs`'s Lite test).
+async fn continuing_fake() -> proxy_fakes::FakeServer {
+    proxy_fakes::FakeServer::start(proxy_fakes::FakeConfig {
+        stall_secs: 20,
+        drip_ms: 20,
+        lite_continuation: true,
+        ..proxy_fakes::FakeConfig::default()
+    })
+    .await
+    .expect("start fake")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_code_writes_a_file_through_the_proxy() {
-    let fake = fake().await;
+    let fake = continuing_fake().await;
     let p = proxy_with_account(&fake);
     let (out, target) =
         tokio::task::block_in_place(|| claude_writes_a_file(&p.base, "dummy", &[], &p.data_dir));
@@ -141,7 +155,7 @@ async fn claude_code_writes_a_file_through_the_proxy() {
 /// fake sees exactly the four main-thread turns and the one subagent turn.
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_code_finds_a_deferred_tool_and_runs_a_subagent_with_no_4xx() {
-    let fake = fake().await;
+    let fake = continuing_fake().await;
     let p = proxy_with_account(&fake);
     let notes = p.data_dir.join("notes.jsonl");
     let mcp = p.data_dir.join("mcp.json");
@@ -372,7 +386,8 @@ async fn opencode_and_openclaw_configs_work_against_the_binary() {
 }
 
 /// The official Anthropic SDKs (TypeScript, Python) run a five-turn tool task with thinking,
-/// streamed and not, once with the Codex WebSocket and once over HTTP: every turn after the
+/// streamed and not, on a classic-profile model (`gpt-5.5`: the socket continues it whatever
+/// the backend does with Lite turns), once with the Codex WebSocket and once over HTTP: every turn after the
 /// first goes over the socket as only its new items, and what the SDKs get is the same either
 /// way, ids and signatures aside.
 #[tokio::test(flavor = "multi_thread")]
@@ -401,6 +416,7 @@ async fn the_sdks_run_a_tool_task_over_the_websocket_as_over_http() {
                 "sdk_tool_loop.mjs",
                 p.base.as_str(),
                 "5",
+                "gpt-5.5",
             ]))
         });
         let py = tokio::task::block_in_place(|| {
@@ -408,6 +424,7 @@ async fn the_sdks_run_a_tool_task_over_the_websocket_as_over_http() {
                 "sdk_tool_loop.py",
                 p.base.as_str(),
                 "5",
+                "gpt-5.5",
             ]))
         });
         let turns: Vec<proxy_fakes::Logged> = fake
@@ -451,10 +468,17 @@ async fn the_sdks_run_a_tool_task_over_the_websocket_as_over_http() {
     assert!(parts[4].contains("part5.rs"), "{parts:?}");
     assert!(over_http.iter().all(|l| l.ws_items.is_none()));
     // Per SDK: the first turn in full, then each turn only the tool's result.
-    let how: Vec<Option<usize>> = over_ws.iter().map(|l| l.ws_items).collect();
+    let items = |l: &proxy_fakes::Logged| {
+        l.json().expect("json")["input"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let how: Vec<(Option<usize>, usize)> = over_ws.iter().map(|l| (l.ws_items, items(l))).collect();
     assert_eq!(how.len(), 10, "{how:?}");
     for sdk in how.chunks(5) {
-        assert!(sdk[0].is_some_and(|n| n > 1), "{how:?}");
-        assert_eq!(&sdk[1..], [Some(1); 4], "{how:?}");
+        assert_eq!(sdk[0].0, Some(sdk[0].1), "{how:?}");
+        for (ws, all) in &sdk[1..] {
+            assert!(*ws == Some(1) && *all > 4, "{how:?}");
+        }
     }
 }

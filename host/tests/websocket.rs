@@ -9,6 +9,10 @@ use proxy_fakes::{FakeConfig, FakeServer, Logged};
 use serde_json::{Value, json};
 use support::{Proxy, ProxyOpts, TestAccount, client, sse_events};
 
+/// A model of the classic profile in the fake's catalog (`gpt-5.5`): the one the socket
+/// continues whatever the backend does with Lite turns (those have their own test).
+const MODEL: &str = "gpt-5.5";
+
 fn opts(fake: &FakeServer, transport: &str) -> ProxyOpts {
     let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
     ProxyOpts {
@@ -55,7 +59,7 @@ async fn converse(p: &Proxy, turns: usize, marks: &[(usize, &str)], streamed: us
     for k in 0..turns {
         let stream = k == streamed;
         let body = json!({
-            "model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": stream,
+            "model": MODEL, "max_tokens": 1024, "stream": stream,
             "metadata": {"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"},
             "tools": [{"name": "get_weather", "description": "Weather of a city",
                 "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}],
@@ -180,6 +184,7 @@ async fn a_growing_conversation_sends_only_its_new_items_over_one_socket() {
     let fake = support::fake().await;
     let p = Proxy::start(&fake, opts(&fake, "websocket"));
     let over_ws = converse(&p, 5, &[], 2).await;
+    let ws_fake = &fake;
     let sent = turns(&fake);
     assert_eq!(upgrades(&fake), [101]);
     assert_eq!(sent.len(), 5);
@@ -260,6 +265,44 @@ async fn a_growing_conversation_sends_only_its_new_items_over_one_socket() {
             .collect()
     };
     assert_eq!(strip(&over_ws), strip(&over_http));
+    // What the backend had in context each turn: over the socket, the context it rebuilt from
+    // the previous response and the appended items; over HTTP, the body. The same
+    // conversation, reasoning and ids aside.
+    let ws_sent = turns(ws_fake);
+    let http_sent = turns(&http);
+    for (k, (a, b)) in ws_sent.iter().zip(&http_sent).enumerate() {
+        assert_eq!(context(a), context(b), "turn {}", k + 1);
+    }
+}
+
+/// A turn's input as the model reads it: roles and texts, calls by name and arguments, results
+/// by their output; reasoning and ids left out.
+fn context(l: &Logged) -> Vec<Value> {
+    let body = l.json().expect("json body");
+    body["input"]
+        .as_array()
+        .expect("input")
+        .iter()
+        .filter(|i| i["type"] != "reasoning")
+        .map(|i| match i["type"].as_str() {
+            Some("message") => {
+                let text: String = i["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect();
+                json!({"role": i["role"], "text": text})
+            }
+            Some("function_call") => {
+                let args: Value = serde_json::from_str(i["arguments"].as_str().unwrap_or(""))
+                    .unwrap_or(Value::Null);
+                json!({"call": i["name"], "arguments": args})
+            }
+            Some("function_call_output") => json!({"result": i["output"]}),
+            other => json!({"type": other}),
+        })
+        .collect()
 }
 
 /// The backend no longer knows the previous response (`Invalid previous_response_id.`, as for
@@ -333,7 +376,7 @@ async fn a_refused_upgrade_and_the_transport_choice_leave_http() {
     let p = Proxy::start(&fake, opts(&fake, "auto"));
     converse(&p, 2, &[], usize::MAX).await;
     assert_eq!(upgrades(&fake), [101]);
-    let body = support::request("claude-sonnet-4-5", "text", false);
+    let body = support::request(MODEL, "text", false);
     let r = client()
         .post(format!("{}/v1/messages", p.base))
         .json(&body)
@@ -357,7 +400,7 @@ async fn failures_reach_the_client_as_they_do_over_http() {
     let answer = |transport: &'static str, scenario: &'static str| async move {
         let fake = support::fake().await;
         let p = Proxy::start(&fake, opts(&fake, transport));
-        let mut body = support::request("claude-sonnet-4-5", scenario, false);
+        let mut body = support::request(MODEL, scenario, false);
         body["metadata"] =
             json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
         let r = client()
@@ -427,7 +470,7 @@ async fn the_cap_and_the_idle_expiry_close_sockets_and_turns_go_in_full() {
                     messages.push(json!({"role": "assistant", "content": "Hello from the fake Codex backend."}));
                     messages.push(json!({"role": "user", "content": "and again"}));
                 }
-                let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": messages,
+                let body = json!({"model": MODEL, "max_tokens": 64, "messages": messages,
                     "metadata": {"user_id": format!("user_abc_account__session_{session}")}});
                 let v: Value = c
                     .post(format!("{}/v1/messages", p.base))
@@ -460,4 +503,176 @@ async fn the_cap_and_the_idle_expiry_close_sockets_and_turns_go_in_full() {
             assert!(metric(&p, "ccp_codex_ws_open").await <= 1, "{what}");
         }
     }
+}
+
+/// The backend closes an idle socket, or leaves it open and dead (a NAT that forgot it): the
+/// next turn on it gets no answer (at once, or within `codex_ws_first_event_secs`), goes in
+/// full over HTTP, and the turn after opens a new socket. The client sees nothing of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_closed_or_dead_while_idle_costs_the_next_turn_nothing_visible() {
+    for mark in ["ws_close_after", "ws_mute"] {
+        let fake = support::fake().await;
+        let mut o = opts(&fake, "websocket");
+        o.env
+            .push(("CCP_CODEX_WS_FIRST_EVENT_SECS".into(), "0.3".into()));
+        let p = Proxy::start(&fake, o);
+        // Turn 2's own prompt carries the mark (its tool result goes with turn 3, after it).
+        converse(&p, 5, &[(0, mark)], usize::MAX).await;
+        let sent = turns(&fake);
+        let how: Vec<Option<usize>> = sent.iter().map(|l| l.ws_items).collect();
+        // Turns 1-2 on the socket (2 marks it); turn 3 by HTTP; 4 in full on a new socket; 5
+        // appended.
+        assert_eq!(how.len(), 5, "{mark}: {how:?}");
+        assert_eq!(how[1], Some(1), "{mark}: {how:?}");
+        assert_eq!(how[2], None, "{mark}: {how:?}");
+        assert_eq!(how[3], Some(input_len(&sent[3])), "{mark}: {how:?}");
+        assert_eq!(how[4], Some(1), "{mark}: {how:?}");
+        assert_eq!(upgrades(&fake), [101, 101], "{mark}");
+    }
+}
+
+/// Two requests of one conversation at once: one takes the socket, the other goes by HTTP
+/// (a socket runs one turn at a time); both are answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_request_while_the_socket_is_busy_goes_by_http() {
+    let fake = support::fake().await;
+    let p = Proxy::start(&fake, opts(&fake, "websocket"));
+    let ask = || {
+        let mut body = support::request(MODEL, "slow_drip", false);
+        body["metadata"] =
+            json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
+        client()
+            .post(format!("{}/v1/messages", p.base))
+            .json(&body)
+            .send()
+    };
+    let (a, b) = tokio::join!(ask(), ask());
+    assert_eq!(a.expect("send").status(), 200);
+    assert_eq!(b.expect("send").status(), 200);
+    let mut how: Vec<bool> = turns(&fake).iter().map(|l| l.ws_items.is_some()).collect();
+    how.sort();
+    assert_eq!(how, [false, true]);
+}
+
+/// A Responses Lite model over the socket: its profile rides in the message's metadata. A
+/// backend that continues Lite turns gets them appended; one that refuses (as codex-rs never
+/// sending Lite a `previous_response_id` suggests, codex.md §9.2, the fake's default) refuses
+/// the first append, that turn goes over HTTP, and so do later Lite turns (a socket without
+/// continuation would only lose HTTP's compression). Every answer is right either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lite_model_is_continued_or_learns_to_go_by_http() {
+    for continues in [true, false] {
+        let fake = FakeServer::start(FakeConfig {
+            lite_continuation: continues,
+            ..FakeConfig::default()
+        })
+        .await
+        .expect("fake");
+        let p = Proxy::start(&fake, opts(&fake, "websocket"));
+        let c = client();
+        let mut messages = vec![json!({"role": "user", "content": "hello [[scenario:text]]"})];
+        for turn in 0..3 {
+            let body = json!({"model": "gpt-5.6-sol", "max_tokens": 256, "messages": messages,
+                "tools": [{"name": "Read", "input_schema": {"type": "object"}}],
+                "metadata": {"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"}});
+            let v: Value = c
+                .post(format!("{}/v1/messages", p.base))
+                .json(&body)
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            let text = v["content"]
+                .as_array()
+                .and_then(|a| a.last())
+                .map(|b| b["text"].clone());
+            assert_eq!(
+                text,
+                Some(json!("Hello from the fake Codex backend.")),
+                "turn {turn}: {v}"
+            );
+            messages.push(json!({"role": "assistant", "content": v["content"]}));
+            messages.push(json!({"role": "user", "content": format!("more {turn}")}));
+        }
+        let sent = turns(&fake);
+        assert_eq!(sent.len(), 3, "{continues}");
+        for l in &sent {
+            assert_eq!(
+                l.header("x-openai-internal-codex-responses-lite"),
+                Some("true")
+            );
+            assert_eq!(
+                l.json().expect("json")["input"][0]["type"],
+                "additional_tools"
+            );
+        }
+        let how: Vec<Option<usize>> = sent.iter().map(|l| l.ws_items).collect();
+        assert_eq!(
+            how[0],
+            Some(input_len(&sent[0])),
+            "{continues}: turn 1 in full"
+        );
+        let fell_back = metric(&p, "ccp_codex_ws_turns_total{kind=\"fell_back\"}").await;
+        if continues {
+            assert_eq!(&how[1..], [Some(1), Some(1)], "appended");
+            assert_eq!(fell_back, 0);
+        } else {
+            assert_eq!(&how[1..], [None, None], "by HTTP after the refusal");
+            assert_eq!(fell_back, 1, "one refused append, then no more tries");
+        }
+        assert_eq!(upgrades(&fake), [101]);
+    }
+}
+
+/// A history the client edited (an earlier prompt changed) is not an append: that turn goes in
+/// full on the same socket, and the conversation appends again from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_history_goes_in_full_and_appends_again_after() {
+    let fake = support::fake().await;
+    let p = Proxy::start(&fake, opts(&fake, "websocket"));
+    let c = client();
+    let session =
+        json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
+    let mut messages = vec![json!({"role": "user", "content": "first question [[scenario:text]]"})];
+    for turn in 0..4 {
+        if turn == 2 {
+            messages[0] =
+                json!({"role": "user", "content": "first question, edited [[scenario:text]]"});
+        }
+        let body =
+            json!({"model": MODEL, "max_tokens": 256, "messages": messages, "metadata": session});
+        let v: Value = c
+            .post(format!("{}/v1/messages", p.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["type"], "message", "turn {turn}: {v}");
+        messages.push(json!({"role": "assistant", "content": v["content"]}));
+        messages.push(json!({"role": "user", "content": format!("next {turn}")}));
+    }
+    let sent = turns(&fake);
+    let full: Vec<bool> = sent
+        .iter()
+        .map(|l| l.ws_items == Some(input_len(l)))
+        .collect();
+    assert_eq!(full, [true, false, true, false]);
+    assert_eq!(upgrades(&fake), [101]);
+    // The edited turn's context is the edited history, not the socket's old one.
+    let third = sent[2].json().expect("json");
+    assert!(
+        third["input"]
+            .to_string()
+            .contains("first question, edited")
+    );
+    assert!(
+        !third["input"]
+            .to_string()
+            .contains("\"first question [[scenario")
+    );
 }

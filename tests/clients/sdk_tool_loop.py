@@ -1,12 +1,13 @@
 """A multi-turn tool task with the official Anthropic Python SDK (see sdk_tool_loop.mjs):
 answers go back as returned, with the tool's result; odd turns stream. Prints each turn's
-final message as JSON. Usage: python3 sdk_tool_loop.py <base-url> <turns>"""
+final message as JSON. Usage: python3 sdk_tool_loop.py <base-url> <turns> [model]"""
 import json
 import sys
 
 import anthropic
 
 base, turns_arg = sys.argv[1:3]
+model = sys.argv[3] if len(sys.argv) > 3 else "claude-sonnet-4-5"
 client = anthropic.Anthropic(base_url=base, api_key="test-key", max_retries=0)
 tools = [{"name": "Read", "description": "Read a file",
           "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}},
@@ -15,7 +16,7 @@ messages = [{"role": "user", "content": "Read the repository part by part. [[sce
 turns = []
 for k in range(int(turns_arg)):
     params = dict(
-        model="claude-sonnet-4-5", max_tokens=2048, tools=tools, messages=messages,
+        model=model, max_tokens=2048, tools=tools, messages=messages,
         thinking={"type": "enabled", "budget_tokens": 1024},
         metadata={"user_id": "user_0a1b_account__session_1c2d3e4f-2a8e-4c59-9d1e-5b7c1e0f4a22"},
     )

@@ -29,10 +29,13 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The beta header of the socket's handshake (codex-rs and every client that speaks it).
 const BETA: &str = "responses_websockets=2026-02-06";
-/// The backend ends a socket after an hour; one this old is not reused.
-const MAX_AGE: Duration = Duration::from_secs(55 * 60);
-/// After a refused upgrade, HTTP only for this long.
+/// The backend ends a socket after an hour; one this old is not reused (a long turn started
+/// on it must still end within the hour).
+const MAX_AGE: Duration = Duration::from_secs(45 * 60);
+/// A backend without the transport is not asked again for this long.
 const OFF_FOR_SECS: u64 = 600;
+/// After any other failed handshake, the account goes by HTTP for this long.
+const ACCOUNT_OFF_SECS: u64 = 60;
 /// Events that may come before a turn's own (quota): they decide nothing.
 const PREAMBLE: &[&str] = &[
     "codex.rate_limits",
@@ -87,11 +90,16 @@ struct Slot {
 }
 
 /// The open sockets, and counters for `/metrics` and the tests.
-#[derive(Default)]
 pub struct Sockets {
     slots: Mutex<HashMap<SocketKey, Slot>>,
-    /// Unix seconds until which the upgrade is not tried again.
+    /// Unix seconds until which the upgrade is not tried again (a backend without it).
     off_until: AtomicU64,
+    /// The same, per account (its handshake failed otherwise).
+    account_off: Mutex<HashMap<String, u64>>,
+    /// The idle sweeper, started with the first turn.
+    sweeper: std::sync::OnceLock<()>,
+    /// Lite turns may still be continued (until the backend refuses one).
+    lite_appends: std::sync::atomic::AtomicBool,
     /// Sockets opened.
     pub opened: AtomicU64,
     /// Turns sent as an append (`previous_response_id`).
@@ -110,6 +118,22 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     /// The turn's events as SSE.
     pub body: BoxStream<'static, Result<Bytes, String>>,
+}
+
+impl Default for Sockets {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::default(),
+            off_until: AtomicU64::default(),
+            account_off: Mutex::default(),
+            sweeper: std::sync::OnceLock::new(),
+            lite_appends: std::sync::atomic::AtomicBool::new(true),
+            opened: AtomicU64::default(),
+            appended: AtomicU64::default(),
+            full: AtomicU64::default(),
+            fell_back: AtomicU64::default(),
+        }
+    }
 }
 
 impl Sockets {
@@ -161,9 +185,65 @@ impl Sockets {
         }
     }
 
-    fn off(&self, now: u64) -> bool {
+    /// Whether the socket is not to be tried now for this account.
+    fn off(&self, account: &str, now: u64) -> bool {
         self.off_until.load(Ordering::Relaxed) > now
+            || self
+                .account_off
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(account)
+                .is_some_and(|&until| until > now)
     }
+
+    /// A handshake failed: a backend without the transport (it answers the upgrade with 426,
+    /// 404 or 405) is not asked again for [`OFF_FOR_SECS`]; anything else (a refused token, a
+    /// limit, a 5xx, the network) only keeps this account off it for [`ACCOUNT_OFF_SECS`].
+    fn refused(&self, account: &str, status: Option<u16>, now: u64) {
+        if matches!(status, Some(426 | 404 | 405)) {
+            self.off_until.store(now + OFF_FOR_SECS, Ordering::Relaxed);
+        } else {
+            self.account_off
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(account.to_owned(), now + ACCOUNT_OFF_SECS);
+        }
+    }
+
+    /// Close the sockets unused for `idle`; nothing waits on this but the sweeper.
+    fn sweep(&self, idle: Duration) {
+        let now = Instant::now();
+        self.lock()
+            .retain(|_, s| s.busy || now.duration_since(s.last_used) < idle);
+    }
+
+    /// Start the sweeper once: idle sockets close even when no request comes to claim one.
+    fn sweeper(self: &Arc<Self>, idle: Duration) {
+        let weak = Arc::downgrade(self);
+        self.sweeper.get_or_init(|| {
+            let every = idle.clamp(Duration::from_millis(100), Duration::from_secs(30));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(sockets) = weak.upgrade() else {
+                        return;
+                    };
+                    sockets.sweep(idle);
+                }
+            });
+        });
+    }
+}
+
+/// The socket table's settings, from the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `codex_ws_idle_secs`.
+    pub idle: Duration,
+    /// `codex_ws_max`.
+    pub cap: usize,
+    /// `codex_ws_first_event_secs`: how long a reused socket may take to start its turn.
+    pub first_event: Duration,
 }
 
 /// Send `req` on the key's socket. `None`: send it over HTTP instead (nothing reached the
@@ -172,21 +252,32 @@ pub async fn send(
     sockets: &Arc<Sockets>,
     key: Key,
     req: &UpstreamRequest,
-    idle: Duration,
-    cap: usize,
+    limits: Limits,
 ) -> Option<Answer> {
     let now = crate::clock::now_secs();
-    if sockets.off(now) {
+    let account = key.0.clone();
+    if sockets.off(&account, now) {
         return None;
     }
+    let lite = req
+        .headers
+        .iter()
+        .any(|(k, v)| k == proxy_core::exchange::LITE_HEADER && v == "true");
+    // Without continuation a socket only loses HTTP's compression: once the backend has
+    // refused to continue a Lite turn, Lite requests go by HTTP.
+    if lite && !sockets.lite_appends.load(Ordering::Relaxed) {
+        return None;
+    }
+    sockets.sweeper(limits.idle);
     let body = Body::parse(&req.body)?;
     let key = (key.0, key.1, body.lineage());
-    let taken = sockets.claim(&key, idle, cap)?;
+    let taken = sockets.claim(&key, limits.idle, limits.cap)?;
     let mut claim = Claim {
         sockets: sockets.clone(),
         key,
         done: false,
     };
+    let reused = taken.is_some();
     let mut socket = match taken {
         Some(s) => s,
         None => match connect(req).await {
@@ -199,48 +290,58 @@ pub async fn send(
                     handshake,
                 }
             }
-            Err(why) => {
-                tracing::info!(%why, "codex websocket unavailable: HTTP for {OFF_FOR_SECS} s");
-                sockets
-                    .off_until
-                    .store(now + OFF_FOR_SECS, Ordering::Relaxed);
+            Err((status, why)) => {
+                tracing::info!(%why, "codex websocket unavailable: this turn goes over HTTP");
+                sockets.refused(&account, status, now);
                 claim.release(None);
                 return None;
             }
         },
     };
     let sent = body.sent();
-    let plan = continuation::plan(socket.chain.take().as_ref(), &body, &sent);
-    let lite = req
-        .headers
-        .iter()
-        .any(|(k, v)| k == proxy_core::exchange::LITE_HEADER && v == "true");
+    let chain = socket.chain.take();
+    let plan = continuation::plan(chain.as_ref(), &body, &sent);
     let msg = continuation::message(&body, &plan, lite);
     let appended = matches!(plan, Plan::Append { .. });
     if let Plan::Full { why } = &plan {
         tracing::debug!(%why, "codex websocket turn sent in full");
     }
     drop(body);
+    let refuse = |claim: &mut Claim| {
+        sockets.fell_back.fetch_add(1, Ordering::Relaxed);
+        claim.release(None);
+        None
+    };
     if socket
         .ws
         .send(Message::text(into_text(msg)?))
         .await
         .is_err()
     {
-        sockets.fell_back.fetch_add(1, Ordering::Relaxed);
-        claim.release(None);
-        return None;
+        return refuse(&mut claim);
     }
     let mut turn = Turn::default();
     let mut head = Vec::new();
     let mut headers = vec![("content-type".to_owned(), "text/event-stream".to_owned())];
     headers.append(&mut socket.handshake);
+    // A socket that sat unused may be dead without knowing it (a NAT that forgot it, a laptop
+    // that slept): the backend starts a turn at once, so a reused one gets a short deadline,
+    // and the turn goes over HTTP when it passes. A fresh one has just answered its handshake.
+    let deadline = tokio::time::Instant::now() + limits.first_event;
     // Decide on the first frame that is the turn's own.
     loop {
-        let Some(text) = next_text(&mut socket.ws).await else {
-            sockets.fell_back.fetch_add(1, Ordering::Relaxed);
-            claim.release(None);
-            return None;
+        let next = next_text(&mut socket.ws);
+        let text = if reused {
+            tokio::time::timeout_at(deadline, next).await.ok().flatten()
+        } else {
+            next.await
+        };
+        let Some(text) = text else {
+            tracing::info!(
+                reused,
+                "codex websocket gave no answer: sent again over HTTP"
+            );
+            return refuse(&mut claim);
         };
         let kind = turn.frame(&text);
         if kind == Frame::Error {
@@ -250,17 +351,35 @@ pub async fn send(
                 appended,
                 "codex websocket refused a turn: sent again over HTTP"
             );
-            // The backend's own words (no request content), for whoever reads the debug log.
+            // The backend's words, as a client would get them over HTTP (debug level only).
             let words = String::from_utf8_lossy(&text[..text.len().min(400)]).into_owned();
             tracing::debug!(frame = %words, "the refusal");
-            sockets.fell_back.fetch_add(1, Ordering::Relaxed);
-            claim.release(None);
-            return None;
+            // codex-rs sends Lite turns no `previous_response_id` (codex.md §9.2): a 400 to a
+            // Lite append that is not the lost-state one says the profile cannot continue.
+            if lite
+                && appended
+                && status == Some(400)
+                && !words.contains(continuation::UNKNOWN_PREVIOUS)
+                && sockets.lite_appends.swap(false, Ordering::Relaxed)
+            {
+                tracing::info!(
+                    "the backend does not continue Responses Lite turns: Lite requests go over HTTP from now on"
+                );
+            }
+            return refuse(&mut claim);
         }
         continuation::sse(&text, &mut head);
         // Quota and metadata events are this answer's headers, as over HTTP.
         headers.extend(continuation::frame_headers(&text));
         if kind == Frame::Last || !is_preamble(&text) {
+            // A turn starts with `response.created`; anything else on a reused socket is not
+            // this turn's (and a new socket would not send it either).
+            if !turn.started() {
+                tracing::info!(
+                    "codex websocket turn did not start with response.created: sent again over HTTP"
+                );
+                return refuse(&mut claim);
+            }
             let counter = if appended {
                 &sockets.appended
             } else {
@@ -314,15 +433,19 @@ async fn next_text(ws: &mut Ws) -> Option<Vec<u8>> {
 
 /// The handshake with the request's own headers (auth, account, session, originator) and the
 /// beta header, to the same URL as a ws(s) one.
-async fn connect(req: &UpstreamRequest) -> Result<(Ws, Vec<(String, String)>), String> {
+async fn connect(
+    req: &UpstreamRequest,
+) -> Result<(Ws, Vec<(String, String)>), (Option<u16>, String)> {
     let url = if let Some(rest) = req.url.strip_prefix("https://") {
         format!("wss://{rest}")
     } else if let Some(rest) = req.url.strip_prefix("http://") {
         format!("ws://{rest}")
     } else {
-        return Err("not an http(s) URL".into());
+        return Err((None, "not an http(s) URL".into()));
     };
-    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| (None, e.to_string()))?;
     let h = request.headers_mut();
     for (k, v) in &req.headers {
         if matches!(
@@ -351,17 +474,21 @@ async fn connect(req: &UpstreamRequest) -> Result<(Ws, Vec<(String, String)>), S
             Ok((ws, headers))
         }
         Ok(Err(e)) => Err(describe(e)),
-        Err(_) => Err("handshake timed out".into()),
+        Err(_) => Err((None, "handshake timed out".into())),
     }
 }
 
-/// A handshake failure in words, without the URL or any header.
-fn describe(e: tokio_tungstenite::tungstenite::Error) -> String {
+/// A handshake failure: the HTTP status if the upgrade was answered, and words without the
+/// URL or any header.
+fn describe(e: tokio_tungstenite::tungstenite::Error) -> (Option<u16>, String) {
     use tokio_tungstenite::tungstenite::Error as E;
     match e {
-        E::Http(resp) => format!("upgrade refused with HTTP {}", resp.status().as_u16()),
-        E::Io(io) => format!("connection failed: {}", io.kind()),
-        other => format!("handshake failed: {}", other),
+        E::Http(resp) => {
+            let status = resp.status().as_u16();
+            (Some(status), format!("upgrade refused with HTTP {status}"))
+        }
+        E::Io(io) => (None, format!("connection failed: {}", io.kind())),
+        other => (None, format!("handshake failed: {other}")),
     }
 }
 

@@ -452,14 +452,15 @@ impl Driver {
                         self.link = Link::Sending(Box::pin(async move {
                             if let Some(key) = ws {
                                 let cfg = st.cfg();
-                                let idle = Duration::from_secs_f64(cfg.codex_ws_idle_secs);
-                                let answer = crate::http::codex_ws::send(
-                                    &st.sockets,
-                                    key,
-                                    &req,
-                                    idle,
-                                    cfg.codex_ws_max,
-                                );
+                                let limits = crate::http::codex_ws::Limits {
+                                    idle: Duration::from_secs_f64(cfg.codex_ws_idle_secs),
+                                    cap: cfg.codex_ws_max,
+                                    first_event: Duration::from_secs_f64(
+                                        cfg.codex_ws_first_event_secs,
+                                    ),
+                                };
+                                let answer =
+                                    crate::http::codex_ws::send(&st.sockets, key, &req, limits);
                                 if let Some(a) = answer.await {
                                     return Ok(Answered::Ws(a));
                                 }
@@ -607,6 +608,8 @@ impl Driver {
                     return (Pick::Account(id), Some(info));
                 }
                 Lookup::Unknown => {
+                    // No catalog entry: `auto` cannot know the model prefers the socket.
+                    self.prefer_ws = false;
                     self.slot = Some(slot);
                     return (Pick::Account(id), None);
                 }

@@ -7,8 +7,11 @@
 //! those, and the turn's input is what follows it. An id this socket did not produce (another
 //! socket's, or one the fake was told to forget with `[[ws_forget]]`) is answered with
 //! `Invalid previous_response_id.`, and the socket refuses every later continuation too.
-//! `[[ws_drop]]` in a turn's input closes the socket after `response.created`. Each marker
-//! acts once per fake.
+//! `[[ws_drop]]` in a turn's input drops the socket after `response.created`;
+//! `[[ws_close_after]]` closes it after the turn, `[[ws_mute]]` leaves it open and never
+//! answers on it again. Each marker acts once per fake. A Lite turn (its `client_metadata`
+//! says so) with a `previous_response_id` is refused (codex-rs never sends one, §9.2) unless
+//! `FakeConfig::lite_continuation` says this backend continues Lite turns too.
 //!
 //! Every turn goes through the HTTP handler with the reconstructed full body, so validation,
 //! scenarios and the prompt-cache model are the same; its log entry says it came by socket
@@ -90,6 +93,22 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
+        let lite_turn = body
+            .get("client_metadata")
+            .and_then(|m| m.get(LITE_METADATA))
+            .and_then(Value::as_str)
+            == Some("true");
+        if lite_turn && body.contains_key("previous_response_id") && !shared.cfg.lite_continuation {
+            // codex-rs never continues a Lite turn (codex.md §9.2); the fake's own wording.
+            let refusal = error(
+                400,
+                "previous_response_id is not supported with the Responses Lite profile.",
+            );
+            if send(&mut socket, &refusal).await.is_err() {
+                return;
+            }
+            continue;
+        }
         if let Some(prev) = body.remove("previous_response_id") {
             let prev = prev.as_str().unwrap_or("");
             match known.get(prev) {
@@ -123,6 +142,9 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
             known.clear();
         }
         let drop_after_created = once("ws_drop");
+        // After this turn the backend closes the socket, or stops answering on it.
+        let close_after = once("ws_close_after");
+        let mute_after = once("ws_mute");
         body.insert("input".into(), Value::Array(input.clone()));
         body.insert("stream".into(), Value::Bool(true));
         // What HTTP says in headers a socket turn says by being one, or in its metadata.
@@ -214,6 +236,15 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
                     return;
                 }
             }
+        }
+        if close_after {
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+        if mute_after {
+            // Open but dead: whatever comes is read and never answered.
+            while let Some(Ok(_)) = socket.recv().await {}
+            return;
         }
     }
 }

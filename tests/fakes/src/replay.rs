@@ -146,6 +146,9 @@ pub struct Link {
     pub uplink_bits_per_sec: Option<u64>,
     /// The backend's time to its first event (`FakeConfig::think_ms`).
     pub think_ms: u64,
+    /// The backend's socket continues Responses Lite turns (`FakeConfig::lite_continuation`);
+    /// the session's Claude models go to the catalog's newest, a Lite model.
+    pub lite_continuation: bool,
 }
 
 /// Replay `turns` turns through the proxy binary at `proxy_bin`; one row per request.
@@ -178,6 +181,7 @@ pub async fn run(
         prompt_cache: true,
         upload_bits_per_sec: link.uplink_bits_per_sec,
         think_ms: link.think_ms,
+        lite_continuation: link.lite_continuation,
         ..FakeConfig::default()
     })
     .await

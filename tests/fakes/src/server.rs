@@ -48,6 +48,9 @@ pub struct FakeConfig {
     /// The model's time to its first event once a `/codex/responses` request is in (what a
     /// real backend needs to start answering); 0: at once.
     pub think_ms: u64,
+    /// The socket continues Responses Lite turns too (`previous_response_id`); off: it refuses
+    /// them, as codex-rs's never sending one suggests (codex.md §9.2).
+    pub lite_continuation: bool,
 }
 
 impl Default for FakeConfig {
@@ -64,6 +67,7 @@ impl Default for FakeConfig {
             refuse_websocket: None,
             upload_bits_per_sec: None,
             think_ms: 0,
+            lite_continuation: false,
         }
     }
 }

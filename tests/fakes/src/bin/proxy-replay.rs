@@ -7,8 +7,13 @@
 //! ```text
 //! cargo build --release -p proxy-host -p proxy-fakes
 //! target/release/proxy-replay --proxy-bin target/release/codex-claude-proxy \
-//!     --fixtures tests/fakes/fixtures/claude-code [--turns 30] [--uplink-mbit 20] [--think-ms 200]
+//!     --fixtures tests/fakes/fixtures/claude-code [--turns 30] [--uplink-mbit 20] [--think-ms 200] \
+//!     [--lite-continuation]
 //! ```
+//!
+//! The session's Claude models go to the catalog's newest, a Responses Lite model; whether the
+//! backend continues Lite turns on its socket is not known (codex.md §9.2), so the fake
+//! refuses by default and `--lite-continuation` makes it continue them.
 //!
 //! `CCP_REPLAY_DEBUG=1` passes the proxy's stderr through with its WebSocket decisions (why a
 //! turn went in full) at debug level.
@@ -21,6 +26,7 @@ struct Args {
     turns: usize,
     uplink_mbit: f64,
     think_ms: u64,
+    lite_continuation: bool,
 }
 
 fn args() -> Args {
@@ -30,9 +36,14 @@ fn args() -> Args {
         turns: 30,
         uplink_mbit: 20.0,
         think_ms: 200,
+        lite_continuation: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--lite-continuation" {
+            a.lite_continuation = true;
+            continue;
+        }
         let v = it.next().unwrap_or_default();
         match k.as_str() {
             "--proxy-bin" => a.proxy_bin = v,
@@ -42,7 +53,7 @@ fn args() -> Args {
             "--think-ms" => a.think_ms = v.parse().unwrap_or(a.think_ms),
             _ => {
                 eprintln!(
-                    "usage: proxy-replay [--proxy-bin P] [--fixtures DIR] [--turns N] [--uplink-mbit M] [--think-ms T]"
+                    "usage: proxy-replay [--proxy-bin P] [--fixtures DIR] [--turns N] [--uplink-mbit M] [--think-ms T] [--lite-continuation]"
                 );
                 std::process::exit(2);
             }
@@ -57,6 +68,7 @@ async fn main() {
     let link = Link {
         uplink_bits_per_sec: (a.uplink_mbit > 0.0).then_some((a.uplink_mbit * 1e6) as u64),
         think_ms: a.think_ms,
+        lite_continuation: a.lite_continuation,
     };
     let fixtures = std::path::Path::new(&a.fixtures);
     let mut runs = Vec::new();
@@ -70,8 +82,14 @@ async fn main() {
         println!();
     }
     println!(
-        "Uplink {} Mbit/s; the fake answers {} ms after a request is in.\n",
-        a.uplink_mbit, a.think_ms
+        "Uplink {} Mbit/s; the fake answers {} ms after a request is in; its socket {} Lite turns.\n",
+        a.uplink_mbit,
+        a.think_ms,
+        if a.lite_continuation {
+            "continues"
+        } else {
+            "refuses to continue"
+        }
     );
     print!("{}", replay::transport_table(&runs, a.think_ms));
 }
