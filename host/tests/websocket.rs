@@ -676,3 +676,26 @@ async fn an_edited_history_goes_in_full_and_appends_again_after() {
             .contains("\"first question [[scenario")
     );
 }
+
+/// A socket that upgrades but refuses every turn (a backend, or a proxy in the way, that
+/// speaks the transport differently) while HTTP serves the same turns: after two such turns
+/// the socket is left alone, so later turns do not pay for a try that fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_that_fails_whole_turns_http_serves_is_left_alone() {
+    let fake = FakeServer::start(FakeConfig {
+        refuse_ws_turns: true,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake");
+    let p = Proxy::start(&fake, opts(&fake, "websocket"));
+    converse(&p, 4, &[], 1).await;
+    assert_eq!(upgrades(&fake), [101, 101], "two tries, then none");
+    let sent = turns(&fake);
+    assert_eq!(sent.len(), 4);
+    assert!(sent.iter().all(|l| l.ws_items.is_none() && l.status == 200));
+    assert_eq!(
+        metric(&p, "ccp_codex_ws_turns_total{kind=\"fell_back\"}").await,
+        2
+    );
+}

@@ -100,6 +100,8 @@ pub struct Sockets {
     sweeper: std::sync::OnceLock<()>,
     /// Lite turns may still be continued (until the backend refuses one).
     lite_appends: std::sync::atomic::AtomicBool,
+    /// Whole turns in a row the socket failed and HTTP then served.
+    broken: AtomicU64,
     /// Sockets opened.
     pub opened: AtomicU64,
     /// Turns sent as an append (`previous_response_id`).
@@ -128,6 +130,7 @@ impl Default for Sockets {
             account_off: Mutex::default(),
             sweeper: std::sync::OnceLock::new(),
             lite_appends: std::sync::atomic::AtomicBool::new(true),
+            broken: AtomicU64::default(),
             opened: AtomicU64::default(),
             appended: AtomicU64::default(),
             full: AtomicU64::default(),
@@ -210,6 +213,19 @@ impl Sockets {
         }
     }
 
+    /// A turn the socket failed whole went over HTTP and succeeded there: the socket itself is
+    /// what fails (a backend that speaks it differently, a proxy in the way). Twice in a row,
+    /// and the socket is off for [`OFF_FOR_SECS`], so no later turn pays for a try that fails.
+    pub fn http_served_what_the_socket_failed(&self, now: u64) {
+        if self.broken.fetch_add(1, Ordering::Relaxed) + 1 >= 2 {
+            self.broken.store(0, Ordering::Relaxed);
+            self.off_until.store(now + OFF_FOR_SECS, Ordering::Relaxed);
+            tracing::info!(
+                "the codex websocket failed whole turns that HTTP served: HTTP only for {OFF_FOR_SECS} s"
+            );
+        }
+    }
+
     /// Close the sockets unused for `idle`; nothing waits on this but the sweeper.
     fn sweep(&self, idle: Duration) {
         let now = Instant::now();
@@ -246,18 +262,34 @@ pub struct Limits {
     pub first_event: Duration,
 }
 
-/// Send `req` on the key's socket. `None`: send it over HTTP instead (nothing reached the
-/// machine); `Some`: the answer, already past its first event.
+/// Why a turn goes over HTTP instead of the socket (nothing reached the machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The socket was not tried: off, busy, no room, a Lite turn after a refused one, or a
+    /// body it cannot split.
+    NotTried,
+    /// The handshake failed (its own rules decide when to try again).
+    Unavailable,
+    /// The turn was sent and the socket did not answer it (refused, closed, silent);
+    /// `full`: the turn had been sent whole, not as an append.
+    Failed {
+        /// The turn was not an append.
+        full: bool,
+    },
+}
+
+/// Send `req` on the key's socket: the answer, already past its first event, or why the turn
+/// goes over HTTP.
 pub async fn send(
     sockets: &Arc<Sockets>,
     key: Key,
     req: &UpstreamRequest,
     limits: Limits,
-) -> Option<Answer> {
+) -> Result<Answer, Fallback> {
     let now = crate::clock::now_secs();
     let account = key.0.clone();
     if sockets.off(&account, now) {
-        return None;
+        return Err(Fallback::NotTried);
     }
     let lite = req
         .headers
@@ -266,12 +298,14 @@ pub async fn send(
     // Without continuation a socket only loses HTTP's compression: once the backend has
     // refused to continue a Lite turn, Lite requests go by HTTP.
     if lite && !sockets.lite_appends.load(Ordering::Relaxed) {
-        return None;
+        return Err(Fallback::NotTried);
     }
     sockets.sweeper(limits.idle);
-    let body = Body::parse(&req.body)?;
+    let body = Body::parse(&req.body).ok_or(Fallback::NotTried)?;
     let key = (key.0, key.1, body.lineage());
-    let taken = sockets.claim(&key, limits.idle, limits.cap)?;
+    let taken = sockets
+        .claim(&key, limits.idle, limits.cap)
+        .ok_or(Fallback::NotTried)?;
     let mut claim = Claim {
         sockets: sockets.clone(),
         key,
@@ -294,7 +328,7 @@ pub async fn send(
                 tracing::info!(%why, "codex websocket unavailable: this turn goes over HTTP");
                 sockets.refused(&account, status, now);
                 claim.release(None);
-                return None;
+                return Err(Fallback::Unavailable);
             }
         },
     };
@@ -310,14 +344,12 @@ pub async fn send(
     let refuse = |claim: &mut Claim| {
         sockets.fell_back.fetch_add(1, Ordering::Relaxed);
         claim.release(None);
-        None
+        Err(Fallback::Failed { full: !appended })
     };
-    if socket
-        .ws
-        .send(Message::text(into_text(msg)?))
-        .await
-        .is_err()
-    {
+    let Some(text) = into_text(msg) else {
+        return refuse(&mut claim);
+    };
+    if socket.ws.send(Message::text(text)).await.is_err() {
         return refuse(&mut claim);
     }
     let mut turn = Turn::default();
@@ -386,6 +418,9 @@ pub async fn send(
                 &sockets.full
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            if !appended {
+                sockets.broken.store(0, Ordering::Relaxed);
+            }
             let last = kind == Frame::Last;
             let live = Live {
                 socket: Some(socket),
@@ -396,7 +431,7 @@ pub async fn send(
                 over: false,
             };
             let live = if last { live.finish() } else { live };
-            return Some(Answer {
+            return Ok(Answer {
                 status: 200,
                 headers,
                 body: futures_util::stream::unfold(live, Live::next).boxed(),

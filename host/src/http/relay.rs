@@ -10,6 +10,7 @@
 use crate::accounts::catalog::{Lookup, Source};
 use crate::accounts::{Slot, TokenFailure};
 use crate::clock::{instant_at, now_ms, now_secs};
+use crate::http::codex_ws::Fallback;
 use crate::http::state::{AppState, authorized};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -461,8 +462,17 @@ impl Driver {
                                 };
                                 let answer =
                                     crate::http::codex_ws::send(&st.sockets, key, &req, limits);
-                                if let Some(a) = answer.await {
-                                    return Ok(Answered::Ws(a));
+                                match answer.await {
+                                    Ok(a) => return Ok(Answered::Ws(a)),
+                                    Err(Fallback::Failed { full: true }) => {
+                                        let sockets = st.sockets.clone();
+                                        let r = send(st, req, packed).await;
+                                        if r.as_ref().is_ok_and(|r| r.status().is_success()) {
+                                            sockets.http_served_what_the_socket_failed(now_secs());
+                                        }
+                                        return r.map(Answered::Http).map_err(transport_failure);
+                                    }
+                                    Err(_) => {}
                                 }
                             }
                             send(st, req, packed)

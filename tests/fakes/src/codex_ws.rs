@@ -81,6 +81,15 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
             .await;
             continue;
         };
+        if shared.cfg.refuse_ws_turns {
+            if send(&mut socket, &error(400, "Unsupported message."))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         if body.remove("type").as_ref().and_then(Value::as_str) != Some("response.create") {
             let _ = send(&mut socket, &error(400, "Unsupported event type.")).await;
             continue;

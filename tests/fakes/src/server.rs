@@ -51,6 +51,9 @@ pub struct FakeConfig {
     /// The socket continues Responses Lite turns too (`previous_response_id`); off: it refuses
     /// them, as codex-rs's never sending one suggests (codex.md §9.2).
     pub lite_continuation: bool,
+    /// The socket upgrades but answers every turn with an `error` frame (a backend, or a
+    /// proxy in the way, that speaks the transport differently).
+    pub refuse_ws_turns: bool,
 }
 
 impl Default for FakeConfig {
@@ -68,6 +71,7 @@ impl Default for FakeConfig {
             upload_bits_per_sec: None,
             think_ms: 0,
             lite_continuation: false,
+            refuse_ws_turns: false,
         }
     }
 }
