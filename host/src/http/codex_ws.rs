@@ -1,7 +1,7 @@
 //! The Codex WebSocket transport (codex.md §1.1, §9.5): one socket per account, session and
 //! lineage (model and instructions), where a turn that only appends to the last one sends
-//! just its new items after `previous_response_id`. The decisions are `proxy_core::continuation`'s; this file keeps
-//! the sockets and moves the frames.
+//! just its new items after `previous_response_id`. The decisions are
+//! `proxy_core::continuation`'s; this file keeps the sockets and moves the frames.
 //!
 //! Beneath the exchange machine: it asked to send a request, and gets one answer, a head and a
 //! body of SSE bytes, whichever way the request went. Whenever the socket cannot give a
