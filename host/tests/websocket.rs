@@ -107,8 +107,7 @@ async fn converse(p: &Proxy, turns: usize, marks: &[(usize, &str)], streamed: us
     answers
 }
 
-/// A stream's content blocks, assembled as the SDKs do (text, tool_use with parsed input,
-/// thinking with its signature); the event grammar is checked on the way.
+/// A stream's content blocks, assembled as the SDKs do; its first and last events checked.
 fn assembled(text: &str) -> Value {
     let events = sse_events(text);
     assert_eq!(events.first().map(|e| e.0.as_str()), Some("message_start"));
@@ -117,59 +116,27 @@ fn assembled(text: &str) -> Value {
         Some("message_stop"),
         "{text}"
     );
-    let mut blocks: Vec<Value> = Vec::new();
-    let mut json_parts: Vec<String> = Vec::new();
-    for (name, data) in &events {
-        match name.as_str() {
-            "content_block_start" => {
-                blocks.push(data["content_block"].clone());
-                json_parts.push(String::new());
-            }
-            "content_block_delta" => {
-                let (b, d) = (blocks.last_mut().expect("block"), &data["delta"]);
-                match d["type"].as_str() {
-                    Some("text_delta") => {
-                        let t = b["text"].as_str().unwrap_or("").to_owned()
-                            + d["text"].as_str().unwrap_or("");
-                        b["text"] = json!(t);
-                    }
-                    Some("input_json_delta") => json_parts
-                        .last_mut()
-                        .expect("part")
-                        .push_str(d["partial_json"].as_str().unwrap_or("")),
-                    Some("thinking_delta") => {
-                        let t = b["thinking"].as_str().unwrap_or("").to_owned()
-                            + d["thinking"].as_str().unwrap_or("");
-                        b["thinking"] = json!(t);
-                    }
-                    Some("signature_delta") => b["signature"] = d["signature"].clone(),
-                    _ => {}
-                }
-            }
-            "content_block_stop" => {
-                let (b, j) = (
-                    blocks.last_mut().expect("block"),
-                    json_parts.last().expect("part"),
-                );
-                if b["type"] == "tool_use" && !j.is_empty() {
-                    b["input"] = serde_json::from_str(j).expect("tool input json");
-                }
-            }
-            _ => {}
-        }
-    }
-    Value::Array(blocks)
+    proxy_fakes::replay::assemble(text).0
 }
 
-async fn metric(p: &Proxy, line: &str) -> u64 {
-    let text = client()
+async fn metrics_text(p: &Proxy) -> String {
+    client()
         .get(format!("{}/metrics", p.base))
         .send()
         .await
         .expect("metrics")
         .text()
         .await
-        .expect("text");
+        .expect("text")
+}
+
+/// POST an Anthropic body to the proxy, read the JSON answer.
+async fn ask(p: &Proxy, body: &Value) -> Value {
+    support::post_json(&client(), format!("{}/v1/messages", p.base), body).await
+}
+
+async fn metric(p: &Proxy, line: &str) -> u64 {
+    let text = metrics_text(p).await;
     text.lines()
         .find_map(|l| l.strip_prefix(line).map(|v| v.trim().parse().unwrap_or(0)))
         .unwrap_or_else(|| panic!("no {line} in {text}"))
@@ -228,14 +195,7 @@ async fn a_growing_conversation_sends_only_its_new_items_over_one_socket() {
     );
     assert_eq!(metric(&p, "ccp_codex_ws_open").await, 1);
     // The quota came with the socket's rate-limit event (12 %; HTTP headers would say 9 %).
-    let text = client()
-        .get(format!("{}/metrics", p.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = metrics_text(&p).await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("ccp_account_quota_used_percent")
@@ -457,7 +417,6 @@ async fn the_cap_and_the_idle_expiry_close_sockets_and_turns_go_in_full() {
         let mut o = opts(&fake, "websocket");
         o.env.push((env.0.into(), env.1.into()));
         let p = Proxy::start(&fake, o);
-        let c = client();
         for turn in 0..2 {
             for session in [
                 "5f0b8c1e-1111-4222-8333-444455556666",
@@ -472,15 +431,7 @@ async fn the_cap_and_the_idle_expiry_close_sockets_and_turns_go_in_full() {
                 }
                 let body = json!({"model": MODEL, "max_tokens": 64, "messages": messages,
                     "metadata": {"user_id": format!("user_abc_account__session_{session}")}});
-                let v: Value = c
-                    .post(format!("{}/v1/messages", p.base))
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("send")
-                    .json()
-                    .await
-                    .expect("json");
+                let v = ask(&p, &body).await;
                 assert_eq!(
                     v["content"][0]["text"], "Hello from the fake Codex backend.",
                     "{what}: {v}"
@@ -569,21 +520,12 @@ async fn a_lite_model_is_continued_or_learns_to_go_by_http() {
         .await
         .expect("fake");
         let p = Proxy::start(&fake, opts(&fake, "websocket"));
-        let c = client();
         let mut messages = vec![json!({"role": "user", "content": "hello [[scenario:text]]"})];
         for turn in 0..3 {
             let body = json!({"model": "gpt-5.6-sol", "max_tokens": 256, "messages": messages,
                 "tools": [{"name": "Read", "input_schema": {"type": "object"}}],
                 "metadata": {"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"}});
-            let v: Value = c
-                .post(format!("{}/v1/messages", p.base))
-                .json(&body)
-                .send()
-                .await
-                .expect("send")
-                .json()
-                .await
-                .expect("json");
+            let v = ask(&p, &body).await;
             let text = v["content"]
                 .as_array()
                 .and_then(|a| a.last())
@@ -632,7 +574,6 @@ async fn a_lite_model_is_continued_or_learns_to_go_by_http() {
 async fn an_edited_history_goes_in_full_and_appends_again_after() {
     let fake = support::fake().await;
     let p = Proxy::start(&fake, opts(&fake, "websocket"));
-    let c = client();
     let session =
         json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
     let mut messages = vec![json!({"role": "user", "content": "first question [[scenario:text]]"})];
@@ -643,15 +584,7 @@ async fn an_edited_history_goes_in_full_and_appends_again_after() {
         }
         let body =
             json!({"model": MODEL, "max_tokens": 256, "messages": messages, "metadata": session});
-        let v: Value = c
-            .post(format!("{}/v1/messages", p.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let v = ask(&p, &body).await;
         assert_eq!(v["type"], "message", "turn {turn}: {v}");
         messages.push(json!({"role": "assistant", "content": v["content"]}));
         messages.push(json!({"role": "user", "content": format!("next {turn}")}));
