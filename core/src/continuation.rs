@@ -17,6 +17,40 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::hash::{Hash, Hasher};
 
+/// Which transport the Codex lane uses (`codex_transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP only.
+    Http,
+    /// The socket where the model's catalog entry prefers it (`prefer_websockets`).
+    Auto,
+    /// The socket for every model.
+    WebSocket,
+}
+
+impl Transport {
+    /// From the config's word; `None` for an unknown one.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "http" => Some(Self::Http),
+            "auto" => Some(Self::Auto),
+            "websocket" => Some(Self::WebSocket),
+            _ => None,
+        }
+    }
+
+    /// Whether a request of a known session goes to the socket, given its model's catalog
+    /// entry (`prefer_websockets`; `false` without an entry). Without a session there is
+    /// nothing to continue: the host sends it by HTTP whatever this says.
+    pub fn wants_socket(self, prefer_websockets: bool) -> bool {
+        match self {
+            Self::Http => false,
+            Self::Auto => prefer_websockets,
+            Self::WebSocket => true,
+        }
+    }
+}
+
 /// Top-level fields never copied into a message: the transport's own (`stream`,
 /// `background`), and the two the message itself sets (`type`, `previous_response_id`; a body
 /// of ours has neither, and a second copy would win over the message's).
@@ -735,6 +769,16 @@ mod tests {
                 from: 2
             }
         );
+    }
+
+    #[test]
+    fn the_transport_follows_the_setting_and_the_catalog() {
+        let wants = |t: &str, prefer| Transport::parse(t).map(|t| t.wants_socket(prefer));
+        assert_eq!(wants("auto", true), Some(true));
+        assert_eq!(wants("auto", false), Some(false));
+        assert_eq!(wants("websocket", false), Some(true));
+        assert_eq!(wants("http", true), Some(false));
+        assert_eq!(wants("ws", true), None);
     }
 
     #[test]

@@ -354,7 +354,7 @@ async fn a_refused_upgrade_and_the_transport_choice_leave_http() {
 /// Failures answer the client the same way by socket as by HTTP: an HTTP error of the backend
 /// (sent as an `error` frame before any output: the turn goes again over HTTP and gets the
 /// backend's own answer there), and failures inside a stream (`response.failed`, an `error`
-/// event after output).
+/// event after output, the connection dropped mid-response: whole answers and streams alike).
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_reach_the_client_as_they_do_over_http() {
     let answer = |transport: &'static str, scenario: &'static str| async move {
@@ -385,6 +385,7 @@ async fn failures_reach_the_client_as_they_do_over_http() {
         "http_500",
         "failed_context",
         "error_event",
+        "mid_stream_drop",
     ] {
         let (ws, http) = (
             answer("websocket", scenario).await,
@@ -398,6 +399,40 @@ async fn failures_reach_the_client_as_they_do_over_http() {
             "{scenario}"
         );
         assert!(ws.0 >= 400, "{scenario}: {ws:?}");
+    }
+    // Streamed: the same events, to the error that ends the stream.
+    let streamed = |transport: &'static str, scenario: &'static str| async move {
+        let fake = support::fake().await;
+        let p = Proxy::start(&fake, opts(&fake, transport));
+        let mut body = support::request(MODEL, scenario, true);
+        body["metadata"] =
+            json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
+        let text = client()
+            .post(format!("{}/v1/messages", p.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("body");
+        let events: Vec<(String, Value)> = sse_events(&text)
+            .into_iter()
+            .filter(|(e, _)| e != "ping")
+            .map(|(e, d)| (e, d["delta"]["text"].clone()))
+            .collect();
+        let over_socket = turns(&fake).iter().any(|l| l.ws_items.is_some());
+        (events, over_socket)
+    };
+    for scenario in ["mid_stream_drop", "error_event"] {
+        let (ws, http) = (
+            streamed("websocket", scenario).await,
+            streamed("http", scenario).await,
+        );
+        assert!(ws.1 && !http.1, "{scenario}: the socket carried the first");
+        assert_eq!(ws.0, http.0, "{scenario}");
+        let last = ws.0.last().map(|e| e.0.as_str());
+        assert_eq!(last, Some("error"), "{scenario}: {:?}", ws.0);
     }
 }
 

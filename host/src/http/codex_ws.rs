@@ -51,28 +51,7 @@ pub type Key = (String, String);
 /// A socket's key: the account, the session, and the lineage within it (`Body::lineage`).
 type SocketKey = (String, String, u64);
 
-/// Which transport the Codex lane uses (`codex_transport`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// HTTP only.
-    Http,
-    /// The socket where the model's catalog entry prefers it (`prefer_websockets`).
-    Auto,
-    /// The socket for every model.
-    WebSocket,
-}
-
-impl Transport {
-    /// From the config's word; `None` for an unknown one.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "http" => Some(Self::Http),
-            "auto" => Some(Self::Auto),
-            "websocket" => Some(Self::WebSocket),
-            _ => None,
-        }
-    }
-}
+pub use proxy_core::continuation::Transport;
 
 struct Socket {
     ws: Ws,

@@ -553,11 +553,7 @@ impl Driver {
             return None;
         }
         let transport = Transport::parse(&self.st.cfg().codex_transport)?;
-        let wanted = match transport {
-            Transport::Http => false,
-            Transport::Auto => self.prefer_ws,
-            Transport::WebSocket => true,
-        };
+        let wanted = transport.wants_socket(self.prefer_ws);
         let account = self.ex.account()?;
         Some((account.to_owned(), self.session.clone().filter(|_| wanted)?))
     }

@@ -210,6 +210,7 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
         let mut output = Vec::new();
         let mut events = resp.into_body().into_data_stream();
         let mut pending = Vec::new();
+        let mut ended = false;
         while let Some(Ok(chunk)) = events.next().await {
             pending.extend_from_slice(&chunk);
             while let Some(end) = find(&pending, b"\n\n") {
@@ -237,6 +238,12 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
                     }
                     _ => {}
                 }
+                ended |= matches!(
+                    event["type"].as_str(),
+                    Some(
+                        "response.completed" | "response.failed" | "response.incomplete" | "error"
+                    )
+                );
                 if socket.send(Message::Text(data.into())).await.is_err() {
                     return;
                 }
@@ -245,6 +252,11 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, headers: HeaderMap) {
                     return;
                 }
             }
+        }
+        if !ended {
+            // The scripted answer broke off (a stream cut mid-response): on a socket that is
+            // the connection dropping, not a turn left open.
+            return;
         }
         if close_after {
             let _ = socket.send(Message::Close(None)).await;
