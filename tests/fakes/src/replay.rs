@@ -199,6 +199,7 @@ pub async fn run(
         &[
             ("CCP_CODEX_TRANSPORT", mode.transport),
             ("CCP_CODEX_ZSTD", zstd),
+            // CCP_REPLAY_DEBUG: the socket's decisions on stderr (spawn.rs passes it through).
             (
                 "CCP_LOG",
                 if std::env::var_os("CCP_REPLAY_DEBUG").is_some() {
