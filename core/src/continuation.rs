@@ -306,7 +306,7 @@ pub fn plan(prev: Option<&Chain>, next: &Body<'_>, sent: &Sent) -> Plan {
 
 /// The start of the backend's message for a continuation it does not know (codex.md §9.5):
 /// the socket lost its state, not a refusal of continuation as such.
-pub const UNKNOWN_PREVIOUS: &str = "Invalid previous_response_id";
+const UNKNOWN_PREVIOUS: &str = "Invalid previous_response_id";
 
 /// The key under which a socket message says what the Lite header says over HTTP (codex.md
 /// §9.2): a socket carries turns of several profiles, so the profile goes with each message.
@@ -314,7 +314,7 @@ pub const LITE_METADATA: &str = "ws_request_header_x_openai_internal_codex_respo
 
 /// The `response.create` message for `body` as `plan` says; `lite`: the request is in the
 /// Responses Lite profile.
-pub fn message(body: &Body<'_>, plan: &Plan, lite: bool) -> Vec<u8> {
+pub fn message(body: &Body<'_>, plan: &Plan, lite: bool) -> String {
     let (previous, from) = match plan {
         Plan::Full { .. } => (None, 0),
         Plan::Append {
@@ -330,42 +330,43 @@ pub fn message(body: &Body<'_>, plan: &Plan, lite: bool) -> Vec<u8> {
         .sum::<usize>()
         + items.iter().map(|r| r.get().len() + 1).sum::<usize>()
         + 96;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(br#"{"type":"response.create""#);
+    // Written from `str` pieces, so the socket's text frame needs no UTF-8 check.
+    let mut out = String::with_capacity(size);
+    out.push_str(r#"{"type":"response.create""#);
     for (k, v) in &body.fields {
-        out.push(b',');
+        out.push(',');
         // Keys came from a JSON document: re-quote them exactly.
-        out.extend_from_slice(
-            serde_json::to_string(k.as_str())
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        out.push(b':');
-        out.extend_from_slice(v.get().as_bytes());
+        out.push_str(&serde_json::to_string(k.as_str()).unwrap_or_default());
+        out.push(':');
+        out.push_str(v.get());
     }
     if lite && !body.fields.iter().any(|(k, _)| k == "client_metadata") {
-        out.extend_from_slice(br#","client_metadata":{""#);
-        out.extend_from_slice(LITE_METADATA.as_bytes());
-        out.extend_from_slice(br#"":"true"}"#);
+        out.push_str(r#","client_metadata":{""#);
+        out.push_str(LITE_METADATA);
+        out.push_str(r#"":"true"}"#);
     }
     if let Some(id) = previous {
-        out.extend_from_slice(br#","previous_response_id":"#);
-        out.extend_from_slice(serde_json::to_string(id).unwrap_or_default().as_bytes());
+        out.push_str(r#","previous_response_id":"#);
+        out.push_str(&serde_json::to_string(id).unwrap_or_default());
     }
-    out.extend_from_slice(br#","input":["#);
+    out.push_str(r#","input":["#);
     for (i, r) in items.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
-        out.extend_from_slice(r.get().as_bytes());
+        out.push_str(r.get());
     }
-    out.extend_from_slice(b"]}");
+    out.push_str("]}");
     out
 }
 
 /// What a frame from the socket is, for the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame {
+    /// Quota or metadata before the turn's own events (`codex.rate_limits`,
+    /// `response.metadata`, `codex.response.metadata`): it decides nothing; [`frame_headers`]
+    /// reads what it says.
+    Preamble,
     /// An event of the turn: feed it on.
     Event,
     /// The turn's last event (`response.completed`, `.failed`, `.incomplete`): feed it on;
@@ -452,6 +453,9 @@ impl Turn {
                 self.doubt = true;
                 Frame::Last
             }
+            Some("codex.rate_limits" | "response.metadata" | "codex.response.metadata") => {
+                Frame::Preamble
+            }
             _ => Frame::Event,
         }
     }
@@ -488,13 +492,33 @@ fn event_type(text: &[u8]) -> Option<String> {
     parse(text)?.get("type")?.as_str().map(str::to_owned)
 }
 
-/// An `error` frame as the HTTP answer the backend gives for the same failure (status and
-/// body), for the host's log; `None` when it names no status.
-pub fn error_status(text: &[u8]) -> Option<u16> {
-    parse(text)?
-        .get("status")
+/// What an `error` frame says, for the host's decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status it names, if any.
+    pub status: Option<u16>,
+    /// It is the lost-state `Invalid previous_response_id.`: the socket forgot the previous
+    /// response, which says nothing about whether continuation works.
+    pub lost_state: bool,
+}
+
+/// Read an `error` frame.
+pub fn refusal(text: &[u8]) -> Refusal {
+    let v = parse(text);
+    let status = v
+        .as_ref()
+        .and_then(|v| v.get("status"))
         .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| u16::try_from(s).ok());
+    let message = v
+        .as_ref()
+        .and_then(|v| v.pointer("/error/message").or_else(|| v.get("message")))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Refusal {
+        status,
+        lost_state: message.starts_with(UNKNOWN_PREVIOUS),
+    }
 }
 
 /// The response headers a socket frame stands for: a `codex.rate_limits` event is the
@@ -635,7 +659,7 @@ mod tests {
                 from: 3
             }
         );
-        let msg: Value = serde_json::from_slice(&message(&body, &plan, false)).expect("test value");
+        let msg: Value = serde_json::from_str(&message(&body, &plan, false)).expect("test value");
         assert_eq!(msg["type"], "response.create");
         assert_eq!(msg["previous_response_id"], "resp_1");
         assert_eq!(
@@ -701,7 +725,7 @@ mod tests {
         let (b1, _, _) = two_turns();
         let body = Body::parse(&b1).expect("test value");
         let msg: Value =
-            serde_json::from_slice(&message(&body, &Plan::Full { why: String::new() }, false))
+            serde_json::from_str(&message(&body, &Plan::Full { why: String::new() }, false))
                 .expect("test value");
         let mut expect: Value = serde_json::from_slice(&b1).expect("test value");
         expect.as_object_mut().expect("test value").remove("stream");
@@ -742,7 +766,10 @@ mod tests {
         let mut t = Turn::default();
         let err = json!({"type": "error", "status": 400, "error": {"type": "invalid_request_error", "message": "Invalid previous_response_id."}});
         assert_eq!(t.frame(err.to_string().as_bytes()), Frame::Error);
-        assert_eq!(error_status(err.to_string().as_bytes()), Some(400));
+        let r = refusal(err.to_string().as_bytes());
+        assert_eq!((r.status, r.lost_state), (Some(400), true));
+        let lite = json!({"type": "error", "status": 400, "error": {"message": "previous_response_id is not supported here."}});
+        assert!(!refusal(lite.to_string().as_bytes()).lost_state);
         assert!(
             t.chain(Body::parse(&b1).expect("test value").sent())
                 .is_none()
@@ -800,6 +827,10 @@ mod tests {
             "allowed": true, "limit_reached": false,
             "primary": {"used_percent": 7, "window_minutes": 300, "reset_after_seconds": 13168, "reset_at": 1779398785},
             "secondary": {"used_percent": 29.5, "window_minutes": 10080}}, "code_review_rate_limits": null});
+        assert_eq!(
+            Turn::default().frame(ev.to_string().as_bytes()),
+            Frame::Preamble
+        );
         let h = frame_headers(ev.to_string().as_bytes());
         let get = |k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("x-codex-plan-type"), Some("pro"));
@@ -824,7 +855,7 @@ mod tests {
         let escaped = br#"{"input":[],"we\"ird":1}"#;
         let b = Body::parse(escaped).expect("test value");
         let msg: Value =
-            serde_json::from_slice(&message(&b, &Plan::Full { why: String::new() }, true))
+            serde_json::from_str(&message(&b, &Plan::Full { why: String::new() }, true))
                 .expect("test value");
         assert_eq!(msg["we\"ird"], 1);
         assert_eq!(msg["client_metadata"][LITE_METADATA], "true");

@@ -10,20 +10,10 @@ use std::process::Command;
 use support::clients::{
     assert_same, check_kinds, claude_print, claude_writes_a_file, clients_dir, need, python, run,
 };
-use support::{Proxy, ProxyOpts, TestAccount, fake};
+use support::{Proxy, fake};
 
 fn proxy_with_account(fake: &proxy_fakes::FakeServer) -> Proxy {
-    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
-    Proxy::start(
-        fake,
-        ProxyOpts {
-            accounts: vec![TestAccount {
-                account_id: "acct-1".into(),
-                access_token: access,
-            }],
-            ..ProxyOpts::default()
-        },
-    )
+    Proxy::start(fake, support::one_account(fake))
 }
 
 const CASES: &[(&str, &str, bool)] = &[
@@ -399,18 +389,10 @@ async fn the_sdks_run_a_tool_task_over_the_websocket_as_over_http() {
     need(&python(), "the Python venv with `anthropic`");
     let runs = |transport: &'static str| async move {
         let fake = fake().await;
-        let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
-        let p = Proxy::start(
-            &fake,
-            ProxyOpts {
-                accounts: vec![TestAccount {
-                    account_id: "acct-1".into(),
-                    access_token: access,
-                }],
-                env: vec![("CCP_CODEX_TRANSPORT".into(), transport.into())],
-                ..ProxyOpts::default()
-            },
-        );
+        let mut opts = support::one_account(&fake);
+        opts.env
+            .push(("CCP_CODEX_TRANSPORT".into(), transport.into()));
+        let p = Proxy::start(&fake, opts);
         let ts = tokio::task::block_in_place(|| {
             run(Command::new("node").current_dir(clients_dir()).args([
                 "sdk_tool_loop.mjs",

@@ -5,19 +5,9 @@ mod support;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::{
-    Proxy, ProxyOpts, TestAccount, client, fake, get_json, post_json, request, sse_events, strings,
+    Proxy, ProxyOpts, TestAccount, client, fake, get_json, one_account, post_json, request,
+    sse_events, strings,
 };
-
-fn one_account(fake: &proxy_fakes::FakeServer) -> ProxyOpts {
-    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
-    ProxyOpts {
-        accounts: vec![TestAccount {
-            account_id: "acct-1".into(),
-            access_token: access,
-        }],
-        ..ProxyOpts::default()
-    }
-}
 
 async fn post(p: &Proxy, body: &Value) -> reqwest::Response {
     client()

@@ -7,22 +7,16 @@ mod support;
 
 use proxy_fakes::{FakeConfig, FakeServer, Logged};
 use serde_json::{Value, json};
-use support::{Proxy, ProxyOpts, TestAccount, client, sse_events};
+use support::{Proxy, ProxyOpts, client, sse_events};
 
 /// A model of the classic profile in the fake's catalog (`gpt-5.5`): the one the socket
 /// continues whatever the backend does with Lite turns (those have their own test).
 const MODEL: &str = "gpt-5.5";
 
 fn opts(fake: &FakeServer, transport: &str) -> ProxyOpts {
-    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
-    ProxyOpts {
-        accounts: vec![TestAccount {
-            account_id: "acct-1".into(),
-            access_token: access,
-        }],
-        env: vec![("CCP_CODEX_TRANSPORT".into(), transport.into())],
-        ..ProxyOpts::default()
-    }
+    let mut o = support::one_account(fake);
+    o.env.push(("CCP_CODEX_TRANSPORT".into(), transport.into()));
+    o
 }
 
 /// The Codex turns the fake answered (socket turns and HTTP requests), upgrades left out.
@@ -357,10 +351,12 @@ async fn a_refused_upgrade_and_the_transport_choice_leave_http() {
 /// event after output, the connection dropped mid-response: whole answers and streams alike).
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_reach_the_client_as_they_do_over_http() {
-    let answer = |transport: &'static str, scenario: &'static str| async move {
+    // One request of a session to a fresh proxy and fake: its status, its body, and whether
+    // the socket was tried.
+    let once = |transport: &'static str, scenario: &'static str, stream: bool| async move {
         let fake = support::fake().await;
         let p = Proxy::start(&fake, opts(&fake, transport));
-        let mut body = support::request(MODEL, scenario, false);
+        let mut body = support::request(MODEL, scenario, stream);
         body["metadata"] =
             json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
         let r = client()
@@ -370,8 +366,13 @@ async fn failures_reach_the_client_as_they_do_over_http() {
             .await
             .expect("send");
         let status = r.status().as_u16();
-        let v: Value = r.json().await.expect("json");
+        let text = r.text().await.expect("body");
         let over_socket = turns(&fake).iter().any(|l| l.ws_items.is_some());
+        (status, text, over_socket)
+    };
+    let answer = |transport, scenario| async move {
+        let (status, text, over_socket) = once(transport, scenario, false).await;
+        let v: Value = serde_json::from_str(&text).expect("json");
         (
             status,
             v["error"]["type"].clone(),
@@ -401,27 +402,13 @@ async fn failures_reach_the_client_as_they_do_over_http() {
         assert!(ws.0 >= 400, "{scenario}: {ws:?}");
     }
     // Streamed: the same events, to the error that ends the stream.
-    let streamed = |transport: &'static str, scenario: &'static str| async move {
-        let fake = support::fake().await;
-        let p = Proxy::start(&fake, opts(&fake, transport));
-        let mut body = support::request(MODEL, scenario, true);
-        body["metadata"] =
-            json!({"user_id": "user_abc_account__session_5f0b8c1e-1111-4222-8333-444455556666"});
-        let text = client()
-            .post(format!("{}/v1/messages", p.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("body");
+    let streamed = |transport, scenario| async move {
+        let (_, text, over_socket) = once(transport, scenario, true).await;
         let events: Vec<(String, Value)> = sse_events(&text)
             .into_iter()
             .filter(|(e, _)| e != "ping")
             .map(|(e, d)| (e, d["delta"]["text"].clone()))
             .collect();
-        let over_socket = turns(&fake).iter().any(|l| l.ws_items.is_some());
         (events, over_socket)
     };
     for scenario in ["mid_stream_drop", "error_event"] {

@@ -36,12 +36,6 @@ const MAX_AGE: Duration = Duration::from_secs(45 * 60);
 const OFF_FOR_SECS: u64 = 600;
 /// After any other failed handshake, the account goes by HTTP for this long.
 const ACCOUNT_OFF_SECS: u64 = 60;
-/// Events that may come before a turn's own (quota): they decide nothing.
-const PREAMBLE: &[&str] = &[
-    "codex.rate_limits",
-    "response.metadata",
-    "codex.response.metadata",
-];
 /// Handshake bound: the machine's first-byte deadline covers the turn, not the upgrade.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -134,7 +128,7 @@ impl Sockets {
         let now = Instant::now();
         let mut slots = self.lock();
         // Idle sockets expire; the rest stay under the cap, least recently used out first.
-        slots.retain(|_, s| s.busy || now.duration_since(s.last_used) < idle);
+        expire(&mut slots, now, idle);
         if !slots.contains_key(key) && slots.len() >= cap {
             let oldest = slots
                 .iter()
@@ -207,9 +201,7 @@ impl Sockets {
 
     /// Close the sockets unused for `idle`; nothing waits on this but the sweeper.
     fn sweep(&self, idle: Duration) {
-        let now = Instant::now();
-        self.lock()
-            .retain(|_, s| s.busy || now.duration_since(s.last_used) < idle);
+        expire(&mut self.lock(), Instant::now(), idle);
     }
 
     /// Start the sweeper once: idle sockets close even when no request comes to claim one.
@@ -228,6 +220,11 @@ impl Sockets {
             });
         });
     }
+}
+
+/// Close (drop) the sockets unused for `idle`; one on a turn stays.
+fn expire(slots: &mut HashMap<SocketKey, Slot>, now: Instant, idle: Duration) {
+    slots.retain(|_, s| s.busy || now.duration_since(s.last_used) < idle);
 }
 
 /// The socket table's settings, from the config.
@@ -325,10 +322,7 @@ pub async fn send(
         claim.release(None);
         Err(Fallback::Failed { full: !appended })
     };
-    let Some(text) = into_text(msg) else {
-        return refuse(&mut claim);
-    };
-    if socket.ws.send(Message::text(text)).await.is_err() {
+    if socket.ws.send(Message::text(msg)).await.is_err() {
         return refuse(&mut claim);
     }
     let mut turn = Turn::default();
@@ -356,7 +350,8 @@ pub async fn send(
         };
         let kind = turn.frame(&text);
         if kind == Frame::Error {
-            let status = continuation::error_status(&text);
+            let refusal = continuation::refusal(&text);
+            let status = refusal.status;
             tracing::info!(
                 ?status,
                 appended,
@@ -370,7 +365,7 @@ pub async fn send(
             if lite
                 && appended
                 && status == Some(400)
-                && !words.contains(continuation::UNKNOWN_PREVIOUS)
+                && !refusal.lost_state
                 && sockets.lite_appends.swap(false, Ordering::Relaxed)
             {
                 tracing::info!(
@@ -380,9 +375,10 @@ pub async fn send(
             return refuse(&mut claim);
         }
         continuation::sse(&text, &mut head);
-        // Quota and metadata events are this answer's headers, as over HTTP.
-        headers.extend(continuation::frame_headers(&text));
-        if kind == Frame::Last || !is_preamble(&text) {
+        if kind == Frame::Preamble {
+            // Quota and metadata events are this answer's headers, as over HTTP.
+            headers.extend(continuation::frame_headers(&text));
+        } else {
             // A turn starts with `response.created`; anything else on a reused socket is not
             // this turn's (and a new socket would not send it either).
             if !turn.started() {
@@ -419,26 +415,13 @@ pub async fn send(
     }
 }
 
-fn into_text(msg: Vec<u8>) -> Option<String> {
-    // The message is JSON written from valid UTF-8 pieces.
-    String::from_utf8(msg).ok()
-}
-
-fn is_preamble(text: &[u8]) -> bool {
-    let v: Option<serde_json::Value> = serde_json::from_slice(text).ok();
-    v.as_ref()
-        .and_then(|v| v.get("type"))
-        .and_then(serde_json::Value::as_str)
-        .is_some_and(|t| PREAMBLE.contains(&t))
-}
-
-/// The next text frame; `None` when the socket closed or failed. Pings are answered by the
-/// library as it reads.
-async fn next_text(ws: &mut Ws) -> Option<Vec<u8>> {
+/// The next text frame (its bytes, not copied); `None` when the socket closed or failed.
+/// Pings are answered by the library as it reads.
+async fn next_text(ws: &mut Ws) -> Option<Bytes> {
     loop {
         match ws.next().await? {
-            Ok(Message::Text(t)) => return Some(t.as_bytes().to_vec()),
-            Ok(Message::Binary(b)) => return Some(b.to_vec()),
+            Ok(Message::Text(t)) => return Some(Bytes::from(t)),
+            Ok(Message::Binary(b)) => return Some(b),
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => {}
         }
@@ -523,9 +506,7 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        if !self.done {
-            self.sockets.release(&self.key, None);
-        }
+        self.release(None);
     }
 }
 
@@ -574,7 +555,7 @@ impl Live {
                         self.socket = None;
                         self
                     }
-                    Frame::Event => self,
+                    Frame::Event | Frame::Preamble => self,
                 };
                 Some((Ok(Bytes::from(out)), live))
             }

@@ -204,6 +204,18 @@ pub async fn fake() -> FakeServer {
     .expect("start fake")
 }
 
+/// Options for a proxy with one account (`acct-1`) whose token `fake` accepts.
+pub fn one_account(fake: &FakeServer) -> ProxyOpts {
+    let (access, _, _) = fake.issue_tokens("acct-1", "one@example.com");
+    ProxyOpts {
+        accounts: vec![TestAccount {
+            account_id: "acct-1".into(),
+            access_token: access,
+        }],
+        ..ProxyOpts::default()
+    }
+}
+
 /// A reqwest client without proxies.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
