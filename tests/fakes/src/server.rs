@@ -54,6 +54,10 @@ pub struct FakeConfig {
     /// The socket upgrades but answers every turn with an `error` frame (a backend, or a
     /// proxy in the way, that speaks the transport differently).
     pub refuse_ws_turns: bool,
+    /// Answer every HTTP request with `connection: close`, so that each request needs a new
+    /// connection (a backend or middlebox that does not keep connections alive); off: keep
+    /// them alive, as the real backend does.
+    pub close_connections: bool,
 }
 
 impl Default for FakeConfig {
@@ -72,6 +76,7 @@ impl Default for FakeConfig {
             think_ms: 0,
             lite_continuation: false,
             refuse_ws_turns: false,
+            close_connections: false,
         }
     }
 }
@@ -290,6 +295,11 @@ impl FakeServer {
             rng: Mutex::new(Rng::seeded(u64::from(addr.port()))),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
+        // Small SSE writes go out at once, as a real backend's do (without it, Nagle holds
+        // a stream's last chunk until the client's delayed ACK, ~40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -463,6 +473,16 @@ fn decode_body(shared: &Shared, req: &mut Req) -> Option<Response> {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let close = shared.cfg.close_connections;
+    let mut resp = route(shared, request).await;
+    if close {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn route(shared: Arc<Shared>, request: Request) -> Response {
     let start = Instant::now();
     if crate::codex_ws::is_upgrade(request.headers())
         && request.uri().path().trim_end_matches('/') == "/backend-api/codex/responses"

@@ -5,6 +5,10 @@
 //!   ratio, requests/s, lost events and the proxy's peak RSS.
 //! - `--compare "<command>"`: the same, with another Anthropic-compatible proxy started from a
 //!   command template next to this one, printed side by side (`compare.rs`).
+//! - `--perf`: the request path's own cost: CPU per request, added first-token time and
+//!   peak RSS for a small streamed answer at 1, 100 and 1,000 in flight and a ~400 KB
+//!   Claude-Code-shaped request, against a fake that keeps connections alive and one that
+//!   closes them, over `--runs` runs (`perf.rs`).
 //! - `--soak`: N numbered streams held open for `--secs`, `--runs` times on the same proxy
 //!   process, every number checked and the process's descriptors, memory and threads sampled
 //!   every second (`soak.rs`).
@@ -14,11 +18,14 @@
 //! target/release/proxy-load [--proxy-bin target/release/codex-claude-proxy] [--n 1,100,1000]
 //!                           [--scenario slow_drip] [--drip-ms 20]
 //!                           [--compare "CMD with {port} {upstream} {data_dir}"]
+//! target/release/proxy-load --perf [--requests 3000] [--runs 3] [--env CCP_KEY=value]…
+//!                           [--compare "CMD"]
 //! target/release/proxy-load --soak [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]
 //! ```
 
 mod compare;
 mod load;
+mod perf;
 mod soak;
 
 use proxy_fakes::spawn::{Proxy, start_proxy};
@@ -33,12 +40,17 @@ pub struct Args {
     drip_ms: Option<u64>,
     compare: Option<String>,
     soak: bool,
+    perf: bool,
+    /// `--perf`: requests per batch.
+    requests: usize,
+    /// `--perf`: settings for this proxy's process (`CCP_*`).
+    env: Vec<(String, String)>,
     secs: u64,
     runs: usize,
     seq_total: u64,
 }
 
-const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
+const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
 
 fn args() -> Args {
     let mut a = Args {
@@ -48,14 +60,18 @@ fn args() -> Args {
         drip_ms: None,
         compare: None,
         soak: false,
+        perf: false,
+        requests: 3000,
+        env: Vec::new(),
         secs: 60,
         runs: 3,
         seq_total: 100,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        if k == "--soak" {
-            a.soak = true;
+        if k == "--soak" || k == "--perf" {
+            a.soak |= k == "--soak";
+            a.perf |= k == "--perf";
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -72,6 +88,11 @@ fn args() -> Args {
             "--secs" => a.secs = v.parse().unwrap_or_else(|_| bad()),
             "--runs" => a.runs = v.parse().unwrap_or_else(|_| bad()),
             "--seq" => a.seq_total = v.parse().unwrap_or_else(|_| bad()),
+            "--requests" => a.requests = v.parse().unwrap_or_else(|_| bad()),
+            "--env" => {
+                let (key, value) = v.split_once('=').unwrap_or_else(|| bad());
+                a.env.push((key.into(), value.into()));
+            }
             _ => bad(),
         }
     }
@@ -108,6 +129,8 @@ async fn main() {
         if !soak::main(&a).await {
             std::process::exit(1);
         }
+    } else if a.perf {
+        perf::main(&a).await;
     } else {
         load::main(&a).await;
     }
