@@ -305,10 +305,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             init_logging(&cfg.log_format);
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match serving_runtime(cfg.workers) {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");
@@ -344,6 +341,20 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The runtime `serve` runs on: one thread (`workers = 1`), or that many workers (0: one
+/// per core).
+fn serving_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if workers > 1 {
+        b.worker_threads(workers);
+    }
+    b.enable_all().build()
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {

@@ -169,7 +169,7 @@ async fn serve(
         st.next_seed(),
         now_ms(),
     );
-    let log_id = Arc::new(std::sync::OnceLock::new());
+    let log = Arc::new(PendingLog::default());
     let drv = Driver {
         st: st.clone(),
         ex,
@@ -181,7 +181,7 @@ async fn serve(
         drain_over: st.drain_over.subscribe(),
         packed: (lane == "codex" && st.cfg().codex_zstd)
             .then(|| Arc::new(crate::http::zstd_body::Packed::default())),
-        log_id: log_id.clone(),
+        log: log.clone(),
         codex: lane == "codex",
         prefer_ws: false,
     };
@@ -193,11 +193,13 @@ async fn serve(
     };
     let (resp, notes) = drv.respond(stream).await;
     abandoned.disarm();
-    // One line per request: what was asked, where it went, how it ended (no content, no keys).
     let status = resp.status().as_u16();
-    tracing::info!(model = %model, lane, stream, status, ms = started.elapsed().as_millis() as u64, "request");
     st.metrics.request(lane, status);
-    let id = st.logs.push(serde_json::json!({
+    // One line per request: what was asked, where it went, how it ended (no content, no keys).
+    // Written by a task of its own, which runs once this one has handed the response to the
+    // connection: nothing is written to a log before the client's first byte.
+    let ms = started.elapsed().as_millis() as u64;
+    let entry = serde_json::json!({
         "at": crate::clock::now_ms(),
         "endpoint": match dialect {
             Dialect::Anthropic => "messages",
@@ -214,12 +216,51 @@ async fn serve(
         "stream": stream,
         "status": status,
         // For a stream: until the response was committed (its first real output).
-        "ms": started.elapsed().as_millis() as u64,
+        "ms": ms,
         "degradations": notes.degradations,
         "degradations_total": notes.degradations_total,
-    }));
-    let _ = log_id.set(id);
+    });
+    *log.entry.lock().unwrap_or_else(|e| e.into_inner()) = Some(entry);
+    tokio::spawn(async move {
+        tracing::info!(model = %model, lane, stream, status, ms, "request");
+        log.write(&st.logs);
+    });
     resp
+}
+
+/// A request's log entry, kept here until its task writes it (after the response has
+/// started), and its id in the log once written.
+#[derive(Default)]
+struct PendingLog {
+    entry: std::sync::Mutex<Option<serde_json::Value>>,
+    id: std::sync::OnceLock<u64>,
+}
+
+impl PendingLog {
+    fn write(&self, logs: &crate::http::logs::RequestLog) {
+        let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entry.take() {
+            let _ = self.id.set(logs.push(e));
+        }
+    }
+
+    /// Change the entry, written or not (a stream that fails after its commit amends it);
+    /// false before there is one.
+    fn amend(
+        &self,
+        logs: &crate::http::logs::RequestLog,
+        change: impl FnOnce(&mut serde_json::Value),
+    ) -> bool {
+        let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entry.as_mut() {
+            change(e);
+        } else if let Some(&id) = self.id.get() {
+            logs.amend(id, change);
+        } else {
+            return false;
+        }
+        true
+    }
 }
 
 /// Logs a request whose client went away before its response started. hyper drops the
@@ -283,9 +324,9 @@ struct Driver {
     drain_over: tokio::sync::watch::Receiver<bool>,
     /// Codex bodies go compressed (zstd_body.rs): this request's last one, for its retries.
     packed: Option<Arc<crate::http::zstd_body::Packed>>,
-    /// The request's log entry, written at commit: a stream that ends with an error after
-    /// it amends its entry.
-    log_id: Arc<std::sync::OnceLock<u64>>,
+    /// The request's log entry, made at commit: a stream that ends with an error after it
+    /// amends its entry.
+    log: Arc<PendingLog>,
     /// A Codex-lane request (the WebSocket transport may carry it).
     codex: bool,
     /// The picked model's catalog entry prefers the WebSocket transport.
@@ -393,12 +434,12 @@ impl Driver {
         }
         if let Some(t) = self.ex.terminal_error() {
             self.st.metrics.error(t.as_str());
-            // A stream's entry was written at its commit, as a success.
-            if let Some(&id) = self.log_id.get() {
+            // A stream's entry was made at its commit, as a success.
+            if self
+                .log
+                .amend(&self.st.logs, |e| e["error_type"] = t.as_str().into())
+            {
                 tracing::info!(error_type = t.as_str(), "stream ended with an error event");
-                self.st
-                    .logs
-                    .amend(id, |e| e["error_type"] = t.as_str().into());
             }
         }
         for d in self.ex.take_degradations() {

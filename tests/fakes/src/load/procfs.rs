@@ -63,12 +63,23 @@ fn stat_fields(pid: u32) -> Vec<String> {
 
 /// CPU time a process has used (user + system), in clock ticks (1/100 s on Linux).
 pub fn cpu_ticks(pid: u32) -> u64 {
+    let (user, system) = cpu_split(pid);
+    user + system
+}
+
+/// CPU time a process has used, `(user, system)`, in clock ticks.
+pub fn cpu_split(pid: u32) -> (u64, u64) {
     let f = stat_fields(pid);
     // utime and stime are the 14th and 15th fields: 12th and 13th after the command.
-    [11, 12]
-        .iter()
-        .filter_map(|&i| f.get(i)?.parse::<u64>().ok())
-        .sum()
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (field(11), field(12))
+}
+
+/// The summed `(user, system)` CPU ticks of several processes.
+pub fn cpu_split_of(pids: &[u32]) -> (u64, u64) {
+    pids.iter()
+        .map(|&p| cpu_split(p))
+        .fold((0, 0), |(u, s), (u2, s2)| (u + u2, s + s2))
 }
 
 /// `root` and every process below it (a command started through `sh -c`, or a runtime that

@@ -19,6 +19,7 @@
 //!                           [--scenario slow_drip] [--drip-ms 20]
 //!                           [--compare "CMD with {port} {upstream} {data_dir}"]
 //! target/release/proxy-load --perf [--requests 3000] [--runs 3] [--env CCP_KEY=value]…
+//!                           [--cases small-1,small-100,small-1000,400KB-1] [--upstreams keep-alive,closes]
 //!                           [--compare "CMD"]
 //! target/release/proxy-load --soak [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]
 //! ```
@@ -45,12 +46,16 @@ pub struct Args {
     requests: usize,
     /// `--perf`: settings for this proxy's process (`CCP_*`).
     env: Vec<(String, String)>,
+    /// `--perf`: the cases to run (`small-1`, `small-100`, `small-1000`, `400KB-1`); all.
+    cases: Option<Vec<String>>,
+    /// `--perf`: the upstreams to run against (`keep-alive`, `closes`); both.
+    upstreams: Option<Vec<String>>,
     secs: u64,
     runs: usize,
     seq_total: u64,
 }
 
-const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
+const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--cases small-1,small-100,small-1000,400KB-1] [--upstreams keep-alive,closes] [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
 
 fn args() -> Args {
     let mut a = Args {
@@ -63,6 +68,8 @@ fn args() -> Args {
         perf: false,
         requests: 3000,
         env: Vec::new(),
+        cases: None,
+        upstreams: None,
         secs: 60,
         runs: 3,
         seq_total: 100,
@@ -88,6 +95,8 @@ fn args() -> Args {
             "--secs" => a.secs = v.parse().unwrap_or_else(|_| bad()),
             "--runs" => a.runs = v.parse().unwrap_or_else(|_| bad()),
             "--seq" => a.seq_total = v.parse().unwrap_or_else(|_| bad()),
+            "--cases" => a.cases = Some(v.split(',').map(str::to_owned).collect()),
+            "--upstreams" => a.upstreams = Some(v.split(',').map(str::to_owned).collect()),
             "--requests" => a.requests = v.parse().unwrap_or_else(|_| bad()),
             "--env" => {
                 let (key, value) = v.split_once('=').unwrap_or_else(|| bad());

@@ -21,7 +21,7 @@ use crate::compare::Other;
 use crate::load::pct;
 use crate::{ACCOUNT, Args};
 use futures_util::StreamExt;
-use proxy_fakes::load::procfs::{cpu_ticks_of, resources_of};
+use proxy_fakes::load::procfs::{cpu_split_of, resources_of};
 use proxy_fakes::spawn::start_proxy_with;
 use proxy_fakes::{FakeConfig, FakeServer};
 use serde_json::{Value, json};
@@ -52,8 +52,8 @@ struct Batch {
     failure: Option<String>,
     /// Wall time of the batch, seconds.
     wall: f64,
-    /// User + system CPU of the measured processes over the batch, ticks (1/100 s).
-    cpu_ticks: u64,
+    /// User and system CPU of the measured processes over the batch, ticks (1/100 s).
+    cpu_ticks: (u64, u64),
     peak_rss_kb: u64,
 }
 
@@ -93,7 +93,7 @@ async fn batch(conc: usize, total: usize, make: Make, marker: &'static str, pids
             }
         })
     };
-    let cpu0 = cpu_ticks_of(pids);
+    let cpu0 = cpu_split_of(pids);
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..conc.min(total))
@@ -113,7 +113,7 @@ async fn batch(conc: usize, total: usize, make: Make, marker: &'static str, pids
         failures: 0,
         failure: None,
         wall: 0.0,
-        cpu_ticks: 0,
+        cpu_ticks: (0, 0),
         peak_rss_kb: 0,
     };
     for w in workers {
@@ -128,7 +128,8 @@ async fn batch(conc: usize, total: usize, make: Make, marker: &'static str, pids
         }
     }
     out.wall = started.elapsed().as_secs_f64();
-    out.cpu_ticks = cpu_ticks_of(pids).saturating_sub(cpu0);
+    let cpu1 = cpu_split_of(pids);
+    out.cpu_ticks = (cpu1.0.saturating_sub(cpu0.0), cpu1.1.saturating_sub(cpu0.1));
     sampler.abort();
     out.peak_rss_kb = peak.load(Ordering::Relaxed);
     out.ttft.sort_by(f64::total_cmp);
@@ -233,6 +234,8 @@ struct Figures {
     added_p50: Vec<f64>,
     added_p99: Vec<f64>,
     cpu_ms: Vec<f64>,
+    /// The system (kernel) part of `cpu_ms`.
+    sys_ms: Vec<f64>,
     rss_mb: Vec<f64>,
     req_s: Vec<f64>,
     failures: usize,
@@ -271,6 +274,11 @@ pub async fn main(a: &Args) {
         total,
         body: (*body).clone(),
     });
+    let wanted = |c: &Case| {
+        let id = format!("{}-{}", c.label.replace(' ', ""), c.conc);
+        a.cases.as_ref().is_none_or(|w| w.contains(&id))
+    };
+    let cases: Vec<Case> = cases.into_iter().filter(wanted).collect();
     println!(
         "perf: {} runs; small = {} B, 400 KB = {} B; proxy env {:?}",
         a.runs,
@@ -280,10 +288,13 @@ pub async fn main(a: &Args) {
     );
     println!();
     println!(
-        "| upstream | case | in flight | requests | proxy | added first-token p50 ms | added p99 ms | CPU ms / request | peak RSS MB | proxy req/s | failures |"
+        "| upstream | case | in flight | requests | proxy | added first-token p50 ms | added p99 ms | CPU ms / request | of it kernel | peak RSS MB | proxy req/s | failures |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for close in [false, true] {
+        if a.upstreams.as_ref().is_some_and(|u| !u.iter().any(|u| (u == "closes") == close)) {
+            continue;
+        }
         run_upstream(a, close, &cases).await;
     }
 }
@@ -315,6 +326,7 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
             &env,
         );
         let other = a.compare.as_deref().map(|t| Other::start(t, &fake));
+        eprintln!("{} {}: proxy pid {}", case.label, case.conc, proxy.child.id());
         let direct = Arc::new(capture(&client, &fake, &proxy.base, &case.body).await);
         let direct_make: Make = {
             let (c, d) = (client.clone(), direct.clone());
@@ -349,7 +361,9 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
                 report(run, who, &b);
                 f.added_p50.push((pct(&b.ttft, 0.5) - pct(&d.ttft, 0.5)) * 1000.0);
                 f.added_p99.push((pct(&b.ttft, 0.99) - pct(&d.ttft, 0.99)) * 1000.0);
-                f.cpu_ms.push(b.cpu_ticks as f64 * 10.0 / case.total as f64);
+                let ms = |ticks: u64| ticks as f64 * 10.0 / case.total as f64;
+                f.cpu_ms.push(ms(b.cpu_ticks.0 + b.cpu_ticks.1));
+                f.sys_ms.push(ms(b.cpu_ticks.1));
                 f.rss_mb.push(b.peak_rss_kb as f64 / 1024.0);
                 f.req_s.push(case.total as f64 / b.wall);
                 f.failures += b.failures + d.failures;
@@ -357,7 +371,7 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
         }
         for ((who, _, _), f) in paths.iter().zip(&figs) {
             println!(
-                "| {} | {} | {} | {} | {who} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {who} | {} | {} | {} | {} | {} | {} | {} |",
                 if close { "closes" } else { "keep-alive" },
                 case.label,
                 case.conc,
@@ -365,6 +379,7 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
                 spread(&f.added_p50, 3),
                 spread(&f.added_p99, 3),
                 spread(&f.cpu_ms, 3),
+                spread(&f.sys_ms, 3),
                 spread(&f.rss_mb, 1),
                 spread(&f.req_s, 0),
                 f.failures
