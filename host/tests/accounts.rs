@@ -436,3 +436,66 @@ async fn wait_login(c: &reqwest::Client, base: &str, state: &str) -> Value {
     }
     status
 }
+
+/// A token refresh holds the accounts' file lock across its request to the issuer. Whatever
+/// waits for that lock meanwhile (here the dashboard's choice of the active account) must
+/// wait off the serving thread: the proxy serves on one thread by default, and a blocked
+/// thread would stall every client until the issuer answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_for_the_accounts_lock_never_stalls_serving() {
+    let fake = fake_with_refresh_delay(2000).await;
+    let (access, refresh, id) = fake.issue_tokens("acct-1", "one@example.com");
+    let p = Proxy::start(
+        &fake,
+        ProxyOpts {
+            raw_accounts: vec![json!({
+                "account_id": "acct-1", "email": "one@example.com", "access_token": access,
+                "refresh_token": refresh, "id_token": id, "expires_at": now() - 10,
+            })],
+            ..ProxyOpts::default()
+        },
+    );
+    let base = p.base.clone();
+    let answered = tokio::spawn(async move {
+        let body = request("claude-sonnet-4-5", "text", false);
+        let r = client()
+            .post(format!("{base}/v1/messages"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        r.status().as_u16()
+    });
+    // The expired token is being refreshed (the issuer takes 2 s): the lock is held.
+    let t = std::time::Instant::now();
+    while fake.refresh_calls() == 0 {
+        assert!(t.elapsed().as_secs() < 10, "no refresh started");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let base = p.base.clone();
+    let activated = tokio::spawn(async move {
+        let r = client()
+            .post(format!("{base}/accounts/acct-1/activate"))
+            .send()
+            .await
+            .expect("send");
+        r.status().as_u16()
+    });
+    // Let the activation reach the lock, then ask the proxy something that needs no lock.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let asked = std::time::Instant::now();
+    let health: Value = get_json(&client(), format!("{}/health", p.base)).await;
+    let took = asked.elapsed();
+    assert_eq!(health["status"], "ok");
+    assert!(
+        took < std::time::Duration::from_millis(1000),
+        "/health took {took:?} while the refresh held the lock"
+    );
+    assert!(
+        !activated.is_finished() && !answered.is_finished(),
+        "the refresh should still hold the lock"
+    );
+    assert_eq!(activated.await.expect("activate"), 200);
+    assert_eq!(answered.await.expect("request"), 200);
+    assert_eq!(fake.refresh_calls(), 1);
+}

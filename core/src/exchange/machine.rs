@@ -789,6 +789,7 @@ impl Exchange {
             model: self.model_info.as_ref(),
             switch_profile: self.switched,
             seed,
+            body_len: self.source.len(),
         };
         match prepare(&self.target, value, &input) {
             Ok(p) => {

@@ -155,6 +155,8 @@ pub(crate) struct AttemptInput<'a> {
     /// Send the other profile than the catalog's: the backend refused that one.
     pub(crate) switch_profile: bool,
     pub(crate) seed: u64,
+    /// The client's body size: the converted body's buffer is made this large at once.
+    pub(crate) body_len: usize,
 }
 
 pub(crate) struct Prepared {
@@ -213,7 +215,7 @@ pub(crate) fn prepare(
             if opts.profile == Profile::Lite {
                 headers.push((LITE_HEADER.into(), "true".into()));
             }
-            let body = req.to_json();
+            let body = req.to_json_sized(a.body_len + 4096);
             let translator = Translator::Codex(Box::new(ResponsesTranslator::new(StreamOptions {
                 model: a.client_model.to_owned(),
                 thinking: req.thinking,
@@ -242,7 +244,7 @@ pub(crate) fn prepare(
                 ("content-type".into(), "application/json".into()),
             ];
             headers.extend(t.headers.iter().cloned());
-            let body = req.to_json();
+            let body = req.to_json_sized(a.body_len + 4096);
             let translator = Translator::Chat(Box::new(ChatTranslator::new(ChatStreamOptions {
                 model: a.client_model.to_owned(),
                 thinking: req.thinking,

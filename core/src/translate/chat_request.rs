@@ -52,7 +52,16 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// The body as bytes.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
+        self.to_json_sized(0)
+    }
+
+    /// The body as bytes, in one buffer of `hint` bytes (see `CodexRequest::to_json_sized`).
+    pub fn to_json_sized(&self, hint: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(hint);
+        match serde_json::to_writer(&mut out, &self.body) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 }
 

@@ -199,7 +199,7 @@ pub async fn import_accounts(
     .unwrap_or_else(|e| Err(e.to_string()));
     match report {
         Ok((lines, errors)) => {
-            st.pool.reload();
+            crate::http::state::reload_accounts(&st).await;
             ok(
                 json!({"report": lines, "errors": errors, "accounts": st.pool.summaries(now_secs())}),
             )
@@ -214,15 +214,22 @@ async fn finish_login(
     status: &std::sync::Mutex<(String, String)>,
 ) {
     let outcome = match result {
-        Ok(a) => match crate::accounts::store::Store::open(&st.cfg().data_dir)
-            .and_then(|s| crate::accounts::import::save(&s, &a))
-        {
-            Ok(_) => {
-                st.pool.reload();
-                ("done".to_owned(), a.email.unwrap_or(a.account_id))
+        Ok(a) => {
+            // Saved under the accounts' file lock: off the serving thread.
+            let (dir, acct) = (st.cfg().data_dir.clone(), a.clone());
+            let saved = blocking(move || {
+                crate::accounts::store::Store::open(&dir)
+                    .and_then(|s| crate::accounts::import::save(&s, &acct))
+            })
+            .await;
+            match saved {
+                Ok(_) => {
+                    crate::http::state::reload_accounts(&st).await;
+                    ("done".to_owned(), a.email.unwrap_or(a.account_id))
+                }
+                Err(e) => ("failed".to_owned(), format!("cannot save: {e}")),
             }
-            Err(e) => ("failed".to_owned(), format!("cannot save: {e}")),
-        },
+        }
         Err(e) => ("failed".to_owned(), e.to_string()),
     };
     *status.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
@@ -461,7 +468,7 @@ pub async fn remove_account(
     .await;
     match r {
         Ok(true) => {
-            st.pool.reload();
+            crate::http::state::reload_accounts(&st).await;
             ok(json!({"removed": id}))
         }
         Ok(false) => bad(ErrorType::NotFoundError, "no such account"),

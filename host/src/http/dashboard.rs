@@ -43,7 +43,12 @@ pub async fn activate(
     if let Err(e) = guard(&st, &headers, None) {
         return e.into_response();
     }
-    match st.pool.set_active(&id) {
+    // The choice is written under the accounts' file lock: off the serving thread.
+    let st2 = st.clone();
+    let set = tokio::task::spawn_blocking(move || st2.pool.set_active(&id))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match set {
         Ok(true) => ok(json!({"ok": true})),
         Ok(false) => bad(ErrorType::NotFoundError, "no such account"),
         Err(e) => bad(ErrorType::ApiError, &format!("cannot save the choice: {e}")),

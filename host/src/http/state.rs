@@ -77,6 +77,14 @@ pub struct AppState {
     seed: AtomicU64,
 }
 
+/// Pick up accounts changed on disk (another process, the CLI, an import) without holding
+/// up the serving thread: the reload takes the accounts' file lock, which a token refresh
+/// holds across its request to the issuer.
+pub async fn reload_accounts(st: &Arc<AppState>) {
+    let st = st.clone();
+    let _ = tokio::task::spawn_blocking(move || st.pool.reload()).await;
+}
+
 impl AppState {
     /// Build the state (no IO beyond reading accounts and the machine id).
     pub fn new(cfg: Config) -> Arc<Self> {

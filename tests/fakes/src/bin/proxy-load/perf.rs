@@ -175,10 +175,16 @@ struct Direct {
 /// Send `body` through the proxy once and take the Codex request it made.
 async fn capture(client: &reqwest::Client, fake: &FakeServer, base: &str, body: &[u8]) -> Direct {
     fake.forget_requests();
-    let sent = via(client, base, body.to_vec()).send().await.expect("warm-up");
+    let sent = via(client, base, body.to_vec())
+        .send()
+        .await
+        .expect("warm-up");
     let status = sent.status();
     let text = sent.text().await.unwrap_or_default();
-    assert!(status.is_success(), "the warm-up request failed: {status} {text}");
+    assert!(
+        status.is_success(),
+        "the warm-up request failed: {status} {text}"
+    );
     let logged = fake
         .requests()
         .into_iter()
@@ -292,7 +298,10 @@ pub async fn main(a: &Args) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for close in [false, true] {
-        if a.upstreams.as_ref().is_some_and(|u| !u.iter().any(|u| (u == "closes") == close)) {
+        if a.upstreams
+            .as_ref()
+            .is_some_and(|u| !u.iter().any(|u| (u == "closes") == close))
+        {
             continue;
         }
         run_upstream(a, close, &cases).await;
@@ -326,11 +335,20 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
             &env,
         );
         let other = a.compare.as_deref().map(|t| Other::start(t, &fake));
-        eprintln!("{} {}: proxy pid {}", case.label, case.conc, proxy.child.id());
+        eprintln!(
+            "{} {}: proxy pid {}",
+            case.label,
+            case.conc,
+            proxy.child.id()
+        );
         let direct = Arc::new(capture(&client, &fake, &proxy.base, &case.body).await);
         let direct_make: Make = {
             let (c, d) = (client.clone(), direct.clone());
-            Arc::new(move || c.post(&d.url).headers(d.headers.clone()).body(d.body.clone()))
+            Arc::new(move || {
+                c.post(&d.url)
+                    .headers(d.headers.clone())
+                    .body(d.body.clone())
+            })
         };
         let via_make = |base: String| -> Make {
             let (c, body) = (client.clone(), case.body.clone());
@@ -352,15 +370,24 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
             batch(case.conc, warm, make.clone(), PROXY_TOKEN, &[]).await;
         }
         for run in 1..=a.runs {
-            let d = batch(case.conc, case.total, direct_make.clone(), DIRECT_TOKEN, &[]).await;
+            let d = batch(
+                case.conc,
+                case.total,
+                direct_make.clone(),
+                DIRECT_TOKEN,
+                &[],
+            )
+            .await;
             fake.forget_requests();
             report(run, "direct", &d);
             for ((who, make, pids), f) in paths.iter().zip(&mut figs) {
                 let b = batch(case.conc, case.total, make.clone(), PROXY_TOKEN, pids).await;
                 fake.forget_requests();
                 report(run, who, &b);
-                f.added_p50.push((pct(&b.ttft, 0.5) - pct(&d.ttft, 0.5)) * 1000.0);
-                f.added_p99.push((pct(&b.ttft, 0.99) - pct(&d.ttft, 0.99)) * 1000.0);
+                f.added_p50
+                    .push((pct(&b.ttft, 0.5) - pct(&d.ttft, 0.5)) * 1000.0);
+                f.added_p99
+                    .push((pct(&b.ttft, 0.99) - pct(&d.ttft, 0.99)) * 1000.0);
                 let ms = |ticks: u64| ticks as f64 * 10.0 / case.total as f64;
                 f.cpu_ms.push(ms(b.cpu_ticks.0 + b.cpu_ticks.1));
                 f.sys_ms.push(ms(b.cpu_ticks.1));
@@ -400,6 +427,9 @@ fn report(run: usize, who: &str, b: &Batch) {
         b.failures,
         b.wall,
         pct(&b.ttft, 0.5) * 1000.0,
-        b.failure.as_deref().map(|f| format!(", first failure: {f}")).unwrap_or_default()
+        b.failure
+            .as_deref()
+            .map(|f| format!(", first failure: {f}"))
+            .unwrap_or_default()
     );
 }
