@@ -133,11 +133,11 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Connections served at once; more are closed on accept.
     pub max_connections: usize,
-    /// Threads that serve requests. 1 (the default): everything runs on one thread, so a
-    /// request's tasks never wake each other across threads (measured: a quarter less CPU
-    /// and latency per request than two workers, the same throughput on two cores; see
-    /// docs/PERFORMANCE.md); 0: one per core, for a gateway serving many clients at once.
-    /// Compressing a large body runs on separate threads either way.
+    /// Threads that serve requests (0, the default: one per core). Each serves whole
+    /// connections on a single-thread runtime, with its own upstream client, so a request's
+    /// tasks never wake each other across threads (a quarter less CPU and latency per small
+    /// request than a work-stealing runtime; docs/PERFORMANCE.md); new connections go to the
+    /// thread serving the fewest. Compressing a large body runs on separate threads.
     pub workers: usize,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) lets requests in flight finish; then streams still
     /// running end with an `overloaded_error` event and the process exits.
@@ -186,7 +186,7 @@ impl Default for Config {
             body_read_timeout_secs: 30.0,
             max_header_bytes: 64 * 1024,
             max_connections: 10_000,
-            workers: 1,
+            workers: 0,
             providers: vec![Provider {
                 name: "kilo".into(),
                 base_url: "https://api.kilo.ai/api/openrouter".into(),

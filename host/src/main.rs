@@ -306,17 +306,14 @@ fn main() -> ExitCode {
             };
             init_logging(&cfg.log_format);
             keep_large_buffers();
-            let rt = match serving_runtime(cfg.workers) {
+            let rt = match serving_runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
-            // The server runs as a task on the workers, not on this thread: connections it
-            // accepts start on the accepting worker's own queue instead of being woken across
-            // threads, one context switch less per connection.
-            rt.block_on(async { tokio::spawn(serve(cfg)).await.unwrap_or(ExitCode::FAILURE) })
+            rt.block_on(serve(cfg))
         }
     }
 }
@@ -356,18 +353,20 @@ fn keep_large_buffers() {
     drop(std::hint::black_box(Vec::<u8>::with_capacity(4 << 20)));
 }
 
-/// The runtime `serve` runs on: one thread (`workers = 1`), or that many workers (0: one
-/// per core).
-fn serving_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut b = if workers == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    if workers > 1 {
-        b.worker_threads(workers);
+/// The runtime `serve` runs on: a single thread, the accepting one (listen.rs starts the
+/// other serving threads, each with a runtime of its own).
+fn serving_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Serving threads for `workers` (0: one per core).
+fn serving_threads(workers: usize) -> usize {
+    match workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
     }
-    b.enable_all().build()
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
@@ -490,6 +489,14 @@ async fn serve(cfg: Config) -> ExitCode {
         shown.warm_catalog().await;
         log_routes(&shown);
     });
+    let cfg = state.cfg();
+    let limits = http::listen::Limits {
+        header_read_timeout: std::time::Duration::from_secs_f64(cfg.header_read_timeout_secs),
+        max_header_bytes: cfg.max_header_bytes,
+        max_connections: cfg.max_connections,
+        threads: serving_threads(cfg.workers),
+    };
+    let serving = http::listen::Serving::start(http::server::router(state.clone()), limits);
     // Tests read this line to learn the port when binding port 0.
     println!("listening on http://{local}");
     // Background: refresh tokens before they expire, and pick up accounts added by the CLI.
@@ -512,7 +519,6 @@ async fn serve(cfg: Config) -> ExitCode {
             sampled.metrics.sample(crate::clock::now_ms());
         }
     });
-    let app = http::server::router(state.clone());
     // SIGTERM (systemd, docker, kubernetes) or Ctrl-C: stop accepting at once, let requests in
     // flight finish for the drain time, then end the streams still running with an error event
     // (the watch the relay listens to), and exit when the last connection is gone.
@@ -535,12 +541,6 @@ async fn serve(cfg: Config) -> ExitCode {
             std::process::exit(0);
         });
     };
-    let cfg = state.cfg();
-    let limits = http::listen::Limits {
-        header_read_timeout: std::time::Duration::from_secs_f64(cfg.header_read_timeout_secs),
-        max_header_bytes: cfg.max_header_bytes,
-        max_connections: cfg.max_connections,
-    };
-    http::listen::serve(listener, app, limits, shutdown).await;
+    serving.run(listener, shutdown).await;
     ExitCode::SUCCESS
 }

@@ -439,8 +439,9 @@ async fn wait_login(c: &reqwest::Client, base: &str, state: &str) -> Value {
 
 /// A token refresh holds the accounts' file lock across its request to the issuer. Whatever
 /// waits for that lock meanwhile (here the dashboard's choice of the active account) must
-/// wait off the serving thread: the proxy serves on one thread by default, and a blocked
-/// thread would stall every client until the issuer answered.
+/// wait off the serving threads: each serves many connections on one thread, and a blocked
+/// thread would stall its clients until the issuer answered (on one thread, for good: the
+/// refresh could not finish). One serving thread here, so that both requests share it.
 #[tokio::test(flavor = "multi_thread")]
 async fn waiting_for_the_accounts_lock_never_stalls_serving() {
     let fake = fake_with_refresh_delay(2000).await;
@@ -452,6 +453,7 @@ async fn waiting_for_the_accounts_lock_never_stalls_serving() {
                 "account_id": "acct-1", "email": "one@example.com", "access_token": access,
                 "refresh_token": refresh, "id_token": id, "expires_at": now() - 10,
             })],
+            env: vec![("CCP_WORKERS".into(), "1".into())],
             ..ProxyOpts::default()
         },
     );

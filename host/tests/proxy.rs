@@ -1278,3 +1278,67 @@ async fn a_stream_that_fails_after_its_commit_is_logged_with_its_error() {
     assert_eq!(entry["status"], 200, "{entry}");
     assert_eq!(entry["error_type"], "overloaded_error", "{entry}");
 }
+
+/// `workers = 3`: three serving threads, each a runtime of its own. The accept loop hands a
+/// new connection whole to the thread serving the fewest, so nine streams held open at once
+/// on nine connections are spread over all three, and each comes out complete and in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn serving_threads_share_the_connections_and_every_stream_completes() {
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env.push(("CCP_WORKERS".into(), "3".into()));
+    let p = Proxy::start(&fake, opts);
+    // A client each, so that no connection is shared; slow streams, so all are open at once.
+    let one = |base: String| async move {
+        let r = client()
+            .post(format!("{base}/v1/messages"))
+            .json(&request("claude-sonnet-4-5", "slow_drip", true))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+        let events = sse_events(&r.text().await.expect("body"));
+        let text: String = events
+            .iter()
+            .filter(|(name, _)| name == "content_block_delta")
+            .filter_map(|(_, d)| d["delta"]["text"].as_str())
+            .collect();
+        let last = events.last().map(|(name, _)| name.clone());
+        (text, last)
+    };
+    let answers = futures_util::future::join_all((0..9).map(|_| one(p.base.clone()))).await;
+    let (first, _) = &answers[0];
+    assert!(first.len() > 20, "{first:?}");
+    for (text, last) in &answers {
+        assert_eq!(text, first);
+        assert_eq!(last.as_deref(), Some("message_stop"));
+    }
+    if cfg!(target_os = "linux") {
+        // Each thread besides the accepting one was woken for its streams' deltas (20 each,
+        // 20 ms apart): one that served none would have slept since its start.
+        let threads: Vec<(String, u64)> = std::fs::read_dir(format!("/proc/{}/task", p.pid()))
+            .expect("tasks")
+            .filter_map(|t| {
+                let dir = t.ok()?.path();
+                let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+                let status = std::fs::read_to_string(dir.join("status")).ok()?;
+                let woken = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some((comm.trim().to_owned(), woken))
+            })
+            .filter(|(comm, _)| comm.starts_with("serve-"))
+            .collect();
+        assert_eq!(
+            threads.len(),
+            2,
+            "the accepting thread and two more: {threads:?}"
+        );
+        for (comm, woken) in &threads {
+            assert!(*woken >= 20, "{comm} served no stream: {threads:?}");
+        }
+    }
+}

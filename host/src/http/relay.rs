@@ -678,8 +678,10 @@ async fn send(
     let UpstreamRequest {
         url, headers, body, ..
     } = req;
-    let post = |st: &AppState| {
-        let mut rb = st.client.post(&url);
+    // This thread's client: the upstream connection is driven where the request is served.
+    let client = st.upstream();
+    let post = || {
+        let mut rb = client.post(&url);
         for (k, v) in &headers {
             rb = rb.header(k.as_str(), v.as_str());
         }
@@ -691,9 +693,9 @@ async fn send(
         None => None,
     };
     let Some(compressed) = compressed else {
-        return post(&st).body(Arc::unwrap_or_clone(body)).send().await;
+        return post().body(Arc::unwrap_or_clone(body)).send().await;
     };
-    let resp = post(&st)
+    let resp = post()
         .header("content-encoding", "zstd")
         .body(compressed)
         .send()
@@ -703,7 +705,7 @@ async fn send(
         return Ok(resp);
     }
     drop(resp);
-    let plain = post(&st).body(Arc::unwrap_or_clone(body)).send().await?;
+    let plain = post().body(Arc::unwrap_or_clone(body)).send().await?;
     if refused == 415 || plain.status().as_u16() != 400 {
         st.zstd.refuse();
     }

@@ -77,6 +77,29 @@ pub struct AppState {
     seed: AtomicU64,
 }
 
+thread_local! {
+    /// A serving thread's own upstream client (listen.rs): its connections are then driven
+    /// on the thread whose requests use them. Unset: the state's shared client.
+    static OWN_CLIENT: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
+}
+
+/// The upstream client: one configuration for every thread.
+fn upstream_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Give this thread its own upstream client (a serving thread besides the accepting one).
+pub fn use_own_upstream_client() {
+    OWN_CLIENT.with(|c| {
+        let _ = c.set(upstream_client());
+    });
+}
+
 /// Pick up accounts changed on disk (another process, the CLI, an import) without holding
 /// up the serving thread: the reload takes the accounts' file lock, which a token refresh
 /// holds across its request to the issuer.
@@ -88,12 +111,7 @@ pub async fn reload_accounts(st: &Arc<AppState>) {
 impl AppState {
     /// Build the state (no IO beyond reading accounts and the machine id).
     pub fn new(cfg: Config) -> Arc<Self> {
-        let client = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(15))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let client = upstream_client();
         let pool = Pool::load(&cfg.data_dir, client.clone(), cfg.oauth_issuer.clone());
         let machine_id = machine_id(&cfg.data_dir);
         let mut seed = [0u8; 8];
@@ -117,6 +135,13 @@ impl AppState {
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg: RwLock::new(Arc::new(cfg)),
         })
+    }
+
+    /// The client for upstream requests made on this thread.
+    pub fn upstream(&self) -> reqwest::Client {
+        OWN_CLIENT
+            .with(|c| c.get().cloned())
+            .unwrap_or_else(|| self.client.clone())
     }
 
     /// The configuration now.
