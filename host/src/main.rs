@@ -347,10 +347,12 @@ async fn shutdown_signal() {
 /// request's body, converted body and parsed tree were page-faulted in anew for every request
 /// (~0.5 ms of kernel time each, docs/PERFORMANCE.md). Freeing one mapped block raises both
 /// thresholds to its size and twice that (mallopt(3), "dynamic mmap threshold"), so this
-/// block of 4 MiB, never touched and so never resident, sets them for the process's life.
-/// Other allocators ignore it.
+/// block, never touched and so never resident, sets them for the process's life. 1 MiB
+/// covers requests up to about that size; a larger block measured 4 MiB, the price of the
+/// memory each thread's heap may then keep, at 1,000 open streams. Other allocators ignore
+/// it.
 fn keep_large_buffers() {
-    drop(std::hint::black_box(Vec::<u8>::with_capacity(4 << 20)));
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(1 << 20)));
 }
 
 /// The runtime `serve` runs on: a single thread, the accepting one (listen.rs starts the
