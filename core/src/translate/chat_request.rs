@@ -55,13 +55,9 @@ impl ChatRequest {
         self.to_json_sized(0)
     }
 
-    /// The body as bytes, in one buffer of `hint` bytes (see `CodexRequest::to_json_sized`).
+    /// The body as bytes, in one buffer of `hint` bytes ([`super::body_bytes`]).
     pub fn to_json_sized(&self, hint: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(hint);
-        match serde_json::to_writer(&mut out, &self.body) {
-            Ok(()) => out,
-            Err(_) => Vec::new(),
-        }
+        super::body_bytes(&self.body, hint)
     }
 }
 

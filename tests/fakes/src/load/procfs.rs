@@ -117,6 +117,25 @@ pub fn cpu_ticks_of(pids: &[u32]) -> u64 {
     pids.iter().map(|&p| cpu_ticks(p)).sum()
 }
 
+/// Peak RSS of `pids` (KiB), sampled every 5 ms until the returned task is aborted.
+pub fn sample_peak_rss(
+    pids: &[u32],
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+    tokio::task::JoinHandle<()>,
+) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let peak = std::sync::Arc::new(AtomicU64::new(resources_of(pids).rss_kb));
+    let (p, pids) = (peak.clone(), pids.to_vec());
+    let task = tokio::spawn(async move {
+        loop {
+            p.fetch_max(resources_of(&pids).rss_kb, Ordering::Relaxed);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    (peak, task)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,11 @@ use crate::compare::{Other, Row};
 use crate::{Args, Setup, setup};
 use futures_util::StreamExt;
 use proxy_fakes::FakeConfig;
-use proxy_fakes::load::procfs::{cpu_ticks_of, resources_of};
+use proxy_fakes::load::procfs::{cpu_ticks_of, sample_peak_rss};
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// The timings of N concurrent requests.
 #[derive(Default)]
@@ -88,16 +88,7 @@ pub struct Measured {
 }
 
 async fn measured(n: usize, pids: &[u32], make: impl Fn() -> reqwest::RequestBuilder) -> Measured {
-    let peak = Arc::new(AtomicU64::new(resources_of(pids).rss_kb));
-    let sampler = {
-        let (peak, pids) = (peak.clone(), pids.to_vec());
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(resources_of(&pids).rss_kb, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let (peak, sampler) = sample_peak_rss(pids);
     let cpu0 = cpu_ticks_of(pids);
     let sample = run(n, make, "\"text_delta\"").await;
     let cpu_ticks = cpu_ticks_of(pids).saturating_sub(cpu0);

@@ -21,13 +21,13 @@ use crate::compare::Other;
 use crate::load::pct;
 use crate::{ACCOUNT, Args};
 use futures_util::StreamExt;
-use proxy_fakes::load::procfs::{cpu_split_of, resources_of};
+use proxy_fakes::load::procfs::{cpu_split_of, sample_peak_rss};
 use proxy_fakes::spawn::start_proxy_with;
 use proxy_fakes::{FakeConfig, FakeServer};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// One kind of load.
 struct Case {
@@ -83,16 +83,7 @@ fn memchr_str(hay: &[u8], needle: &[u8]) -> bool {
 
 /// `total` requests, `conc` at a time, while the processes `pids` are measured.
 async fn batch(conc: usize, total: usize, make: Make, marker: &'static str, pids: &[u32]) -> Batch {
-    let peak = Arc::new(AtomicU64::new(resources_of(pids).rss_kb));
-    let sampler = {
-        let (peak, pids) = (peak.clone(), pids.to_vec());
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(resources_of(&pids).rss_kb, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let (peak, sampler) = sample_peak_rss(pids);
     let cpu0 = cpu_split_of(pids);
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
