@@ -345,7 +345,7 @@ impl Pool {
             return Ok(());
         }
         // Cross-process: under the store lock, adopt what another process may have written.
-        let guard = match &self.store {
+        let mut guard = match &self.store {
             Some(store) => {
                 let store = store.clone();
                 let id = slot.id();
@@ -374,7 +374,9 @@ impl Pool {
             return Err(TokenFailure::Relogin(r.clone()));
         }
         let Some(rt) = a.refresh_token.clone() else {
-            return self.mark_relogin(slot, guard.as_ref(), "no refresh token stored");
+            return self
+                .mark_relogin(slot, guard.take(), "no refresh token stored")
+                .await;
         };
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}/oauth/token", self.issuer.trim_end_matches('/'));
@@ -396,7 +398,7 @@ impl Pool {
             Err(e) => {
                 tracing::warn!(account = %tag_of(&a.account_id), code = %e.code, permanent = e.permanent, "token refresh failed");
                 if e.permanent {
-                    return self.mark_relogin(slot, guard.as_ref(), &e.code);
+                    return self.mark_relogin(slot, guard.take(), &e.code).await;
                 }
                 return Err(TokenFailure::Transient(format!(
                     "token refresh failed: {}",
@@ -413,9 +415,7 @@ impl Pool {
             a.id_token = Some(i);
         }
         a.last_refresh = Some(now);
-        if let (Some(store), Some(l)) = (&self.store, guard.as_ref())
-            && let Err(e) = store.write(l, &a)
-        {
+        if let Err(e) = self.save(guard.take(), &a).await {
             tracing::error!(error = %e, "refreshed tokens could not be saved");
         }
         *slot.account.write().unwrap_or_else(|e| e.into_inner()) = a;
@@ -423,19 +423,34 @@ impl Pool {
         Ok(())
     }
 
-    fn mark_relogin(
+    async fn mark_relogin(
         &self,
         slot: &Slot,
-        guard: Option<&crate::accounts::store::Locked>,
+        guard: Option<crate::accounts::store::Locked>,
         reason: &str,
     ) -> Result<(), TokenFailure> {
         let mut a = slot.snapshot();
         a.relogin_reason = Some(reason.to_owned());
-        if let (Some(store), Some(l)) = (&self.store, guard) {
-            let _ = store.write(l, &a);
-        }
+        let _ = self.save(guard, &a).await;
         *slot.account.write().unwrap_or_else(|e| e.into_inner()) = a;
         Err(TokenFailure::Relogin(reason.to_owned()))
+    }
+
+    /// Write `a` under `guard` (the store's lock), then let the lock go: on the blocking
+    /// pool, since the write syncs the file and its folder to disk and would otherwise hold
+    /// up every connection of the serving thread that runs this refresh.
+    async fn save(
+        &self,
+        guard: Option<crate::accounts::store::Locked>,
+        a: &StoredAccount,
+    ) -> std::io::Result<()> {
+        let (Some(store), Some(lock)) = (self.store.clone(), guard) else {
+            return Ok(());
+        };
+        let a = a.clone();
+        tokio::task::spawn_blocking(move || store.write(&lock, &a))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     /// Refresh every account that expires within `margin` (the background task).
