@@ -117,7 +117,8 @@ impl Helper {
                         match TcpStream::from_std(tcp) {
                             Ok(tcp) => conns.spawn(&graceful, tcp, permit, counted.clone()),
                             Err(e) => {
-                                tracing::warn!(error = %e, "a connection could not be handed over")
+                                counted.fetch_sub(1, Ordering::Relaxed);
+                                tracing::warn!(error = %e, "a connection could not be handed over");
                             }
                         }
                     }
