@@ -135,9 +135,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Threads that serve requests (0, the default: one per core). Each serves whole
     /// connections on a single-thread runtime, with its own upstream client, so a request's
-    /// tasks never wake each other across threads (a quarter less CPU and latency per small
-    /// request than a work-stealing runtime; docs/PERFORMANCE.md); new connections go to the
-    /// thread serving the fewest. Compressing a large body runs on separate threads.
+    /// tasks never wake each other across threads (about a fifth less CPU per small request
+    /// than a work-stealing runtime, and a lower p99; docs/PERFORMANCE.md); new connections go
+    /// to the thread serving the fewest. Compressing a large body runs on separate threads.
     pub workers: usize,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) lets requests in flight finish; then streams still
     /// running end with an `overloaded_error` event and the process exits.
