@@ -22,6 +22,20 @@ async fn fake_with_refresh_delay(ms: u64) -> FakeServer {
     .expect("fake")
 }
 
+/// One account (`acct-1`) whose access token has expired and whose refresh token (returned)
+/// the fake will take.
+fn expired_account(fake: &FakeServer) -> (ProxyOpts, String) {
+    let (access, refresh, id) = fake.issue_tokens("acct-1", "one@example.com");
+    let opts = ProxyOpts {
+        raw_accounts: vec![json!({
+            "account_id": "acct-1", "email": "one@example.com", "access_token": access,
+            "refresh_token": refresh, "id_token": id, "expires_at": now() - 10,
+        })],
+        ..ProxyOpts::default()
+    };
+    (opts, refresh)
+}
+
 async fn post(p: &Proxy, body: &Value) -> reqwest::Response {
     client()
         .post(format!("{}/v1/messages", p.base))
@@ -34,17 +48,8 @@ async fn post(p: &Proxy, body: &Value) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_requests_on_an_expired_token_refresh_exactly_once() {
     let fake = fake_with_refresh_delay(300).await;
-    let (access, refresh, id) = fake.issue_tokens("acct-1", "one@example.com");
-    let p = Proxy::start(
-        &fake,
-        ProxyOpts {
-            raw_accounts: vec![json!({
-                "account_id": "acct-1", "email": "one@example.com", "access_token": access,
-                "refresh_token": refresh, "id_token": id, "expires_at": now() - 10,
-            })],
-            ..ProxyOpts::default()
-        },
-    );
+    let (opts, refresh) = expired_account(&fake);
+    let p = Proxy::start(&fake, opts);
     let body = request("claude-sonnet-4-5", "text", false);
     let futs = (0..100).map(|_| post(&p, &body));
     let results = futures_util::future::join_all(futs).await;
@@ -445,18 +450,9 @@ async fn wait_login(c: &reqwest::Client, base: &str, state: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn waiting_for_the_accounts_lock_never_stalls_serving() {
     let fake = fake_with_refresh_delay(2000).await;
-    let (access, refresh, id) = fake.issue_tokens("acct-1", "one@example.com");
-    let p = Proxy::start(
-        &fake,
-        ProxyOpts {
-            raw_accounts: vec![json!({
-                "account_id": "acct-1", "email": "one@example.com", "access_token": access,
-                "refresh_token": refresh, "id_token": id, "expires_at": now() - 10,
-            })],
-            env: vec![("CCP_WORKERS".into(), "1".into())],
-            ..ProxyOpts::default()
-        },
-    );
+    let (mut opts, _) = expired_account(&fake);
+    opts.env.push(("CCP_WORKERS".into(), "1".into()));
+    let p = Proxy::start(&fake, opts);
     let base = p.base.clone();
     let answered = tokio::spawn(async move {
         let body = request("claude-sonnet-4-5", "text", false);

@@ -238,6 +238,17 @@ pub struct Limits {
     pub first_event: Duration,
 }
 
+impl Limits {
+    /// The settings `cfg` gives the socket table.
+    pub fn of(cfg: &crate::config::Config) -> Limits {
+        Limits {
+            idle: Duration::from_secs_f64(cfg.codex_ws_idle_secs),
+            cap: cfg.codex_ws_max,
+            first_event: Duration::from_secs_f64(cfg.codex_ws_first_event_secs),
+        }
+    }
+}
+
 /// Why a turn goes over HTTP instead of the socket (nothing reached the machine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {

@@ -28,7 +28,7 @@ use proxy_core::{ErrorType, Lane};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// `POST /v1/messages`.
 pub async fn messages(
@@ -292,13 +292,38 @@ impl Drop for Abandoned<'_> {
 enum Link {
     Idle,
     Sending(Pin<Box<dyn Future<Output = Result<Answered, String>> + Send>>),
-    Body(BoxStream<'static, Result<Bytes, String>>),
+    Body(UpstreamBody),
 }
+
+/// An upstream answer's body, by either transport; an error says why it broke off.
+type UpstreamBody = BoxStream<'static, Result<Bytes, String>>;
 
 /// An upstream answer's head, by either transport.
 enum Answered {
     Http(reqwest::Response),
     Ws(crate::http::codex_ws::Answer),
+}
+
+impl Answered {
+    /// Status, headers (names lowercase) and the body to read, whichever transport.
+    fn into_parts(self) -> (u16, Vec<(String, String)>, UpstreamBody) {
+        match self {
+            Answered::Http(resp) => {
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect();
+                let status = resp.status().as_u16();
+                let body = resp
+                    .bytes_stream()
+                    .map(|r| r.map_err(transport_failure))
+                    .boxed();
+                (status, headers, body)
+            }
+            Answered::Ws(a) => (a.status, a.headers, a.body),
+        }
+    }
 }
 
 /// What the driver hands the HTTP layer.
@@ -490,37 +515,8 @@ impl Driver {
                             self.st.metrics.retries.inc();
                         }
                         let packed = self.packed.clone().filter(|_| self.st.zstd.on());
-                        let (st, ws) = (self.st.clone(), self.socket_key());
-                        self.link = Link::Sending(Box::pin(async move {
-                            if let Some(key) = ws {
-                                let cfg = st.cfg();
-                                let limits = crate::http::codex_ws::Limits {
-                                    idle: Duration::from_secs_f64(cfg.codex_ws_idle_secs),
-                                    cap: cfg.codex_ws_max,
-                                    first_event: Duration::from_secs_f64(
-                                        cfg.codex_ws_first_event_secs,
-                                    ),
-                                };
-                                let answer =
-                                    crate::http::codex_ws::send(&st.sockets, key, &req, limits);
-                                match answer.await {
-                                    Ok(a) => return Ok(Answered::Ws(a)),
-                                    Err(Fallback::Failed { full: true }) => {
-                                        let sockets = st.sockets.clone();
-                                        let r = send(st, req, packed).await;
-                                        if r.as_ref().is_ok_and(|r| r.status().is_success()) {
-                                            sockets.http_served_what_the_socket_failed(now_secs());
-                                        }
-                                        return r.map(Answered::Http).map_err(transport_failure);
-                                    }
-                                    Err(_) => {}
-                                }
-                            }
-                            send(st, req, packed)
-                                .await
-                                .map(Answered::Http)
-                                .map_err(transport_failure)
-                        }));
+                        let turn = send_turn(self.st.clone(), self.socket_key(), req, packed);
+                        self.link = Link::Sending(Box::pin(turn));
                     }
                     Output::CloseUpstream => self.link = Link::Idle,
                     Output::Commit { status, headers } => return Step::Commit(status, headers),
@@ -542,29 +538,15 @@ impl Driver {
             tokio::select! {
                 biased;
                 ev = next_upstream(&mut self.link) => match ev {
-                    Upstream::Head(Answered::Http(resp)) => {
-                        let headers: Vec<(String, String)> = resp
-                            .headers()
-                            .iter()
-                            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                            .collect();
-                        let status = resp.status().as_u16();
-                        if let (Some(etag), Some(slot)) =
-                            (resp.headers().get("x-models-etag").and_then(|v| v.to_str().ok()), &self.slot)
-                        {
-                            self.st.catalogs.saw_etag(&slot.id(), etag);
-                        }
-                        self.link = Link::Body(resp.bytes_stream().map(|r| r.map_err(transport_failure)).boxed());
-                        self.ex.handle_head(status, &headers, now_ms());
-                    }
-                    Upstream::Head(Answered::Ws(answer)) => {
+                    Upstream::Head(answer) => {
+                        let (status, headers, body) = answer.into_parts();
                         if let (Some((_, etag)), Some(slot)) =
-                            (answer.headers.iter().find(|(k, _)| k == "x-models-etag"), &self.slot)
+                            (headers.iter().find(|(k, _)| k == "x-models-etag"), &self.slot)
                         {
                             self.st.catalogs.saw_etag(&slot.id(), etag);
                         }
-                        self.link = Link::Body(answer.body);
-                        self.ex.handle_head(answer.status, &answer.headers, now_ms());
+                        self.link = Link::Body(body);
+                        self.ex.handle_head(status, &headers, now_ms());
                     }
                     Upstream::Bytes(b) => self.ex.handle_bytes(&b, now_ms()),
                     Upstream::End => {
@@ -663,6 +645,35 @@ impl Driver {
             }
         }
     }
+}
+
+/// One upstream turn: over the Codex WebSocket when `socket` names one, else (or when the
+/// socket could not start the turn) over HTTP. A turn the socket failed whole and HTTP then
+/// served is reported to the socket table, which stops trying a socket that keeps doing so.
+async fn send_turn(
+    st: Arc<AppState>,
+    socket: Option<crate::http::codex_ws::Key>,
+    req: UpstreamRequest,
+    packed: Option<Arc<crate::http::zstd_body::Packed>>,
+) -> Result<Answered, String> {
+    let Some(key) = socket else {
+        return send(st, req, packed)
+            .await
+            .map(Answered::Http)
+            .map_err(transport_failure);
+    };
+    let limits = crate::http::codex_ws::Limits::of(&st.cfg());
+    let failed_whole = match crate::http::codex_ws::send(&st.sockets, key, &req, limits).await {
+        Ok(a) => return Ok(Answered::Ws(a)),
+        Err(Fallback::Failed { full }) => full,
+        Err(_) => false,
+    };
+    let sockets = st.sockets.clone();
+    let r = send(st, req, packed).await;
+    if failed_whole && r.as_ref().is_ok_and(|r| r.status().is_success()) {
+        sockets.http_served_what_the_socket_failed(now_secs());
+    }
+    r.map(Answered::Http).map_err(transport_failure)
 }
 
 /// Send one upstream request. A Codex body goes compressed when `packed` is given

@@ -70,14 +70,14 @@ async fn one(req: reqwest::RequestBuilder, marker: &'static str) -> Result<f64, 
     let mut ttft = None;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
-        if ttft.is_none() && memchr_str(&chunk, marker.as_bytes()) {
+        if ttft.is_none() && contains_bytes(&chunk, marker.as_bytes()) {
             ttft = Some(t.elapsed().as_secs_f64());
         }
     }
     ttft.ok_or_else(|| "no text token".into())
 }
 
-fn memchr_str(hay: &[u8], needle: &[u8]) -> bool {
+fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
