@@ -54,7 +54,7 @@ pub use translate::openai_in::{convert_openai_request, convert_openai_request_va
 pub use translate::openai_out::{OpenAiStream, openai_error};
 pub use translate::request::{
     AGENT_HEADER, CodexRequest, Profile, RequestOptions, SESSION_HEADERS, agent_session_key,
-    convert_request, convert_request_value, request_session, session_key,
+    convert_request, convert_request_fast, convert_request_value, request_session, session_key,
 };
 pub use translate::stream::{
     ResponsesTranslator, StreamOptions, convert_usage, error_type_for_code,

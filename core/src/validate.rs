@@ -426,47 +426,62 @@ type A = Anthropic;
 /// Check an Anthropic Messages request body (docs/CONVERSION.md §11.3); the first problem in
 /// document order is the error, its path in `messages[2].content[0].source.data` form.
 pub fn validate_messages(body: &Value) -> Result<(), RequestError> {
+    validate_body(body, &["model", "max_tokens", "messages"])
+}
+
+/// [`validate_messages`] for a body whose `messages` were checked while they were scanned
+/// (`translate/raw_history.rs` accepts only valid histories) and are not in `body`: the first
+/// error in document order is then one of the other fields', the same one.
+pub(crate) fn validate_messages_but_history(body: &Value) -> Result<(), RequestError> {
+    validate_body(body, &["model", "max_tokens"])
+}
+
+/// Check message `i` of a history as [`validate_messages`] does (`last`: it is the last one).
+pub(crate) fn validate_history_message(v: &Value, i: usize, last: bool) -> Res {
+    a_message(v, &ROOT.key("messages").at(i), last)
+}
+
+/// Whether a block's `cache_control` passes [`validate_messages`].
+pub(crate) fn cache_control_ok(v: &Value) -> bool {
+    a_cache_control(v, &ROOT).is_ok()
+}
+
+fn validate_body(body: &Value, required: &[&'static str]) -> Result<(), RequestError> {
     let Value::Object(obj) = body else {
         return Err(RequestError::invalid("body", "expected an object"));
     };
-    fields::<A>(
-        obj,
-        &ROOT,
-        &["model", "max_tokens", "messages"],
-        "",
-        |k, v, p| match k {
-            "model" => non_empty_string::<A>(v, p),
-            "max_tokens" => integer::<A>(v, p, Some(0), None),
-            "messages" => a_messages(v, p),
-            "system" => a_system(v, p),
-            "stream" => boolean::<A>(v, p),
-            "temperature" | "top_p" => number::<A>(v, p, 0.0, 1.0),
-            "top_k" => integer::<A>(v, p, Some(0), None),
-            "stop_sequences" => strings::<A>(v, p),
-            "metadata" => fields::<A>(object::<A>(v, p)?, p, &[], "", |k, v, p| match k {
-                "user_id" => string::<A>(v, p).map(|_| ()),
-                _ => Ok(()),
-            }),
-            "thinking" => a_thinking(v, p),
-            "output_config" => a_output_config(v, p),
-            "tools" => {
-                for (i, t) in array::<A>(v, p)?.iter().enumerate() {
-                    a_tool(t, &p.at(i))?;
-                }
-                Ok(())
-            }
-            "tool_choice" => a_tool_choice(v, p),
-            "cache_control" => a_cache_control(v, p),
-            "service_tier" | "speed" | "inference_geo" => string::<A>(v, p).map(|_| ()),
-            "container" => match v {
-                Value::String(_) | Value::Object(_) => Ok(()),
-                _ => Err(A::wrong_type(p, Want::StrOrObj, v)),
-            },
-            "context_management" => any_object::<A>(v, p),
-            "mcp_servers" => any_array::<A>(v, p),
+    fields::<A>(obj, &ROOT, required, "", |k, v, p| match k {
+        "model" => non_empty_string::<A>(v, p),
+        "max_tokens" => integer::<A>(v, p, Some(0), None),
+        "messages" => a_messages(v, p),
+        "system" => a_system(v, p),
+        "stream" => boolean::<A>(v, p),
+        "temperature" | "top_p" => number::<A>(v, p, 0.0, 1.0),
+        "top_k" => integer::<A>(v, p, Some(0), None),
+        "stop_sequences" => strings::<A>(v, p),
+        "metadata" => fields::<A>(object::<A>(v, p)?, p, &[], "", |k, v, p| match k {
+            "user_id" => string::<A>(v, p).map(|_| ()),
             _ => Ok(()),
+        }),
+        "thinking" => a_thinking(v, p),
+        "output_config" => a_output_config(v, p),
+        "tools" => {
+            for (i, t) in array::<A>(v, p)?.iter().enumerate() {
+                a_tool(t, &p.at(i))?;
+            }
+            Ok(())
+        }
+        "tool_choice" => a_tool_choice(v, p),
+        "cache_control" => a_cache_control(v, p),
+        "service_tier" | "speed" | "inference_geo" => string::<A>(v, p).map(|_| ()),
+        "container" => match v {
+            Value::String(_) | Value::Object(_) => Ok(()),
+            _ => Err(A::wrong_type(p, Want::StrOrObj, v)),
         },
-    )
+        "context_management" => any_object::<A>(v, p),
+        "mcp_servers" => any_array::<A>(v, p),
+        _ => Ok(()),
+    })
 }
 
 const MAX_MESSAGES: usize = 100_000;

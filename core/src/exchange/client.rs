@@ -7,7 +7,11 @@ use crate::degrade::Degradation;
 use crate::error::{ErrorType, error_body};
 use crate::translate::openai_in::convert_openai_request_value;
 use crate::translate::openai_out::{OpenAiStream, openai_error};
-use crate::validate::{openai_request_error, validate_chat_completions, validate_messages};
+use crate::translate::raw_history::{self, History};
+use crate::validate::{
+    openai_request_error, validate_chat_completions, validate_messages,
+    validate_messages_but_history,
+};
 use crate::wire::anthropic::{ErrorBody, StreamEvent};
 use serde_json::Value;
 
@@ -35,11 +39,22 @@ pub struct Inbound {
     pub include_usage: bool,
     /// What converting an OpenAI request lost.
     pub degradations: Vec<Degradation>,
+    /// The history as the conversion's fast path scanned it (`translate/raw_history.rs`):
+    /// spans of the body this was parsed from. `value` then has no `messages`.
+    pub(crate) history: Option<History>,
 }
 
 impl Inbound {
     /// Parse a request body in `dialect`; a failure is the 400 the client gets.
     pub fn parse(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
+        // Most Anthropic bodies: their history is checked as it is scanned, and stays text.
+        if dialect == Dialect::Anthropic
+            && let Some(scan) = raw_history::scan(body)
+        {
+            let value = Value::Object(scan.rest);
+            validate_messages_but_history(&value).map_err(|e| invalid(e.to_string()))?;
+            return Self::read(dialect, value, false, Vec::new(), Some(scan.history));
+        }
         // A body that is JSON but not an object is the validator's to name (`body: …`).
         let value = match serde_json::from_slice::<Value>(body) {
             Ok(v) => v,
@@ -77,6 +92,17 @@ impl Inbound {
                 (c.value, include_usage, c.degradations)
             }
         };
+        Self::read(dialect, value, include_usage, degradations, None)
+    }
+
+    /// The inbound request of a valid Anthropic body `value`.
+    fn read(
+        dialect: Dialect,
+        value: Value,
+        include_usage: bool,
+        degradations: Vec<Degradation>,
+        history: Option<History>,
+    ) -> Result<Self, Failure> {
         let Some(model) = value
             .get("model")
             .and_then(Value::as_str)
@@ -95,6 +121,7 @@ impl Inbound {
             stream,
             include_usage,
             degradations,
+            history,
         })
     }
 }

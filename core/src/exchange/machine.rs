@@ -16,14 +16,15 @@
 
 use super::client::{Dialect, Encoder, Fold, Inbound, Reply};
 use super::policy::{Failure, Step, Tried, decide, stream_failure};
-use super::upstream::{AttemptInput, Target, Translator, UpstreamRequest, prepare};
+use super::upstream::{
+    AttemptInput, Parsed, Target, Translator, UpstreamRequest, codex_request, prepare,
+};
 use crate::accounts::Decision;
 use crate::degrade::Degradation;
 use crate::error::ErrorType;
 use crate::routing::Route;
 use crate::upstream_error::{RateLimits, map_upstream_error};
 use crate::wire::anthropic::{ErrorBody, StreamEvent, Usage};
-use serde_json::Value;
 use std::collections::VecDeque;
 
 /// The policy's knobs, with the host's documented defaults.
@@ -251,7 +252,7 @@ enum Phase {
 pub struct Exchange {
     cfg: ExchangeConfig,
     inbound: Inbound,
-    value: Option<Value>,
+    value: Option<Parsed>,
     source: Vec<u8>,
     target: Target,
     route: Route,
@@ -311,7 +312,10 @@ impl Exchange {
         seed: u64,
         now: u64,
     ) -> Self {
-        let value = Some(std::mem::take(&mut inbound.value));
+        let value = Some(Parsed {
+            value: std::mem::take(&mut inbound.value),
+            history: inbound.history.take(),
+        });
         let degradations = std::mem::take(&mut inbound.degradations);
         let mut ex = Self {
             cfg,
@@ -738,28 +742,31 @@ impl Exchange {
     }
 
     /// The request's body for an attempt: the parsed value the first time, parsed again after.
-    fn take_value(&mut self) -> Result<Value, Failure> {
+    fn take_value(&mut self) -> Result<Parsed, Failure> {
         match self.value.take() {
-            Some(v) => Ok(v),
-            None => Inbound::parse(self.inbound.dialect, &self.source).map(|i| i.value),
+            Some(p) => Ok(p),
+            None => Inbound::parse(self.inbound.dialect, &self.source).map(|i| Parsed {
+                value: i.value,
+                history: i.history,
+            }),
         }
     }
 
     /// A request no account could make succeed: its 400 comes before any account question
     /// (a 401/429 would make the client retry it).
     fn never_valid(&mut self) -> Option<Failure> {
-        let value = match &self.value {
-            Some(v) => v.clone(),
+        let parsed = match &self.value {
+            Some(p) => p.clone(),
             None => match self.take_value() {
-                Ok(v) => {
-                    self.value = Some(v.clone());
-                    v
+                Ok(p) => {
+                    self.value = Some(p.clone());
+                    p
                 }
                 Err(f) => return Some(f),
             },
         };
         let opts = crate::translate::request::RequestOptions::new(self.route.model.clone());
-        crate::translate::request::convert_request_value(value, &opts)
+        codex_request(parsed, &self.source, &opts)
             .err()
             .map(|e| Failure::fatal(e.error_type(), e.to_string()))
     }
@@ -791,7 +798,7 @@ impl Exchange {
             seed,
             body_len: self.source.len(),
         };
-        match prepare(&self.target, value, &input) {
+        match prepare(&self.target, value, &self.source, &input) {
             Ok(p) => {
                 // The first attempt's degradations stand for the request (later ones repeat
                 // them, or differ only by reasoning the retry removed on purpose).

@@ -2,11 +2,16 @@
 //! request ([`UpstreamRequest`]) with the translator for its answer.
 
 use super::policy::Failure;
+use crate::degrade::Converted;
 use crate::degrade::Degradation;
+use crate::error::RequestError;
 use crate::routing::Route;
 use crate::translate::chat_request::{ChatOptions, convert_chat_request_value};
 use crate::translate::chat_stream::{ChatStreamOptions, ChatTranslator};
-use crate::translate::request::{Profile, RequestOptions, convert_request_value};
+use crate::translate::raw_history::History;
+use crate::translate::request::{
+    CodexRequest, Profile, RequestOptions, convert_request_value, convert_scanned, parse_json,
+};
 
 /// The header that selects the Responses Lite profile (codex.md §9.2).
 pub const LITE_HEADER: &str = "x-openai-internal-codex-responses-lite";
@@ -165,10 +170,46 @@ pub(crate) struct Prepared {
     pub(crate) degradations: Vec<Degradation>,
 }
 
-/// Convert `value` for `target` and build the request.
+/// A request as parsed for an attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed {
+    /// The body, without `messages` when `history` is there.
+    pub(crate) value: Value,
+    /// The history as the fast path scanned it, from the exchange's source bytes.
+    pub(crate) history: Option<History>,
+}
+
+/// The Codex body of `parsed`, from `source` (the bytes it was parsed from): by the fast path
+/// when its history was scanned, else (or if the history needs the `Value` path after all)
+/// from a whole parsed value.
+pub(crate) fn codex_request(
+    parsed: Parsed,
+    source: &[u8],
+    opts: &RequestOptions,
+) -> Result<Converted<CodexRequest>, RequestError> {
+    match (parsed.value, parsed.history) {
+        (value, None) => convert_request_value(value, opts),
+        (Value::Object(rest), Some(h)) => match convert_scanned(rest, source, &h, opts)? {
+            Some(c) => Ok(c),
+            None => convert_request_value(parse_json(source)?, opts),
+        },
+        (_, Some(_)) => convert_request_value(parse_json(source)?, opts),
+    }
+}
+
+/// The whole parsed body of `parsed`, `messages` included.
+fn whole_value(parsed: Parsed, source: &[u8]) -> Result<Value, RequestError> {
+    match parsed.history {
+        None => Ok(parsed.value),
+        Some(_) => parse_json(source),
+    }
+}
+
+/// Convert `parsed` (from `source`) for `target` and build the request.
 pub(crate) fn prepare(
     target: &Target,
-    value: Value,
+    parsed: Parsed,
+    source: &[u8],
     a: &AttemptInput<'_>,
 ) -> Result<Prepared, Failure> {
     let bad = |e: crate::error::RequestError| Failure::fatal(e.error_type(), e.to_string());
@@ -194,7 +235,7 @@ pub(crate) fn prepare(
                     Profile::Lite => Profile::Classic,
                 };
             }
-            let converted = convert_request_value(value, &opts).map_err(bad)?;
+            let converted = codex_request(parsed, source, &opts).map_err(bad)?;
             let mut req = converted.value;
             if a.strip_reasoning {
                 req.strip_reasoning();
@@ -237,6 +278,7 @@ pub(crate) fn prepare(
             let mut opts = ChatOptions::new(a.route.model.clone());
             opts.max_tokens_field = t.max_tokens_field.clone();
             opts.reasoning_style = t.reasoning_style.clone();
+            let value = whole_value(parsed, source).map_err(bad)?;
             let converted = convert_chat_request_value(value, &opts).map_err(bad)?;
             let req = converted.value;
             let mut headers: Vec<(String, String)> = vec![

@@ -6,6 +6,8 @@ pub mod delta_scan;
 pub mod names;
 pub mod openai_in;
 pub mod openai_out;
+pub(crate) mod raw_history;
+mod raw_json;
 pub mod request;
 pub mod signature;
 pub mod stream;

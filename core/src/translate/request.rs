@@ -6,12 +6,17 @@
 //! degradation; only a structurally unusable request is an error.
 
 use super::names::{ToolNames, wire_call_id, wire_tool_name};
+use super::raw_history::{self, RawInput};
 use super::signature;
 use super::tool_search;
 use crate::degrade::{Converted, DegradationKind as K, Degradations};
 use crate::error::RequestError;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
+
+/// The degradation of a tool result's `is_error`.
+pub(crate) const IS_ERROR_PREFIXED: &str =
+    "the backend has no error flag; the output is prefixed with `Error`";
 
 /// Efforts in increasing order, for clamping into what a model accepts.
 const EFFORT_ORDER: [&str; 8] = [
@@ -84,6 +89,9 @@ pub struct CodexRequest {
     pub thinking: bool,
     /// The client's stop sequences, for the stream translator to enforce.
     pub stop_sequences: Vec<String>,
+    /// The history's items as the fast path wrote them (`raw_history.rs`): they follow the
+    /// items of `body["input"]` (then only the Lite profile's leading items) on the wire.
+    pub(crate) raw_input: Option<RawInput>,
 }
 
 impl CodexRequest {
@@ -94,19 +102,59 @@ impl CodexRequest {
 
     /// The body as bytes, in one buffer of `hint` bytes ([`super::body_bytes`]).
     pub fn to_json_sized(&self, hint: usize) -> Vec<u8> {
-        super::body_bytes(&self.body, hint)
+        match &self.raw_input {
+            None => super::body_bytes(&self.body, hint),
+            Some(raw) => body_bytes_with(&self.body, raw, hint),
+        }
     }
 
     /// Remove replayed reasoning items (the retry after a 400 `invalid_encrypted_content`).
     /// Returns how many were removed.
     pub fn strip_reasoning(&mut self) -> usize {
+        let raw = self.raw_input.as_mut().map_or(0, RawInput::strip_reasoning);
         let Some(Value::Array(input)) = self.body.get_mut("input") else {
-            return 0;
+            return raw;
         };
         let before = input.len();
         input.retain(|item| item.get("type").and_then(Value::as_str) != Some("reasoning"));
-        before - input.len()
+        raw + before - input.len()
     }
+}
+
+/// The body as `serde_json` writes it, with `raw`'s items after `input`'s: the same bytes as
+/// if they were `Value`s in that array.
+fn body_bytes_with(body: &Map<String, Value>, raw: &RawInput, hint: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hint);
+    out.push(b'{');
+    for (n, (k, v)) in body.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        match v {
+            Value::Array(items) if k == "input" => {
+                out.push(b'[');
+                for (m, item) in items.iter().enumerate() {
+                    if m > 0 {
+                        out.push(b',');
+                    }
+                    let _ = serde_json::to_writer(&mut out, item);
+                }
+                if !items.is_empty() && !raw.is_empty() {
+                    out.push(b',');
+                }
+                raw.write_items(&mut out);
+                out.push(b']');
+            }
+            _ => {
+                let _ = serde_json::to_writer(&mut out, v);
+            }
+        }
+    }
+    out.push(b'}');
+    out
 }
 
 /// Parse request bytes as JSON.
@@ -128,12 +176,29 @@ pub(crate) fn split_request(
     }
 }
 
-/// Convert request bytes.
+/// Convert request bytes: the history by the fast path where it applies (`raw_history.rs`),
+/// else as a parsed `Value`; the same bytes either way.
 pub fn convert_request(
     body: &[u8],
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
+    if let Some(scan) = raw_history::scan(body)
+        && let Some(c) = convert_scanned(scan.rest, body, &scan.history, opts)?
+    {
+        return Ok(c);
+    }
     convert_request_value(parse_json(body)?, opts)
+}
+
+/// The fast path alone (`raw_history.rs`): `None` where it leaves the request to the `Value`
+/// path. For the tests and the fuzz target that hold the two paths to the same output.
+#[doc(hidden)]
+pub fn convert_request_fast(
+    body: &[u8],
+    opts: &RequestOptions,
+) -> Option<Result<Converted<CodexRequest>, RequestError>> {
+    let scan = raw_history::scan(body)?;
+    convert_scanned(scan.rest, body, &scan.history, opts).transpose()
 }
 
 /// Convert an already parsed request.
@@ -141,7 +206,39 @@ pub fn convert_request_value(
     value: Value,
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
-    let (mut req, messages) = split_request(value)?;
+    let (req, messages) = split_request(value)?;
+    convert_parts(req, History::Values(messages), opts)?
+        .ok_or_else(|| RequestError::invalid("messages", "could not be converted"))
+}
+
+/// Convert a request scanned by `raw_history::scan` (`rest`, and the `history` of `source`,
+/// the body it was scanned from); `None` if its history needs the `Value` path after all.
+pub(crate) fn convert_scanned(
+    rest: Map<String, Value>,
+    source: &[u8],
+    history: &raw_history::History,
+    opts: &RequestOptions,
+) -> Result<Option<Converted<CodexRequest>>, RequestError> {
+    convert_parts(rest, History::Raw(source, history), opts)
+}
+
+/// A request's `messages`: parsed, or scanned spans of its body.
+enum History<'a> {
+    Values(Vec<Value>),
+    Raw(&'a [u8], &'a raw_history::History),
+}
+
+/// The history's input items, and its repairs.
+enum Input {
+    Values(Vec<Value>),
+    Raw(RawInput),
+}
+
+fn convert_parts(
+    mut req: Map<String, Value>,
+    history: History<'_>,
+    opts: &RequestOptions,
+) -> Result<Option<Converted<CodexRequest>>, RequestError> {
     let mut deg = Degradations::default();
     let instructions = instructions(req.shift_remove("system"), &mut deg)?;
     let lite = opts.profile == Profile::Lite;
@@ -150,29 +247,49 @@ pub fn convert_request_value(
     } else {
         ToolShape::Responses
     };
-    let message_effort = message_effort(&messages);
+    // The fast path takes no tool changes (`tool_changes.rs` reads them from the messages).
+    let (messages, message_effort): (&[Value], _) = match &history {
+        History::Values(m) => (m, message_effort(m)),
+        History::Raw(_, h) => (&[], h.message_effort()),
+    };
     let raw_tools = req.shift_remove("tools");
     let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
+    if search_plan.is_some() && matches!(history, History::Raw(..)) {
+        return Ok(None);
+    }
     let (mut tools, mut tool_names) =
-        crate::translate::tool_changes::convert_tools(raw_tools, &messages, shape, &mut deg)?;
+        crate::translate::tool_changes::convert_tools(raw_tools, messages, shape, &mut deg)?;
     let search =
         search_plan.and_then(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg));
-    let mut input = Vec::with_capacity(messages.len() * 2 + 2);
-    let mut origins = Vec::with_capacity(messages.len() * 2);
-    let search = {
-        let mut w = Walker {
-            items: &mut input,
-            origins: &mut origins,
-            deg: &mut deg,
-            opts,
-            search,
-        };
-        for (i, m) in messages.into_iter().enumerate() {
-            w.message(i, m)?;
+    let (input, search) = match history {
+        History::Values(messages) => {
+            let mut input = Vec::with_capacity(messages.len() * 2 + 2);
+            let mut origins = Vec::with_capacity(messages.len() * 2);
+            let search = {
+                let mut w = Walker {
+                    items: &mut input,
+                    origins: &mut origins,
+                    deg: &mut deg,
+                    opts,
+                    search,
+                };
+                for (i, m) in messages.into_iter().enumerate() {
+                    w.message(i, m)?;
+                }
+                w.search
+            };
+            repair_pairs(&mut input, &origins, &mut deg);
+            (Input::Values(input), search)
         }
-        w.search
+        History::Raw(source, h) => match raw_history::walk(source, h, opts, &mut deg)? {
+            Some(raw) => (Input::Raw(raw), search),
+            None => return Ok(None),
+        },
     };
-    repair_pairs(&mut input, &origins, &mut deg);
+    let (mut input, raw_input) = match input {
+        Input::Values(v) => (v, None),
+        Input::Raw(r) => (Vec::new(), Some(r)),
+    };
 
     let (mut tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
     if let Some(search) = &search {
@@ -287,16 +404,17 @@ pub fn convert_request_value(
     if let Some(t) = text {
         body.insert("text".into(), t);
     }
-    Ok(Converted {
+    Ok(Some(Converted {
         value: CodexRequest {
             body,
             prompt_cache_key,
             tool_names,
             thinking: thinking_on,
             stop_sequences,
+            raw_input,
         },
         degradations: deg.0,
-    })
+    }))
 }
 
 pub(crate) fn take_str(obj: &mut Map<String, Value>, key: &str) -> Option<String> {
@@ -882,6 +1000,33 @@ pub(crate) fn session_from_metadata(metadata: Option<&Value>) -> Option<String> 
         .map(str::to_owned)
 }
 
+/// Message `i` walked alone (as the fast path does with a message it leaves to this one):
+/// its items, each with the path of the block it came from (empty if none).
+pub(crate) fn walk_message(
+    i: usize,
+    m: Value,
+    opts: &RequestOptions,
+    deg: &mut Degradations,
+) -> Result<Vec<(Value, String)>, RequestError> {
+    let (mut items, mut origins) = (Vec::new(), Vec::new());
+    Walker {
+        items: &mut items,
+        origins: &mut origins,
+        deg,
+        opts,
+        search: None,
+    }
+    .message(i, m)?;
+    Ok(items
+        .into_iter()
+        .zip(origins)
+        .map(|(item, o)| match o {
+            Origin::Block(p) => (item, p),
+            Origin::None => (item, String::new()),
+        })
+        .collect())
+}
+
 /// Where an input item came from, for degradations found after the walk.
 #[derive(Debug, Clone)]
 enum Origin {
@@ -1066,7 +1211,7 @@ impl Walker<'_> {
         self.deg.push(
             format!("{path}.is_error"),
             K::Approximated,
-            "the backend has no error flag; the output is prefixed with `Error`",
+            IS_ERROR_PREFIXED,
         );
         match out {
             Value::String(s) if s.is_empty() => Value::String("Error".into()),
@@ -1151,27 +1296,36 @@ impl Walker<'_> {
 
     fn replay_reasoning(&self, b: &mut Map<String, Value>) -> Result<Value, &'static str> {
         let sig = b.get("signature").and_then(Value::as_str).unwrap_or("");
-        let env = signature::decode(sig).ok_or("signature is not one of this proxy's")?;
-        if env.m != self.opts.upstream_model {
-            return Err("reasoning came from another model");
-        }
-        if let (Some(a), Some(b)) = (&env.a, &self.opts.account_tag)
-            && a != b
-        {
-            return Err("reasoning came from another account");
-        }
         let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
-        let parts: Vec<&str> = if text.is_empty() {
-            Vec::new()
-        } else {
-            signature::split_parts(text, &env.p).unwrap_or_else(|| vec![text])
-        };
-        let summary: Vec<Value> = parts
-            .into_iter()
-            .map(|p| json!({"type": "summary_text", "text": p}))
-            .collect();
-        Ok(json!({"type": "reasoning", "summary": summary, "encrypted_content": env.e}))
+        reasoning_item(sig, text, self.opts)
     }
+}
+
+/// The reasoning item a thinking block with `signature` and `text` replays, or why it cannot.
+pub(crate) fn reasoning_item(
+    sig: &str,
+    text: &str,
+    opts: &RequestOptions,
+) -> Result<Value, &'static str> {
+    let env = signature::decode(sig).ok_or("signature is not one of this proxy's")?;
+    if env.m != opts.upstream_model {
+        return Err("reasoning came from another model");
+    }
+    if let (Some(a), Some(b)) = (&env.a, &opts.account_tag)
+        && a != b
+    {
+        return Err("reasoning came from another account");
+    }
+    let parts: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        signature::split_parts(text, &env.p).unwrap_or_else(|| vec![text])
+    };
+    let summary: Vec<Value> = parts
+        .into_iter()
+        .map(|p| json!({"type": "summary_text", "text": p}))
+        .collect();
+    Ok(json!({"type": "reasoning", "summary": summary, "encrypted_content": env.e}))
 }
 
 /// A tool result's content before it takes an upstream shape.
@@ -1451,80 +1605,129 @@ fn call_id(v: &Value) -> &str {
 
 /// Every function_call needs its output and every output its call (docs/CONVERSION.md §1.4).
 fn repair_pairs(items: &mut Vec<Value>, origins: &[Origin], deg: &mut Degradations) {
-    let calls: HashSet<&str> = items
+    let facts: Vec<PairFacts> = items
         .iter()
-        .filter(|v| is_call(item_type(v)))
-        .map(call_id)
+        .zip(origins)
+        .map(|(item, origin)| PairFacts {
+            ty: item_type(item),
+            turn_start: starts_turn(item),
+            call_id: call_id(item),
+            path: match origin {
+                Origin::Block(p) => p.as_str(),
+                Origin::None => "",
+            },
+        })
         .collect();
-    let outputs: HashSet<&str> = items
-        .iter()
-        .filter(|v| is_output(item_type(v)))
-        .map(call_id)
-        .collect();
-    let unanswered: HashSet<String> = calls
-        .difference(&outputs)
-        .map(|s| (*s).to_owned())
-        .collect();
-    let orphans: HashSet<String> = outputs
-        .difference(&calls)
-        .map(|s| (*s).to_owned())
-        .collect();
-    if unanswered.is_empty() && orphans.is_empty() {
+    let Some(plan) = repair_plan(&facts, deg) else {
         return;
+    };
+    let mut old: Vec<Option<Value>> = std::mem::take(items).into_iter().map(Some).collect();
+    for step in plan {
+        let item = match step {
+            Repair::Keep(k) => old[k].take(),
+            Repair::Orphan(k) => old[k].take().map(orphan_as_message),
+            Repair::Placeholder { call_id, search } => Some(placeholder(&call_id, search)),
+        };
+        items.extend(item);
     }
-    let old = std::mem::take(items);
+}
+
+/// What [`repair_plan`] reads of an item.
+pub(crate) struct PairFacts<'a> {
+    pub(crate) ty: &'a str,
+    /// A user or developer message: pending placeholders go before it.
+    pub(crate) turn_start: bool,
+    pub(crate) call_id: &'a str,
+    /// Where the item came from, for the degradation.
+    pub(crate) path: &'a str,
+}
+
+/// One item of the repaired list.
+pub(crate) enum Repair {
+    /// The item at this index, as it is.
+    Keep(usize),
+    /// The output at this index, whose call is missing, as a user message.
+    Orphan(usize),
+    /// A result for a call that has none.
+    Placeholder { call_id: String, search: bool },
+}
+
+/// The repaired item list of items with `facts`, with its degradations; `None` if every call
+/// has its output and every output its call.
+pub(crate) fn repair_plan(facts: &[PairFacts], deg: &mut Degradations) -> Option<Vec<Repair>> {
+    let calls: HashSet<&str> = facts
+        .iter()
+        .filter(|f| is_call(f.ty))
+        .map(|f| f.call_id)
+        .collect();
+    let outputs: HashSet<&str> = facts
+        .iter()
+        .filter(|f| is_output(f.ty))
+        .map(|f| f.call_id)
+        .collect();
+    if calls == outputs {
+        return None;
+    }
+    let mut plan = Vec::with_capacity(facts.len() + 4);
     // Unanswered calls: (call id, whether it is a tool search call).
     let mut pending: Vec<(String, bool)> = Vec::new();
-    let flush_pending = |pending: &mut Vec<(String, bool)>, out: &mut Vec<Value>| {
-        for (id, search) in pending.drain(..) {
-            out.push(if search {
-                tool_search::placeholder_output(&id)
-            } else {
-                json!({
-                    "type": "function_call_output",
-                    "call_id": id,
-                    "output": "No result: the tool call was interrupted.",
-                })
-            });
-        }
+    let flush = |pending: &mut Vec<(String, bool)>, plan: &mut Vec<Repair>| {
+        plan.extend(
+            pending
+                .drain(..)
+                .map(|(call_id, search)| Repair::Placeholder { call_id, search }),
+        );
     };
-    for (item, origin) in old.into_iter().zip(origins) {
-        let ty = item_type(&item);
-        let is_turn_start = ty == "message"
-            && matches!(
-                item.get("role").and_then(Value::as_str),
-                Some("user" | "developer")
-            );
-        if is_turn_start {
-            flush_pending(&mut pending, items);
+    for (k, f) in facts.iter().enumerate() {
+        if f.turn_start {
+            flush(&mut pending, &mut plan);
         }
-        let path = match origin {
-            Origin::Block(p) => p.as_str(),
-            Origin::None => "",
-        };
-        if is_call(ty) && unanswered.contains(call_id(&item)) {
+        if is_call(f.ty) && !outputs.contains(f.call_id) {
             deg.push(
-                path,
+                f.path,
                 K::Defaulted,
                 "tool call without a result; a placeholder result was sent",
             );
-            pending.push((call_id(&item).to_owned(), ty == "tool_search_call"));
-            items.push(item);
-        } else if ty == "function_call_output" && orphans.contains(call_id(&item)) {
+            pending.push((f.call_id.to_owned(), f.ty == "tool_search_call"));
+            plan.push(Repair::Keep(k));
+        } else if f.ty == "function_call_output" && !calls.contains(f.call_id) {
             deg.push(
-                path,
+                f.path,
                 K::Approximated,
                 "tool result without its call; sent as a user message",
             );
-            items.push(orphan_as_message(item));
+            plan.push(Repair::Orphan(k));
         } else {
-            items.push(item);
+            plan.push(Repair::Keep(k));
         }
     }
-    flush_pending(&mut pending, items);
+    flush(&mut pending, &mut plan);
+    Some(plan)
 }
 
-fn orphan_as_message(mut item: Value) -> Value {
+/// The result sent for a call that has none.
+pub(crate) fn placeholder(call_id: &str, search: bool) -> Value {
+    if search {
+        tool_search::placeholder_output(call_id)
+    } else {
+        json!({
+            "type": "function_call_output",
+            "call_id": call_id,
+            "output": "No result: the tool call was interrupted.",
+        })
+    }
+}
+
+/// A user or developer message item.
+fn starts_turn(item: &Value) -> bool {
+    item_type(item) == "message"
+        && matches!(
+            item.get("role").and_then(Value::as_str),
+            Some("user" | "developer")
+        )
+}
+
+pub(crate) fn orphan_as_message(mut item: Value) -> Value {
     let id = call_id(&item).to_owned();
     let mut texts = Vec::new();
     let mut images = Vec::new();

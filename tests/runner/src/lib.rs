@@ -10,7 +10,7 @@
 use proxy_core::{
     Aggregator, ChatOptions, ChatStreamOptions, ChatTranslator, EventTranslator, RequestOptions,
     ResponsesTranslator, RoutingTable, StreamEvent, StreamOptions, ToolNames, convert_chat_request,
-    convert_request, map_upstream_error,
+    convert_request, convert_request_fast, convert_request_value, map_upstream_error,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -62,9 +62,13 @@ fn run_request(case: &Value) -> Value {
     }
     opts.tool_search = o.get("tool_search").and_then(Value::as_bool) == Some(true);
     let body = request_bytes(case);
-    match convert_request(&body, &opts) {
+    let result = |r: Result<
+        proxy_core::Converted<proxy_core::CodexRequest>,
+        proxy_core::RequestError,
+    >| match r {
         Ok(c) => json!({
-            "body": Value::Object(c.value.body),
+            // The bytes the host sends, read back.
+            "body": serde_json::from_slice::<Value>(&c.value.to_json()).unwrap_or(Value::Null),
             "error": null,
             "degradations": degradations(&c.degradations),
         }),
@@ -73,7 +77,26 @@ fn run_request(case: &Value) -> Value {
             "error": {"type": e.error_type().as_str(), "message": e.to_string()},
             "degradations": [],
         }),
+    };
+    let out = result(convert_request(&body, &opts));
+    // The fast path (raw history) and the Value path must agree byte for byte.
+    if let Some(fast) = convert_request_fast(&body, &opts) {
+        let slow = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| proxy_core::RequestError::Json(e.to_string()))
+            .and_then(|v| convert_request_value(v, &opts));
+        let bytes = |r: &Result<
+            proxy_core::Converted<proxy_core::CodexRequest>,
+            proxy_core::RequestError,
+        >| {
+            r.as_ref()
+                .map(|c| c.value.to_json())
+                .map_err(ToString::to_string)
+        };
+        if bytes(&fast) != bytes(&slow) || result(fast) != result(slow) {
+            return json!({"runner_error": "the fast path and the Value path differ"});
+        }
     }
+    out
 }
 
 fn stream_translator(case: &Value, chat: bool) -> Box<dyn EventTranslator> {

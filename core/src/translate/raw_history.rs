@@ -1,0 +1,949 @@
+//! The fast path of the Anthropic → Codex conversion: a request's history (`messages`) read
+//! and written as raw JSON text, without building a `serde_json::Value` tree of it.
+//!
+//! Nearly all of a long Claude Code request is history that passes through unchanged: text,
+//! tool inputs, tool results. Parsing it into a tree and writing the tree back costs more
+//! than the conversion proper, so here the history is scanned once into [`Span`]s of the
+//! client's text (`scan`), and [`walk`] writes the Codex input items by copying those spans.
+//!
+//! **Invariant:** this path answers only where the `Value` path (`validate_messages`, then
+//! `request.rs`'s walker) would accept the request and write the same bytes with the same
+//! degradations; anything else — an unusual block, a field it does not know, a string whose
+//! escapes `serde_json` would write differently, an unanswered tool call — makes it answer
+//! `None`, and the `Value` path decides. Speed, never output: the request vectors and
+//! `tests/raw_history.rs` hold both paths to the same bytes.
+
+use super::names::{wire_call_id, wire_tool_name};
+use super::raw_json::{canonical_compact, canonical_string_body, nesting, push_as_string_body};
+use super::request::{
+    IS_ERROR_PREFIXED, PairFacts, Repair, RequestOptions, orphan_as_message, placeholder,
+    reasoning_item, repair_plan, walk_message,
+};
+use crate::degrade::{DegradationKind as K, Degradations};
+use crate::error::RequestError;
+use serde::Deserializer as _;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Where a piece of the client's body is: byte offsets into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, src: &str) -> &str {
+        src.get(self.start..self.end).unwrap_or("")
+    }
+
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// A string of the history.
+#[derive(Debug, Clone)]
+enum Text {
+    /// The body of a JSON string (between its quotes) that `serde_json` writes back as it is.
+    Raw(Span),
+    /// A string with escapes, as parsed (a message's string content only).
+    Owned(String),
+}
+
+/// A message of the history, as the fast path takes it.
+#[derive(Debug, Clone)]
+struct Message {
+    role: Role,
+    body: Body,
+    /// `output_config.effort` when it is a string (read from `system` messages only).
+    effort: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    /// Taken by the fast path.
+    Scanned(Content),
+    /// A message with something the fast path does not take (an image, a document, redacted
+    /// thinking…): parsed, validated, and walked by `request.rs`'s walker.
+    Parsed(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    User,
+    Assistant,
+    /// Claude Code's mid-conversation `system` messages: text for the model, and the effort
+    /// of the turns after them.
+    System,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    /// `"content": "…"`, not empty.
+    Text(Text),
+    /// `"content": [blocks]`, not empty.
+    Blocks(Vec<Block>),
+}
+
+#[derive(Debug, Clone)]
+enum Block {
+    /// A text block's text ([`Text::Raw`] form).
+    Text(Span),
+    /// `id` and `name` have no escapes; `input` is an object in canonical compact form.
+    ToolUse { id: Span, name: Span, input: Span },
+    ToolResult {
+        id: Span,
+        output: Output,
+        is_error: bool,
+    },
+    /// `thinking` is the whole JSON string (quotes included); `signature` has no escapes.
+    Thinking { thinking: Span, signature: Span },
+}
+
+/// A tool result's content.
+#[derive(Debug, Clone)]
+enum Output {
+    /// None.
+    Empty,
+    /// A string ([`Text::Raw`] form).
+    Text(Span),
+    /// Text blocks, joined with `\n` on the wire.
+    Texts(Vec<Span>),
+}
+
+/// A request's history, scanned: every string in it is a span of the body it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct History {
+    messages: Vec<Message>,
+    /// The length of that body, to refuse being walked over another one.
+    source_len: usize,
+}
+
+impl History {
+    /// Claude's per-message effort: that of the last `system` message that has one (as
+    /// `request.rs`'s `message_effort` reads it from parsed messages).
+    pub(crate) fn message_effort(&self) -> Option<Value> {
+        self.messages
+            .iter()
+            .rev()
+            .filter(|m| m.role == Role::System)
+            .find_map(|m| m.effort.clone())
+    }
+}
+
+/// A body scanned for the fast path: its other fields parsed, its history as spans.
+#[derive(Debug, Clone)]
+pub(crate) struct Scan {
+    /// The top-level fields but `messages`, in document order.
+    pub(crate) rest: Map<String, Value>,
+    pub(crate) history: History,
+}
+
+/// As many messages as the validator allows.
+const MAX_MESSAGES: usize = 100_000;
+
+/// Scan `body` for the fast path; `None` if it is not valid JSON, not an object, or its
+/// history has anything the fast path leaves to the `Value` path. A `Some` history is valid
+/// (docs/CONVERSION.md §11); the other fields are not checked here.
+pub(crate) fn scan(body: &[u8]) -> Option<Scan> {
+    let text = std::str::from_utf8(body).ok()?;
+    let ctx = Ctx {
+        base: text.as_ptr() as usize,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let (rest, messages) = de.deserialize_map(TopVisitor(ctx)).ok()?;
+    de.end().ok()?;
+    Some(Scan {
+        rest,
+        history: History {
+            messages: messages?,
+            source_len: body.len(),
+        },
+    })
+}
+
+/// What every seed needs: where the body starts, to turn borrowed slices into spans.
+#[derive(Clone, Copy)]
+struct Ctx {
+    base: usize,
+}
+
+impl Ctx {
+    fn span(self, s: &str) -> Span {
+        let start = (s.as_ptr() as usize).wrapping_sub(self.base);
+        Span {
+            start,
+            end: start + s.len(),
+        }
+    }
+
+    /// The body of a JSON string value that `serde_json` writes back unchanged.
+    fn raw_string(self, raw: &RawValue) -> Option<Span> {
+        let body = raw.get().strip_prefix('"')?.strip_suffix('"')?;
+        canonical_string_body(body.as_bytes()).then(|| self.span(body))
+    }
+
+    /// A string value without escapes, which is then its own text.
+    fn plain_string(self, raw: &RawValue) -> Option<Span> {
+        let body = raw.get().strip_prefix('"')?.strip_suffix('"')?;
+        (!body.contains('\\')).then(|| self.span(body))
+    }
+}
+
+fn outside<E: de::Error>() -> E {
+    E::custom("left to the Value path")
+}
+
+struct TopVisitor(Ctx);
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = (Map<String, Value>, Option<Vec<Message>>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut rest = Map::new();
+        let mut messages = None;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            if key == "messages" {
+                if messages.is_some() {
+                    return Err(outside());
+                }
+                messages = Some(map.next_value_seed(MessagesSeed(self.0))?);
+            } else {
+                // A repeated key: the parse keeps the last value, let it decide.
+                if rest.contains_key(key) {
+                    return Err(outside());
+                }
+                let v: Value = map.next_value()?;
+                rest.insert(key.to_owned(), v);
+            }
+        }
+        Ok((rest, messages))
+    }
+}
+
+struct MessagesSeed(Ctx);
+
+impl<'de> DeserializeSeed<'de> for MessagesSeed {
+    type Value = Vec<Message>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MessagesSeed {
+    type Value = Vec<Message>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("messages")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            out.push(message(self.0, raw).ok_or_else(outside)?);
+            if out.len() > MAX_MESSAGES {
+                return Err(outside());
+            }
+        }
+        if out.is_empty() {
+            return Err(outside());
+        }
+        // What was parsed is checked as the validator checks it (the last message may be an
+        // empty assistant turn).
+        let last = out.len() - 1;
+        for (i, m) in out.iter().enumerate() {
+            if let Body::Parsed(v) = &m.body
+                && crate::validate::validate_history_message(v, i, i == last).is_err()
+            {
+                return Err(outside());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Levels of nesting above a message: the body and `messages`.
+const MESSAGE_DEPTH: usize = 2;
+/// `serde_json`'s recursion limit.
+const PARSER_DEPTH: usize = 128;
+
+/// Message `raw`: scanned, or else parsed.
+fn message(ctx: Ctx, raw: &RawValue) -> Option<Message> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    if let Ok(m) = de.deserialize_map(MessageSeed(ctx))
+        && de.end().is_ok()
+    {
+        return Some(m);
+    }
+    // A fresh parse would allow what the whole body's parse refuses.
+    if MESSAGE_DEPTH + nesting(raw.get().as_bytes()) >= PARSER_DEPTH {
+        return None;
+    }
+    let v: Value = serde_json::from_str(raw.get()).ok()?;
+    let role = match v.get("role").and_then(Value::as_str) {
+        Some("system") => Role::System,
+        Some("assistant") => Role::Assistant,
+        _ => Role::User,
+    };
+    // Tool changes are read from the parsed messages (`tool_changes.rs`): the Value path's.
+    let blocks = v.get("content").and_then(Value::as_array);
+    if role == Role::System
+        && blocks.into_iter().flatten().any(|b| {
+            b.as_object()
+                .is_some_and(crate::translate::tool_changes::is_tool_change)
+        })
+    {
+        return None;
+    }
+    let effort = v
+        .get("output_config")
+        .and_then(|oc| oc.get("effort"))
+        .filter(|e| e.is_string())
+        .cloned();
+    Some(Message {
+        role,
+        body: Body::Parsed(v),
+        effort,
+    })
+}
+
+struct MessageSeed(Ctx);
+
+impl<'de> DeserializeSeed<'de> for MessageSeed {
+    type Value = Message;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MessageSeed {
+    type Value = Message;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut role: Option<&'de str> = None;
+        let mut content = None;
+        let mut output_config: Option<Value> = None;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "role" if role.is_none() => role = Some(map.next_value()?),
+                "content" if content.is_none() => {
+                    content = Some(map.next_value_seed(ContentSeed(self.0))?)
+                }
+                // Not validated; read for a system message's effort.
+                "output_config" if output_config.is_none() => {
+                    output_config = Some(map.next_value()?)
+                }
+                _ => return Err(outside()),
+            }
+        }
+        let role = match role {
+            Some("user") => Role::User,
+            Some("assistant") => Role::Assistant,
+            Some("system") => Role::System,
+            _ => return Err(outside()),
+        };
+        let content = content.ok_or_else(outside)?;
+        if let Content::Blocks(blocks) = &content {
+            let placed = |b: &Block| match b {
+                Block::Text(_) => true,
+                Block::ToolUse { .. } | Block::Thinking { .. } => role == Role::Assistant,
+                Block::ToolResult { .. } => role == Role::User,
+            };
+            if !blocks.iter().all(placed) {
+                return Err(outside());
+            }
+        }
+        let effort = output_config
+            .and_then(|mut oc| oc.get_mut("effort").map(Value::take))
+            .filter(Value::is_string);
+        Ok(Message {
+            role,
+            body: Body::Scanned(content),
+            effort,
+        })
+    }
+}
+
+struct ContentSeed(Ctx);
+
+impl<'de> DeserializeSeed<'de> for ContentSeed {
+    type Value = Content;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContentSeed {
+    type Value = Content;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or content blocks")
+    }
+
+    // A string without escapes arrives borrowed, and is its own JSON text.
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Content, E> {
+        if s.is_empty() {
+            return Err(outside());
+        }
+        Ok(Content::Text(Text::Raw(self.0.span(s))))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Content, E> {
+        if s.is_empty() {
+            return Err(outside());
+        }
+        Ok(Content::Text(Text::Owned(s.to_owned())))
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Content, S::Error> {
+        let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        while let Some(b) = seq.next_element_seed(BlockSeed(self.0))? {
+            blocks.push(b);
+        }
+        if blocks.is_empty() {
+            return Err(outside());
+        }
+        Ok(Content::Blocks(blocks))
+    }
+}
+
+struct BlockSeed(Ctx);
+
+impl<'de> DeserializeSeed<'de> for BlockSeed {
+    type Value = Block;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// A block's fields the fast path knows, unparsed.
+#[derive(Default)]
+struct Fields<'de> {
+    ty: Option<&'de RawValue>,
+    text: Option<&'de RawValue>,
+    id: Option<&'de RawValue>,
+    name: Option<&'de RawValue>,
+    input: Option<&'de RawValue>,
+    tool_use_id: Option<&'de RawValue>,
+    content: Option<&'de RawValue>,
+    is_error: Option<&'de RawValue>,
+    thinking: Option<&'de RawValue>,
+    signature: Option<&'de RawValue>,
+}
+
+impl<'de> Visitor<'de> for BlockSeed {
+    type Value = Block;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a content block")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Block, A::Error> {
+        let mut f = Fields::default();
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let slot = match key {
+                "type" => &mut f.ty,
+                "text" => &mut f.text,
+                "id" => &mut f.id,
+                "name" => &mut f.name,
+                "input" => &mut f.input,
+                "tool_use_id" => &mut f.tool_use_id,
+                "content" => &mut f.content,
+                "is_error" => &mut f.is_error,
+                "thinking" => &mut f.thinking,
+                "signature" => &mut f.signature,
+                "cache_control" => {
+                    // Checked as the validator checks it; the conversion ignores it.
+                    let v: Value = map.next_value()?;
+                    if !crate::validate::cache_control_ok(&v) {
+                        return Err(outside());
+                    }
+                    continue;
+                }
+                _ => return Err(outside()),
+            };
+            let v: &'de RawValue = map.next_value()?;
+            // A null field is "absent" to the validator and to the walker: theirs to decide.
+            if slot.is_some() || v.get() == "null" {
+                return Err(outside());
+            }
+            *slot = Some(v);
+        }
+        block(self.0, &f).ok_or_else(outside)
+    }
+}
+
+/// The block `f` describes, if it is one the fast path takes whole.
+fn block(ctx: Ctx, f: &Fields) -> Option<Block> {
+    // Whether no field is present but `allowed` (those of them present).
+    let only = |allowed: &[Option<&RawValue>]| {
+        let present = [
+            f.text,
+            f.id,
+            f.name,
+            f.input,
+            f.tool_use_id,
+            f.content,
+            f.is_error,
+            f.thinking,
+            f.signature,
+        ]
+        .iter()
+        .filter(|x| x.is_some())
+        .count();
+        present == allowed.iter().filter(|x| x.is_some()).count()
+    };
+    let non_empty = |s: Span| (!s.is_empty()).then_some(s);
+    // The type's JSON text: a type spelled with escapes is the Value path's.
+    match f.ty?.get() {
+        "\"text\"" if only(&[f.text]) => Some(Block::Text(ctx.raw_string(f.text?)?)),
+        "\"tool_use\"" if only(&[f.id, f.name, f.input]) => {
+            let input = f.input?.get();
+            if !input.starts_with('{') || !canonical_compact(input.as_bytes()) {
+                return None;
+            }
+            Some(Block::ToolUse {
+                id: non_empty(ctx.plain_string(f.id?)?)?,
+                name: non_empty(ctx.plain_string(f.name?)?)?,
+                input: ctx.span(input),
+            })
+        }
+        "\"tool_result\"" if only(&[f.tool_use_id, f.content, f.is_error]) => {
+            let is_error = match f.is_error.map(RawValue::get) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return None,
+            };
+            Some(Block::ToolResult {
+                id: non_empty(ctx.plain_string(f.tool_use_id?)?)?,
+                output: tool_output(ctx, f.content)?,
+                is_error,
+            })
+        }
+        "\"thinking\"" if only(&[f.thinking, f.signature]) => {
+            let thinking = f.thinking?.get();
+            if !thinking.starts_with('"') {
+                return None;
+            }
+            Some(Block::Thinking {
+                thinking: ctx.span(thinking),
+                signature: ctx.plain_string(f.signature?)?,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A tool result's `content`: a string, or text blocks.
+fn tool_output(ctx: Ctx, content: Option<&RawValue>) -> Option<Output> {
+    let Some(raw) = content else {
+        return Some(Output::Empty);
+    };
+    if raw.get().starts_with('"') {
+        return Some(Output::Text(ctx.raw_string(raw)?));
+    }
+    if !raw.get().starts_with('[') {
+        return None;
+    }
+    // Rare enough in Claude Code's histories that scanning these bytes twice is fine.
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let blocks = de.deserialize_seq(TextsSeed(ctx)).ok()?;
+    Some(Output::Texts(blocks))
+}
+
+struct TextsSeed(Ctx);
+
+impl<'de> Visitor<'de> for TextsSeed {
+    type Value = Vec<Span>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("text blocks")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Vec<Span>, S::Error> {
+        let mut out = Vec::new();
+        while let Some(b) = seq.next_element_seed(BlockSeed(self.0))? {
+            match b {
+                Block::Text(s) => out.push(s),
+                _ => return Err(outside()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The Codex input items of a walked history, written out, each with what `strip_reasoning`
+/// and the call/result repair need to know of it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawInput {
+    buf: Vec<u8>,
+    items: Vec<RawItem>,
+}
+
+#[derive(Debug, Clone)]
+struct RawItem {
+    start: usize,
+    end: usize,
+    kind: Kind,
+    /// A call's or a result's id.
+    call_id: String,
+    /// The block it came from (calls and results), for a repair's degradation.
+    path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A message; `true` for a user or developer one (a turn starts).
+    Message(bool),
+    Call,
+    Output,
+    Reasoning,
+}
+
+impl Kind {
+    /// The item type `request::repair_plan` knows it by.
+    fn ty(self) -> &'static str {
+        match self {
+            Kind::Message(_) => "message",
+            Kind::Call => "function_call",
+            Kind::Output => "function_call_output",
+            Kind::Reasoning => "reasoning",
+        }
+    }
+
+    /// The kind of an item the `Value` walker made; `None` for a type the fast path never
+    /// sees (tool search items, without tool search).
+    fn of(item: &Value) -> Option<Kind> {
+        Some(match item.get("type").and_then(Value::as_str)? {
+            "message" => Kind::Message(matches!(
+                item.get("role").and_then(Value::as_str),
+                Some("user" | "developer")
+            )),
+            "function_call" => Kind::Call,
+            "function_call_output" => Kind::Output,
+            "reasoning" => Kind::Reasoning,
+            _ => return None,
+        })
+    }
+}
+
+impl RawInput {
+    /// Drop the replayed reasoning items; how many there were.
+    pub(crate) fn strip_reasoning(&mut self) -> usize {
+        let before = self.items.len();
+        self.items.retain(|i| i.kind != Kind::Reasoning);
+        before - self.items.len()
+    }
+
+    /// Whether there are no items.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Append the items, comma-separated (no brackets).
+    pub(crate) fn write_items(&self, out: &mut Vec<u8>) {
+        for (n, i) in self.items.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.buf[i.start..i.end]);
+        }
+    }
+
+    /// Append `item` (a `Value`) as one more item.
+    fn push_value(&mut self, item: &Value, kind: Kind, path: String) {
+        let start = self.buf.len();
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, item);
+        let call_id = match kind {
+            Kind::Call | Kind::Output => item
+                .get("call_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            _ => String::new(),
+        };
+        self.items.push(RawItem {
+            start,
+            end: self.buf.len(),
+            kind,
+            call_id,
+            path,
+        });
+    }
+
+    /// Every call needs its result and every result its call: `request::repair_plan`
+    /// decides, as for the `Value` path; placeholders and rewritten results are appended.
+    fn repair(&mut self, deg: &mut Degradations) {
+        let facts: Vec<PairFacts> = self
+            .items
+            .iter()
+            .map(|i| PairFacts {
+                ty: i.kind.ty(),
+                turn_start: i.kind == Kind::Message(true),
+                call_id: &i.call_id,
+                path: &i.path,
+            })
+            .collect();
+        let Some(plan) = repair_plan(&facts, deg) else {
+            return;
+        };
+        let old = std::mem::take(&mut self.items);
+        for step in plan {
+            match step {
+                Repair::Keep(k) => self.items.push(old[k].clone()),
+                Repair::Orphan(k) => {
+                    let i = &old[k];
+                    let Ok(item) = serde_json::from_slice::<Value>(&self.buf[i.start..i.end])
+                    else {
+                        continue;
+                    };
+                    let message = orphan_as_message(item);
+                    self.push_value(&message, Kind::Message(true), String::new());
+                }
+                Repair::Placeholder { call_id, search } => {
+                    let item = placeholder(&call_id, search);
+                    self.push_value(&item, Kind::Output, String::new());
+                }
+            }
+        }
+    }
+}
+
+/// Writes items and the open message's parts, as `request.rs`'s walker builds them.
+struct Writer<'s> {
+    src: &'s str,
+    out: RawInput,
+    /// Whether a message item is open (being given parts).
+    open: bool,
+    item_start: usize,
+}
+
+impl Writer<'_> {
+    fn begin(&mut self) {
+        self.item_start = self.out.buf.len();
+    }
+
+    fn end(&mut self, kind: Kind, call_id: &str, path: String) {
+        self.out.items.push(RawItem {
+            start: self.item_start,
+            end: self.out.buf.len(),
+            kind,
+            call_id: call_id.to_owned(),
+            path,
+        });
+    }
+
+    /// Start a part of a `role` message (opening the message item if needed).
+    fn part(&mut self, role: &'static str, ty: &str) {
+        let buf = &mut self.out.buf;
+        if self.open {
+            buf.push(b',');
+        } else {
+            self.item_start = buf.len();
+            buf.extend_from_slice(b"{\"type\":\"message\",\"role\":\"");
+            buf.extend_from_slice(role.as_bytes());
+            buf.extend_from_slice(b"\",\"content\":[");
+            self.open = true;
+        }
+        buf.extend_from_slice(b"{\"type\":\"");
+        buf.extend_from_slice(ty.as_bytes());
+        buf.extend_from_slice(b"\",\"text\":");
+    }
+
+    fn text_part(&mut self, role: &'static str, ty: &str, text: &Text) {
+        self.part(role, ty);
+        match text {
+            Text::Raw(s) => self.raw_string(*s),
+            Text::Owned(s) => self.string(s),
+        }
+        self.out.buf.push(b'}');
+    }
+
+    /// Close the open message item, of `role`.
+    fn flush(&mut self, role: &str) {
+        if std::mem::take(&mut self.open) {
+            self.out.buf.extend_from_slice(b"]}");
+            self.end(Kind::Message(role != "assistant"), "", String::new());
+        }
+    }
+
+    fn raw_string(&mut self, s: Span) {
+        let buf = &mut self.out.buf;
+        buf.push(b'"');
+        buf.extend_from_slice(s.of(self.src).as_bytes());
+        buf.push(b'"');
+    }
+
+    fn string(&mut self, s: &str) {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.out.buf, s);
+    }
+
+    fn key(&mut self, k: &str) {
+        self.out.buf.extend_from_slice(b",\"");
+        self.out.buf.extend_from_slice(k.as_bytes());
+        self.out.buf.extend_from_slice(b"\":");
+    }
+
+    fn tool_use(&mut self, (id, name, input): (Span, Span, Span), path: String) {
+        let src = self.src;
+        let call_id = wire_call_id(id.of(src));
+        self.begin();
+        self.out
+            .buf
+            .extend_from_slice(b"{\"type\":\"function_call\",\"name\":");
+        self.string(&wire_tool_name(name.of(src)));
+        self.key("arguments");
+        self.out.buf.push(b'"');
+        push_as_string_body(&mut self.out.buf, input.of(src).as_bytes());
+        self.out.buf.push(b'"');
+        self.key("call_id");
+        self.string(&call_id);
+        self.out.buf.push(b'}');
+        self.end(Kind::Call, &call_id, path);
+    }
+
+    fn tool_result(&mut self, id: Span, output: &Output, is_error: bool, path: String) {
+        let src = self.src;
+        let call_id = wire_call_id(id.of(src));
+        self.begin();
+        self.out
+            .buf
+            .extend_from_slice(b"{\"type\":\"function_call_output\",\"call_id\":");
+        self.string(&call_id);
+        self.key("output");
+        let buf = &mut self.out.buf;
+        buf.push(b'"');
+        if is_error {
+            // The joined text is empty only when no text, or one empty text, is joined.
+            let empty = match output {
+                Output::Empty => true,
+                Output::Text(s) => s.is_empty(),
+                Output::Texts(list) => list.len() < 2 && list.iter().all(|s| s.is_empty()),
+            };
+            buf.extend_from_slice(if empty { b"Error" } else { b"Error: " });
+        }
+        match output {
+            Output::Empty => {}
+            Output::Text(s) => buf.extend_from_slice(s.of(src).as_bytes()),
+            Output::Texts(list) => {
+                for (k, s) in list.iter().enumerate() {
+                    if k > 0 {
+                        buf.extend_from_slice(b"\\n");
+                    }
+                    buf.extend_from_slice(s.of(src).as_bytes());
+                }
+            }
+        }
+        buf.extend_from_slice(b"\"}");
+        self.end(Kind::Output, &call_id, path);
+    }
+}
+
+/// Write `history`'s input items (`src` being the body it was scanned from), repaired as the
+/// `Value` path repairs them; `None` if `src` is not that body.
+pub(crate) fn walk(
+    src: &[u8],
+    history: &History,
+    opts: &RequestOptions,
+    deg: &mut Degradations,
+) -> Result<Option<RawInput>, RequestError> {
+    if src.len() != history.source_len {
+        return Ok(None);
+    }
+    let Ok(src) = std::str::from_utf8(src) else {
+        return Ok(None);
+    };
+    let mut w = Writer {
+        src,
+        out: RawInput {
+            buf: Vec::with_capacity(src.len() + src.len() / 16),
+            items: Vec::with_capacity(history.messages.len() * 2),
+        },
+        open: false,
+        item_start: 0,
+    };
+    for (i, m) in history.messages.iter().enumerate() {
+        let (role, text_type) = match m.role {
+            Role::User => ("user", "input_text"),
+            Role::Assistant => ("assistant", "output_text"),
+            Role::System => ("developer", "input_text"),
+        };
+        let blocks = match &m.body {
+            Body::Parsed(v) => {
+                for (item, path) in walk_message(i, v.clone(), opts, deg)? {
+                    let Some(kind) = Kind::of(&item) else {
+                        return Ok(None);
+                    };
+                    w.out.push_value(&item, kind, path);
+                }
+                continue;
+            }
+            Body::Scanned(Content::Text(t)) => {
+                w.text_part(role, text_type, t);
+                w.flush(role);
+                continue;
+            }
+            Body::Scanned(Content::Blocks(b)) => b,
+        };
+        for (j, b) in blocks.iter().enumerate() {
+            let path = || format!("messages[{i}].content[{j}]");
+            match b {
+                Block::Text(s) => {
+                    // An assistant's empty text is left out, a user's is sent.
+                    if !(m.role == Role::Assistant && s.is_empty()) {
+                        w.text_part(role, text_type, &Text::Raw(*s));
+                    }
+                }
+                Block::ToolUse { id, name, input } => {
+                    w.flush(role);
+                    w.tool_use((*id, *name, *input), path());
+                }
+                Block::ToolResult {
+                    id,
+                    output,
+                    is_error,
+                } => {
+                    w.flush(role);
+                    if *is_error {
+                        deg.push(
+                            format!("{}.is_error", path()),
+                            K::Approximated,
+                            IS_ERROR_PREFIXED,
+                        );
+                    }
+                    w.tool_result(*id, output, *is_error, path());
+                }
+                Block::Thinking {
+                    thinking,
+                    signature,
+                } => {
+                    w.flush(role);
+                    let Ok(text) = serde_json::from_str::<String>(thinking.of(src)) else {
+                        return Ok(None);
+                    };
+                    match reasoning_item(signature.of(src), &text, opts) {
+                        Ok(item) => w.out.push_value(&item, Kind::Reasoning, String::new()),
+                        Err(why) => deg.push(path(), K::Dropped, why),
+                    }
+                }
+            }
+        }
+        w.flush(role);
+    }
+    let mut out = w.out;
+    out.repair(deg);
+    Ok(Some(out))
+}
