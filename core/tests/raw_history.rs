@@ -67,7 +67,7 @@ fn same_inbound(body: &[u8], what: &str) {
         Ok(i) => format!("ok {} {}", i.model, i.stream),
         Err(f) => String::from_utf8_lossy(&Reply::error(Dialect::Anthropic, &f).body).into_owned(),
     };
-    let fast = verdict(Inbound::parse(Dialect::Anthropic, body));
+    let fast = verdict(Inbound::parse_scanned(Dialect::Anthropic, body));
     let whole = match serde_json::from_slice::<Value>(body) {
         Ok(v) => verdict(Inbound::from_value(Dialect::Anthropic, v)),
         // Not JSON: parse's own error, on both sides.
@@ -347,4 +347,67 @@ fn generated_requests_convert_the_same() {
         answered * 10 > total,
         "the fast path answered {answered} of {total}"
     );
+}
+
+/// The body an exchange sends for `inbound` (parsed from `body`), on one account.
+fn sent(inbound: Inbound, body: &[u8]) -> Vec<u8> {
+    use proxy_core::exchange::{
+        CodexTarget, Exchange, ExchangeConfig, Output, Pick, Target, TokenResult,
+    };
+    let target = Target::Codex(CodexTarget {
+        url: "http://codex.test/codex/responses".into(),
+        user_agent: "t".into(),
+        version: "1".into(),
+    });
+    let route = proxy_core::RoutingTable::default().route(&inbound.model);
+    let mut ex = Exchange::new(
+        ExchangeConfig::default(),
+        inbound,
+        body.to_vec(),
+        target,
+        route,
+        None,
+        7,
+        1_000,
+    );
+    while let Some(out) = ex.poll() {
+        match out {
+            Output::PickAccount { .. } => ex.handle_pick(Pick::Account("acct".into()), 1_000),
+            Output::GetToken { .. } => ex.handle_token(TokenResult::Ready("tok".into()), 1_000),
+            Output::Send(r) => return r.body,
+            _ => {}
+        }
+    }
+    Vec::new()
+}
+
+#[test]
+fn an_exchange_sends_the_same_body_from_a_scanned_history() {
+    let mut scanned = 0;
+    for name in [
+        "b_cc_large_tool_history.json",
+        "b_cc_large_thinking_history.json",
+        "b_cc_turn2_tool_result.json",
+    ] {
+        let case: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{VECTORS}/{name}")).expect("read"),
+        )
+        .expect("json");
+        let body = serde_json::to_vec(&case["request"]).expect("serialize");
+        let (Ok(a), Ok(b)) = (
+            Inbound::parse(Dialect::Anthropic, &body),
+            Inbound::parse_scanned(Dialect::Anthropic, &body),
+        ) else {
+            panic!("{name} does not parse");
+        };
+        let (a, b) = (sent(a, &body), sent(b, &body));
+        assert!(!a.is_empty(), "{name}: nothing sent");
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "{name}"
+        );
+        scanned += 1;
+    }
+    assert_eq!(scanned, 3);
 }
