@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::Path;
 
+mod large_request;
+
 fn vectors() -> &'static Path {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -23,21 +25,7 @@ fn vectors() -> &'static Path {
 
 /// The two large Claude Code vectors' histories joined: ~400 KB, 12 real tools.
 fn big_request() -> Vec<u8> {
-    let load = |name: &str| -> Value {
-        let text = std::fs::read_to_string(vectors().join(name)).expect("vector");
-        serde_json::from_str::<Value>(&text).expect("json")["request"].clone()
-    };
-    let mut a = load("b_cc_large_tool_history.json");
-    let b = load("b_cc_large_thinking_history.json");
-    let extra = b["messages"].as_array().cloned().unwrap_or_default();
-    let msgs = a["messages"].as_array_mut().expect("messages");
-    for m in extra {
-        if serde_json::to_vec(&*msgs).map(|v| v.len()).unwrap_or(0) > 390_000 {
-            break;
-        }
-        msgs.push(m);
-    }
-    serde_json::to_vec(&a).expect("serialize")
+    serde_json::to_vec(&large_request::large_request(vectors())).expect("serialize")
 }
 
 /// A 10 000-event stream: text deltas, then a tool call's argument deltas.

@@ -394,6 +394,11 @@ fn an_exchange_sends_the_same_body_from_a_scanned_history() {
         )
         .expect("json");
         let body = serde_json::to_vec(&case["request"]).expect("serialize");
+        // Else `parse_scanned` falls back to `parse`, and this compares a path with itself.
+        assert!(
+            convert_request_fast(&body, &RequestOptions::new("gpt-5.5")).is_some(),
+            "{name} is not taken by the fast path"
+        );
         let (Ok(a), Ok(b)) = (
             Inbound::parse(Dialect::Anthropic, &body),
             Inbound::parse_scanned(Dialect::Anthropic, &body),

@@ -187,14 +187,15 @@ pub(crate) fn codex_request(
     source: &[u8],
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
-    match (parsed.value, parsed.history) {
-        (value, None) => convert_request_value(value, opts),
-        (Value::Object(rest), Some(h)) => match convert_scanned(rest, source, &h, opts)? {
-            Some(c) => Ok(c),
-            None => convert_request_value(parse_json(source)?, opts),
-        },
-        (_, Some(_)) => convert_request_value(parse_json(source)?, opts),
+    let Some(history) = parsed.history else {
+        return convert_request_value(parsed.value, opts);
+    };
+    if let Value::Object(rest) = parsed.value
+        && let Some(c) = convert_scanned(rest, source, &history, opts)?
+    {
+        return Ok(c);
     }
+    convert_request_value(parse_json(source)?, opts)
 }
 
 /// The whole parsed body of `parsed`, `messages` included.

@@ -15,6 +15,7 @@ mod tool_changes;
 mod tool_search;
 
 use crate::degrade::Degradation;
+use crate::wire::anthropic::{ErrorBody, StreamEvent};
 use serde_json::{Map, Value};
 
 /// A converted body as bytes, written into one buffer of `hint` bytes (the client's body size
@@ -27,7 +28,6 @@ pub(crate) fn body_bytes(body: &Map<String, Value>, hint: usize) -> Vec<u8> {
         Err(_) => Vec::new(),
     }
 }
-use crate::wire::anthropic::{ErrorBody, StreamEvent};
 
 /// The push/poll surface every upstream's stream translator offers, so hosts and the vector
 /// runner drive any of them the same way.

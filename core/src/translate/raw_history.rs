@@ -16,8 +16,8 @@
 use super::names::{wire_call_id, wire_tool_name};
 use super::raw_json::{canonical_compact, canonical_string_body, nesting, push_as_string_body};
 use super::request::{
-    IS_ERROR_PREFIXED, PairFacts, Repair, RequestOptions, orphan_as_message, placeholder,
-    reasoning_item, repair_plan, walk_message,
+    IS_ERROR_PREFIXED, Origin, PairFacts, Repair, RequestOptions, orphan_as_message, placeholder,
+    reasoning_of, repair_plan, replayable, walk_message,
 };
 use crate::degrade::{DegradationKind as K, Degradations};
 use crate::error::RequestError;
@@ -599,7 +599,7 @@ struct RawItem {
     /// A call's or a result's id.
     call_id: String,
     /// The block it came from (calls and results), for a repair's degradation.
-    path: String,
+    origin: Origin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -662,7 +662,7 @@ impl RawInput {
     }
 
     /// Append `item` (a `Value`) as one more item.
-    fn push_value(&mut self, item: &Value, kind: Kind, path: String) {
+    fn push_value(&mut self, item: &Value, kind: Kind, origin: Origin) {
         let start = self.buf.len();
         // Writing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut self.buf, item);
@@ -679,7 +679,7 @@ impl RawInput {
             end: self.buf.len(),
             kind,
             call_id,
-            path,
+            origin,
         });
     }
 
@@ -693,7 +693,7 @@ impl RawInput {
                 ty: i.kind.ty(),
                 turn_start: i.kind == Kind::Message(true),
                 call_id: &i.call_id,
-                path: &i.path,
+                origin: i.origin,
             })
             .collect();
         let Some(plan) = repair_plan(&facts, deg) else {
@@ -710,11 +710,11 @@ impl RawInput {
                         continue;
                     };
                     let message = orphan_as_message(item);
-                    self.push_value(&message, Kind::Message(true), String::new());
+                    self.push_value(&message, Kind::Message(true), Origin::None);
                 }
                 Repair::Placeholder { call_id, search } => {
                     let item = placeholder(&call_id, search);
-                    self.push_value(&item, Kind::Output, String::new());
+                    self.push_value(&item, Kind::Output, Origin::None);
                 }
             }
         }
@@ -735,13 +735,13 @@ impl Writer<'_> {
         self.item_start = self.out.buf.len();
     }
 
-    fn end(&mut self, kind: Kind, call_id: &str, path: String) {
+    fn end(&mut self, kind: Kind, call_id: &str, origin: Origin) {
         self.out.items.push(RawItem {
             start: self.item_start,
             end: self.out.buf.len(),
             kind,
             call_id: call_id.to_owned(),
-            path,
+            origin,
         });
     }
 
@@ -775,7 +775,7 @@ impl Writer<'_> {
     fn flush(&mut self, role: &str) {
         if std::mem::take(&mut self.open) {
             self.out.buf.extend_from_slice(b"]}");
-            self.end(Kind::Message(role != "assistant"), "", String::new());
+            self.end(Kind::Message(role != "assistant"), "", Origin::None);
         }
     }
 
@@ -797,7 +797,7 @@ impl Writer<'_> {
         self.out.buf.extend_from_slice(b"\":");
     }
 
-    fn tool_use(&mut self, (id, name, input): (Span, Span, Span), path: String) {
+    fn tool_use(&mut self, (id, name, input): (Span, Span, Span), origin: Origin) {
         let src = self.src;
         let call_id = wire_call_id(id.of(src));
         self.begin();
@@ -812,10 +812,10 @@ impl Writer<'_> {
         self.key("call_id");
         self.string(&call_id);
         self.out.buf.push(b'}');
-        self.end(Kind::Call, &call_id, path);
+        self.end(Kind::Call, &call_id, origin);
     }
 
-    fn tool_result(&mut self, id: Span, output: &Output, is_error: bool, path: String) {
+    fn tool_result(&mut self, id: Span, output: &Output, is_error: bool, origin: Origin) {
         let src = self.src;
         let call_id = wire_call_id(id.of(src));
         self.begin();
@@ -848,7 +848,7 @@ impl Writer<'_> {
             }
         }
         buf.extend_from_slice(b"\"}");
-        self.end(Kind::Output, &call_id, path);
+        self.end(Kind::Output, &call_id, origin);
     }
 }
 
@@ -883,11 +883,11 @@ pub(crate) fn walk(
         };
         let blocks = match &m.body {
             Body::Parsed(v) => {
-                for (item, path) in walk_message(i, v.clone(), opts, deg)? {
+                for (item, origin) in walk_message(i, v.clone(), opts, deg)? {
                     let Some(kind) = Kind::of(&item) else {
                         return Ok(None);
                     };
-                    w.out.push_value(&item, kind, path);
+                    w.out.push_value(&item, kind, origin);
                 }
                 continue;
             }
@@ -899,7 +899,7 @@ pub(crate) fn walk(
             Body::Scanned(Content::Blocks(b)) => b,
         };
         for (j, b) in blocks.iter().enumerate() {
-            let path = || format!("messages[{i}].content[{j}]");
+            let origin = Origin::Block(i, j);
             match b {
                 Block::Text(s) => {
                     // An assistant's empty text is left out, a user's is sent.
@@ -909,7 +909,7 @@ pub(crate) fn walk(
                 }
                 Block::ToolUse { id, name, input } => {
                     w.flush(role);
-                    w.tool_use((*id, *name, *input), path());
+                    w.tool_use((*id, *name, *input), origin);
                 }
                 Block::ToolResult {
                     id,
@@ -919,24 +919,29 @@ pub(crate) fn walk(
                     w.flush(role);
                     if *is_error {
                         deg.push(
-                            format!("{}.is_error", path()),
+                            format!("{}.is_error", origin.path()),
                             K::Approximated,
                             IS_ERROR_PREFIXED,
                         );
                     }
-                    w.tool_result(*id, output, *is_error, path());
+                    w.tool_result(*id, output, *is_error, origin);
                 }
                 Block::Thinking {
                     thinking,
                     signature,
                 } => {
                     w.flush(role);
-                    let Ok(text) = serde_json::from_str::<String>(thinking.of(src)) else {
-                        return Ok(None);
-                    };
-                    match reasoning_item(signature.of(src), &text, opts) {
-                        Ok(item) => w.out.push_value(&item, Kind::Reasoning, String::new()),
-                        Err(why) => deg.push(path(), K::Dropped, why),
+                    // The signature first: most in a Claude Code history are not ours, and
+                    // their text need not be unescaped.
+                    match replayable(signature.of(src), opts) {
+                        Ok(env) => {
+                            let Ok(text) = serde_json::from_str::<String>(thinking.of(src)) else {
+                                return Ok(None);
+                            };
+                            let item = reasoning_of(env, &text);
+                            w.out.push_value(&item, Kind::Reasoning, Origin::None);
+                        }
+                        Err(why) => deg.push(origin.path(), K::Dropped, why),
                     }
                 }
             }

@@ -182,12 +182,10 @@ pub fn convert_request(
     body: &[u8],
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
-    if let Some(scan) = raw_history::scan(body)
-        && let Some(c) = convert_scanned(scan.rest, body, &scan.history, opts)?
-    {
-        return Ok(c);
+    match convert_request_fast(body, opts) {
+        Some(converted) => converted,
+        None => convert_request_value(parse_json(body)?, opts),
     }
-    convert_request_value(parse_json(body)?, opts)
 }
 
 /// The fast path alone (`raw_history.rs`): `None` where it leaves the request to the `Value`
@@ -228,12 +226,6 @@ enum History<'a> {
     Raw(&'a [u8], &'a raw_history::History),
 }
 
-/// The history's input items, and its repairs.
-enum Input {
-    Values(Vec<Value>),
-    Raw(RawInput),
-}
-
 fn convert_parts(
     mut req: Map<String, Value>,
     history: History<'_>,
@@ -261,7 +253,8 @@ fn convert_parts(
         crate::translate::tool_changes::convert_tools(raw_tools, messages, shape, &mut deg)?;
     let search =
         search_plan.and_then(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg));
-    let (input, search) = match history {
+    // The history's items: as `Value`s, or (the fast path) already written.
+    let (mut input, raw_input, search) = match history {
         History::Values(messages) => {
             let mut input = Vec::with_capacity(messages.len() * 2 + 2);
             let mut origins = Vec::with_capacity(messages.len() * 2);
@@ -279,16 +272,12 @@ fn convert_parts(
                 w.search
             };
             repair_pairs(&mut input, &origins, &mut deg);
-            (Input::Values(input), search)
+            (input, None, search)
         }
         History::Raw(source, h) => match raw_history::walk(source, h, opts, &mut deg)? {
-            Some(raw) => (Input::Raw(raw), search),
+            Some(raw) => (Vec::new(), Some(raw), search),
             None => return Ok(None),
         },
-    };
-    let (mut input, raw_input) = match input {
-        Input::Values(v) => (v, None),
-        Input::Raw(r) => (Vec::new(), Some(r)),
     };
 
     let (mut tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
@@ -1001,13 +990,13 @@ pub(crate) fn session_from_metadata(metadata: Option<&Value>) -> Option<String> 
 }
 
 /// Message `i` walked alone (as the fast path does with a message it leaves to this one):
-/// its items, each with the path of the block it came from (empty if none).
+/// its items, each with where it came from.
 pub(crate) fn walk_message(
     i: usize,
     m: Value,
     opts: &RequestOptions,
     deg: &mut Degradations,
-) -> Result<Vec<(Value, String)>, RequestError> {
+) -> Result<Vec<(Value, Origin)>, RequestError> {
     let (mut items, mut origins) = (Vec::new(), Vec::new());
     Walker {
         items: &mut items,
@@ -1017,21 +1006,25 @@ pub(crate) fn walk_message(
         search: None,
     }
     .message(i, m)?;
-    Ok(items
-        .into_iter()
-        .zip(origins)
-        .map(|(item, o)| match o {
-            Origin::Block(p) => (item, p),
-            Origin::None => (item, String::new()),
-        })
-        .collect())
+    Ok(items.into_iter().zip(origins).collect())
 }
 
 /// Where an input item came from, for degradations found after the walk.
-#[derive(Debug, Clone)]
-enum Origin {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
     None,
-    Block(String),
+    /// `messages[i].content[j]`.
+    Block(usize, usize),
+}
+
+impl Origin {
+    /// The path a degradation names; empty for none.
+    pub(crate) fn path(self) -> String {
+        match self {
+            Origin::None => String::new(),
+            Origin::Block(i, j) => format!("messages[{i}].content[{j}]"),
+        }
+    }
 }
 
 struct Walker<'a> {
@@ -1154,7 +1147,7 @@ impl Walker<'_> {
                         let items = search.output(&id, content, is_error, &path, self.deg);
                         for (k, item) in items.into_iter().enumerate() {
                             let origin = if k == 0 {
-                                Origin::Block(path.clone())
+                                Origin::Block(i, j)
                             } else {
                                 Origin::None
                             };
@@ -1169,7 +1162,7 @@ impl Walker<'_> {
                             "call_id": wire_call_id(&id),
                             "output": output,
                         }),
-                        Origin::Block(path),
+                        Origin::Block(i, j),
                     );
                 }
                 "thinking" | "redacted_thinking" => self.deg.push(
@@ -1249,7 +1242,7 @@ impl Walker<'_> {
                         .as_mut()
                         .and_then(|s| s.call(&name, &id, b.get("input")))
                     {
-                        self.push(item, Origin::Block(path));
+                        self.push(item, Origin::Block(i, j));
                         continue;
                     }
                     let arguments = match b.get("input") {
@@ -1263,7 +1256,7 @@ impl Walker<'_> {
                             "arguments": arguments,
                             "call_id": wire_call_id(&id),
                         }),
-                        Origin::Block(path),
+                        Origin::Block(i, j),
                     );
                 }
                 "thinking" => {
@@ -1307,6 +1300,14 @@ pub(crate) fn reasoning_item(
     text: &str,
     opts: &RequestOptions,
 ) -> Result<Value, &'static str> {
+    replayable(sig, opts).map(|env| reasoning_of(env, text))
+}
+
+/// The envelope of a thinking block's `signature`, if its reasoning can be replayed here.
+pub(crate) fn replayable(
+    sig: &str,
+    opts: &RequestOptions,
+) -> Result<signature::Envelope, &'static str> {
     let env = signature::decode(sig).ok_or("signature is not one of this proxy's")?;
     if env.m != opts.upstream_model {
         return Err("reasoning came from another model");
@@ -1316,6 +1317,11 @@ pub(crate) fn reasoning_item(
     {
         return Err("reasoning came from another account");
     }
+    Ok(env)
+}
+
+/// The reasoning item of a replayable envelope and the block's thinking `text`.
+pub(crate) fn reasoning_of(env: signature::Envelope, text: &str) -> Value {
     let parts: Vec<&str> = if text.is_empty() {
         Vec::new()
     } else {
@@ -1325,7 +1331,7 @@ pub(crate) fn reasoning_item(
         .into_iter()
         .map(|p| json!({"type": "summary_text", "text": p}))
         .collect();
-    Ok(json!({"type": "reasoning", "summary": summary, "encrypted_content": env.e}))
+    json!({"type": "reasoning", "summary": summary, "encrypted_content": env.e})
 }
 
 /// A tool result's content before it takes an upstream shape.
@@ -1608,14 +1614,11 @@ fn repair_pairs(items: &mut Vec<Value>, origins: &[Origin], deg: &mut Degradatio
     let facts: Vec<PairFacts> = items
         .iter()
         .zip(origins)
-        .map(|(item, origin)| PairFacts {
+        .map(|(item, &origin)| PairFacts {
             ty: item_type(item),
             turn_start: starts_turn(item),
             call_id: call_id(item),
-            path: match origin {
-                Origin::Block(p) => p.as_str(),
-                Origin::None => "",
-            },
+            origin,
         })
         .collect();
     let Some(plan) = repair_plan(&facts, deg) else {
@@ -1639,7 +1642,7 @@ pub(crate) struct PairFacts<'a> {
     pub(crate) turn_start: bool,
     pub(crate) call_id: &'a str,
     /// Where the item came from, for the degradation.
-    pub(crate) path: &'a str,
+    pub(crate) origin: Origin,
 }
 
 /// One item of the repaired list.
@@ -1684,7 +1687,7 @@ pub(crate) fn repair_plan(facts: &[PairFacts], deg: &mut Degradations) -> Option
         }
         if is_call(f.ty) && !outputs.contains(f.call_id) {
             deg.push(
-                f.path,
+                f.origin.path(),
                 K::Defaulted,
                 "tool call without a result; a placeholder result was sent",
             );
@@ -1692,7 +1695,7 @@ pub(crate) fn repair_plan(facts: &[PairFacts], deg: &mut Degradations) -> Option
             plan.push(Repair::Keep(k));
         } else if f.ty == "function_call_output" && !calls.contains(f.call_id) {
             deg.push(
-                f.path,
+                f.origin.path(),
                 K::Approximated,
                 "tool result without its call; sent as a user message",
             );

@@ -159,74 +159,70 @@ impl Serving {
 
     /// Serve on `listener` until `shutdown` resolves, then let connections finish.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-        serve(listener, self, shutdown).await;
-    }
-}
-
-async fn serve(listener: TcpListener, serving: Serving, shutdown: impl Future<Output = ()>) {
-    let Serving {
-        limits,
-        conns,
-        helpers,
-    } = serving;
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
-    let local = Arc::new(AtomicUsize::new(0));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of descriptors or memory: breathe instead of spinning on accept.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+        let Serving {
+            limits,
+            conns,
+            helpers,
+        } = self;
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let graceful = GracefulShutdown::new();
+        let local = Arc::new(AtomicUsize::new(0));
+        tokio::pin!(shutdown);
+        loop {
+            let (tcp, _) = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of descriptors or memory: breathe instead of spinning on accept.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                // Over the cap: closed at once (the client sees a reset, not a hang).
+                drop(tcp);
+                continue;
+            };
+            // The thread serving the fewest connections; this one on a tie (no hand-over).
+            let least = helpers
+                .iter()
+                .filter(|h| h.open.load(Ordering::Relaxed) < local.load(Ordering::Relaxed))
+                .min_by_key(|h| h.open.load(Ordering::Relaxed));
+            match least {
+                Some(h) => {
+                    // Counted from the hand-over, so that the next connection sees it.
+                    h.open.fetch_add(1, Ordering::Relaxed);
+                    let handed = tcp.into_std().map(|std| h.tx.send((std, permit)));
+                    if !matches!(handed, Ok(Ok(()))) {
+                        h.open.fetch_sub(1, Ordering::Relaxed);
+                        tracing::warn!("a connection could not be handed to a serving thread");
+                    }
                 }
-            },
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Over the cap: closed at once (the client sees a reset, not a hang).
-            drop(tcp);
-            continue;
-        };
-        // The thread serving the fewest connections; this one on a tie (no hand-over).
-        let least = helpers
-            .iter()
-            .filter(|h| h.open.load(Ordering::Relaxed) < local.load(Ordering::Relaxed))
-            .min_by_key(|h| h.open.load(Ordering::Relaxed));
-        match least {
-            Some(h) => {
-                // Counted from the hand-over, so that the next connection sees it.
-                h.open.fetch_add(1, Ordering::Relaxed);
-                let handed = tcp.into_std().map(|std| h.tx.send((std, permit)));
-                if !matches!(handed, Ok(Ok(()))) {
-                    h.open.fetch_sub(1, Ordering::Relaxed);
-                    tracing::warn!("a connection could not be handed to a serving thread");
+                None => {
+                    local.fetch_add(1, Ordering::Relaxed);
+                    conns.spawn(&graceful, tcp, permit, local.clone());
                 }
-            }
-            None => {
-                local.fetch_add(1, Ordering::Relaxed);
-                conns.spawn(&graceful, tcp, permit, local.clone());
             }
         }
-    }
-    drop(listener);
-    // Closing the hand-over channels starts the other threads' graceful shutdowns.
-    let threads: Vec<_> = helpers
-        .into_iter()
-        .map(|h| {
-            drop(h.tx);
-            h.thread
+        drop(listener);
+        // Closing the hand-over channels starts the other threads' graceful shutdowns.
+        let threads: Vec<_> = helpers
+            .into_iter()
+            .map(|h| {
+                drop(h.tx);
+                h.thread
+            })
+            .collect();
+        graceful.shutdown().await;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
         })
-        .collect();
-    graceful.shutdown().await;
-    let _ = tokio::task::spawn_blocking(move || {
-        for t in threads {
-            let _ = t.join();
-        }
-    })
-    .await;
+        .await;
+    }
 }

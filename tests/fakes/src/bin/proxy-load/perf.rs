@@ -24,8 +24,11 @@ use futures_util::StreamExt;
 use proxy_fakes::load::procfs::{cpu_split_of, sample_peak_rss};
 use proxy_fakes::spawn::start_proxy_with;
 use proxy_fakes::{FakeConfig, FakeServer};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
+
+#[path = "../../../../../core/benches/large_request.rs"]
+mod shared;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -127,24 +130,10 @@ async fn batch(conc: usize, total: usize, make: Make, marker: &'static str, pids
     out
 }
 
-/// The ~400 KB request: the two large Claude Code vectors' histories joined (the core
-/// bench's request), 12 real tools.
+/// The ~400 KB request: the core bench's (`large_request.rs`, shared), streamed.
 fn large_request() -> Vec<u8> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/request/");
-    let load = |name: &str| -> Value {
-        let text = std::fs::read_to_string(format!("{dir}{name}")).expect("vector");
-        serde_json::from_str::<Value>(&text).expect("json")["request"].clone()
-    };
-    let mut a = load("b_cc_large_tool_history.json");
-    let b = load("b_cc_large_thinking_history.json");
-    let extra = b["messages"].as_array().cloned().unwrap_or_default();
-    let msgs = a["messages"].as_array_mut().expect("messages");
-    for m in extra {
-        if serde_json::to_vec(&*msgs).map_or(0, |v| v.len()) > 390_000 {
-            break;
-        }
-        msgs.push(m);
-    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/request");
+    let mut a = shared::large_request(std::path::Path::new(dir));
     a["stream"] = json!(true);
     serde_json::to_vec(&a).expect("serialize")
 }
