@@ -29,7 +29,8 @@ pub enum Dialect {
 pub struct Inbound {
     /// The client's dialect.
     pub dialect: Dialect,
-    /// The Anthropic Messages body (an OpenAI request is converted to one).
+    /// The Anthropic Messages body (an OpenAI request is converted to one); without its
+    /// `messages` when the conversion's fast path scanned them (`history`).
     pub value: Value,
     /// The requested model id.
     pub model: String,
@@ -40,24 +41,17 @@ pub struct Inbound {
     /// What converting an OpenAI request lost.
     pub degradations: Vec<Degradation>,
     /// The history as the conversion's fast path scanned it (`translate/raw_history.rs`):
-    /// spans of the body this was parsed from. `value` then has no `messages`.
+    /// spans of the body this was parsed from, which the exchange converts from those bytes.
     pub(crate) history: Option<History>,
 }
 
 impl Inbound {
     /// Parse a request body in `dialect`; a failure is the 400 the client gets.
-    pub fn parse(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
-        Self::parse_value(dialect, body)
-    }
-
-    /// [`Inbound::parse`] with the conversion's fast path: an Anthropic body's history is
-    /// checked as it is scanned (`translate/raw_history.rs`) and stays text; the exchange
-    /// converts it from the source bytes. The same verdict as `parse` (tests/raw_history.rs).
     ///
-    /// Not yet what `parse` does: through the server, a 400 KB request measured ~0.8 ms more
-    /// CPU this way (`proxy-load --perf --cases 400KB-1`), though the same work measured
-    /// alone is faster (0.95 against 1.37 ms); until that is understood, hosts use `parse`.
-    pub fn parse_scanned(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
+    /// Most Anthropic bodies take the conversion's fast path: the history is checked as it is
+    /// scanned and stays text (no `Value` tree of it is built); the verdict is
+    /// [`Inbound::from_value`]'s (tests/raw_history.rs).
+    pub fn parse(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
         if dialect == Dialect::Anthropic
             && let Some(scan) = raw_history::scan(body)
         {
@@ -65,10 +59,6 @@ impl Inbound {
             validate_messages_but_history(&value).map_err(|e| invalid(e.to_string()))?;
             return Self::read(dialect, value, false, Vec::new(), Some(scan.history));
         }
-        Self::parse_value(dialect, body)
-    }
-
-    fn parse_value(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
         // A body that is JSON but not an object is the validator's to name (`body: …`).
         let value = match serde_json::from_slice::<Value>(body) {
             Ok(v) => v,

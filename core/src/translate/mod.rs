@@ -12,7 +12,7 @@ pub mod request;
 pub mod signature;
 pub mod stream;
 mod tool_changes;
-mod tool_search;
+pub(crate) mod tool_search;
 
 use crate::degrade::Degradation;
 use crate::wire::anthropic::{ErrorBody, StreamEvent};

@@ -19,6 +19,7 @@ use super::request::{
     IS_ERROR_PREFIXED, Origin, PairFacts, Repair, RequestOptions, orphan_as_message, placeholder,
     reasoning_of, repair_plan, replayable, walk_message,
 };
+use super::tool_search::Search;
 use crate::degrade::{DegradationKind as K, Degradations};
 use crate::error::RequestError;
 use serde::Deserializer as _;
@@ -57,6 +58,8 @@ enum Text {
 #[derive(Debug, Clone)]
 struct Message {
     role: Role,
+    /// The whole message's text, for the `Value` walker when the walk needs it.
+    span: Span,
     body: Body,
     /// `output_config.effort` when it is a string (read from `system` messages only).
     effort: Option<Value>,
@@ -280,7 +283,10 @@ fn message(ctx: Ctx, raw: &RawValue) -> Option<Message> {
     if let Ok(m) = de.deserialize_map(MessageSeed(ctx))
         && de.end().is_ok()
     {
-        return Some(m);
+        return Some(Message {
+            span: ctx.span(raw.get()),
+            ..m
+        });
     }
     // A fresh parse would allow what the whole body's parse refuses.
     if MESSAGE_DEPTH + nesting(raw.get().as_bytes()) >= PARSER_DEPTH {
@@ -309,6 +315,7 @@ fn message(ctx: Ctx, raw: &RawValue) -> Option<Message> {
         .cloned();
     Some(Message {
         role,
+        span: ctx.span(raw.get()),
         body: Body::Parsed(v),
         effort,
     })
@@ -369,6 +376,8 @@ impl<'de> Visitor<'de> for MessageSeed {
             .filter(Value::is_string);
         Ok(Message {
             role,
+            // Set by `message`, which has the raw text.
+            span: Span { start: 0, end: 0 },
             body: Body::Scanned(content),
             effort,
         })
@@ -609,6 +618,8 @@ enum Kind {
     Call,
     Output,
     Reasoning,
+    SearchCall,
+    SearchOutput,
 }
 
 impl Kind {
@@ -619,11 +630,12 @@ impl Kind {
             Kind::Call => "function_call",
             Kind::Output => "function_call_output",
             Kind::Reasoning => "reasoning",
+            Kind::SearchCall => "tool_search_call",
+            Kind::SearchOutput => "tool_search_output",
         }
     }
 
-    /// The kind of an item the `Value` walker made; `None` for a type the fast path never
-    /// sees (tool search items, without tool search).
+    /// The kind of an item the `Value` walker made; `None` for a type it does not make.
     fn of(item: &Value) -> Option<Kind> {
         Some(match item.get("type").and_then(Value::as_str)? {
             "message" => Kind::Message(matches!(
@@ -633,6 +645,8 @@ impl Kind {
             "function_call" => Kind::Call,
             "function_call_output" => Kind::Output,
             "reasoning" => Kind::Reasoning,
+            "tool_search_call" => Kind::SearchCall,
+            "tool_search_output" => Kind::SearchOutput,
             _ => return None,
         })
     }
@@ -667,7 +681,7 @@ impl RawInput {
         // Writing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut self.buf, item);
         let call_id = match kind {
-            Kind::Call | Kind::Output => item
+            Kind::Call | Kind::Output | Kind::SearchCall | Kind::SearchOutput => item
                 .get("call_id")
                 .and_then(Value::as_str)
                 .unwrap_or("")
@@ -853,12 +867,15 @@ impl Writer<'_> {
 }
 
 /// Write `history`'s input items (`src` being the body it was scanned from), repaired as the
-/// `Value` path repairs them; `None` if `src` is not that body.
+/// `Value` path repairs them; `None` if `src` is not that body. A message with a call of the
+/// client's search tool, or the result of one, goes to the `Value` walker with the search
+/// state (`tool_search.rs`).
 pub(crate) fn walk(
     src: &[u8],
     history: &History,
     opts: &RequestOptions,
     deg: &mut Degradations,
+    search: &mut Option<Search>,
 ) -> Result<Option<RawInput>, RequestError> {
     if src.len() != history.source_len {
         return Ok(None);
@@ -881,16 +898,36 @@ pub(crate) fn walk(
             Role::Assistant => ("assistant", "output_text"),
             Role::System => ("developer", "input_text"),
         };
-        let blocks = match &m.body {
-            Body::Parsed(v) => {
-                for (item, origin) in walk_message(i, v.clone(), opts, deg)? {
-                    let Some(kind) = Kind::of(&item) else {
-                        return Ok(None);
-                    };
-                    w.out.push_value(&item, kind, origin);
-                }
-                continue;
+        let searching = |blocks: &[Block]| {
+            search.as_ref().is_some_and(|s| {
+                blocks.iter().any(|b| match b {
+                    Block::ToolUse { name, .. } => s.is_search_tool(name.of(src)),
+                    Block::ToolResult { id, .. } => s.answers(id.of(src)),
+                    _ => false,
+                })
+            })
+        };
+        let parsed = match &m.body {
+            Body::Parsed(v) => Some(v.clone()),
+            Body::Scanned(Content::Blocks(b)) if searching(b) => {
+                let Ok(v) = serde_json::from_str(m.span.of(src)) else {
+                    return Ok(None);
+                };
+                Some(v)
             }
+            Body::Scanned(_) => None,
+        };
+        if let Some(v) = parsed {
+            for (item, origin) in walk_message(i, v, opts, deg, search)? {
+                let Some(kind) = Kind::of(&item) else {
+                    return Ok(None);
+                };
+                w.out.push_value(&item, kind, origin);
+            }
+            continue;
+        }
+        let blocks = match &m.body {
+            Body::Parsed(_) => continue,
             Body::Scanned(Content::Text(t)) => {
                 w.text_part(role, text_type, t);
                 w.flush(role);

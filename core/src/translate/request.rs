@@ -246,9 +246,6 @@ fn convert_parts(
     };
     let raw_tools = req.shift_remove("tools");
     let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
-    if search_plan.is_some() && matches!(history, History::Raw(..)) {
-        return Ok(None);
-    }
     let (mut tools, mut tool_names) =
         crate::translate::tool_changes::convert_tools(raw_tools, messages, shape, &mut deg)?;
     let search =
@@ -274,10 +271,13 @@ fn convert_parts(
             repair_pairs(&mut input, &origins, &mut deg);
             (input, None, search)
         }
-        History::Raw(source, h) => match raw_history::walk(source, h, opts, &mut deg)? {
-            Some(raw) => (Vec::new(), Some(raw), search),
-            None => return Ok(None),
-        },
+        History::Raw(source, h) => {
+            let mut search = search;
+            match raw_history::walk(source, h, opts, &mut deg, &mut search)? {
+                Some(raw) => (Vec::new(), Some(raw), search),
+                None => return Ok(None),
+            }
+        }
     };
 
     let (mut tool_choice, parallel) = tool_choice(req.shift_remove("tool_choice"), &mut deg);
@@ -989,23 +989,27 @@ pub(crate) fn session_from_metadata(metadata: Option<&Value>) -> Option<String> 
         .map(str::to_owned)
 }
 
-/// Message `i` walked alone (as the fast path does with a message it leaves to this one):
-/// its items, each with where it came from.
+/// Message `i` walked alone (as the fast path does with a message it leaves to this one),
+/// with the tool search state so far (which it updates): its items, each with where it
+/// came from.
 pub(crate) fn walk_message(
     i: usize,
     m: Value,
     opts: &RequestOptions,
     deg: &mut Degradations,
+    search: &mut Option<tool_search::Search>,
 ) -> Result<Vec<(Value, Origin)>, RequestError> {
     let (mut items, mut origins) = (Vec::new(), Vec::new());
-    Walker {
+    let mut w = Walker {
         items: &mut items,
         origins: &mut origins,
         deg,
         opts,
-        search: None,
-    }
-    .message(i, m)?;
+        search: search.take(),
+    };
+    let walked = w.message(i, m);
+    *search = w.search.take();
+    walked?;
     Ok(items.into_iter().zip(origins).collect())
 }
 

@@ -147,10 +147,15 @@ impl Search {
         Value::String("required".into())
     }
 
+    /// Whether `name` is the client's search tool.
+    pub(crate) fn is_search_tool(&self, name: &str) -> bool {
+        name == self.name
+    }
+
     /// The input item for an assistant `tool_use` of the search tool, or `None` when the call
     /// is of another tool.
     pub(crate) fn call(&mut self, name: &str, id: &str, input: Option<&Value>) -> Option<Value> {
-        if name != self.name {
+        if !self.is_search_tool(name) {
             return None;
         }
         let call_id = wire_call_id(id).into_owned();
