@@ -64,8 +64,16 @@ fn check_error(e: &ImportError, secrets: &[String]) {
         ImportError::UnsupportedAuthMode { mode } => assert!(mode.chars().count() <= 40),
         ImportError::UnsupportedVersion { version } => assert!(version.chars().count() <= 40),
         _ => {
+            // The field an error names is its own words: a "token" spelled like that path
+            // (the fuzzer learns the message) is not one the message shows.
+            let named = match e {
+                ImportError::MissingField { field } | ImportError::InvalidJwt { field, .. } => {
+                    format!("`{field}`")
+                }
+                _ => String::new(),
+            };
             for t in secrets {
-                if findable(t) {
+                if findable(t) && !named.contains(t.as_str()) {
                     assert!(!msg.contains(t.as_str()), "error message shows a token: {msg}");
                 }
             }
