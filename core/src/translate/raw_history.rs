@@ -875,7 +875,7 @@ pub(crate) fn walk(
     history: &History,
     opts: &RequestOptions,
     deg: &mut Degradations,
-    search: &mut Option<Search>,
+    search: &mut Option<Search<'_>>,
 ) -> Result<Option<RawInput>, RequestError> {
     if src.len() != history.source_len {
         return Ok(None);

@@ -6,6 +6,7 @@
 //! degradation; only a structurally unusable request is an error.
 
 use super::names::{ToolNames, wire_call_id, wire_tool_name};
+use super::object;
 use super::raw_history::{self, RawInput};
 use super::signature;
 use super::tool_search;
@@ -248,8 +249,9 @@ fn convert_parts(
     let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
     let (mut tools, mut tool_names) =
         crate::translate::tool_changes::convert_tools(raw_tools, messages, shape, &mut deg)?;
-    let search =
-        search_plan.and_then(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg));
+    let search = search_plan
+        .and_then(|p| tool_search::apply(p, &mut tools, &mut tool_names, &mut deg))
+        .map(|name| tool_search::Search::new(name, &tools));
     // The history's items: as `Value`s, or (the fast path) already written.
     let (mut input, raw_input, search) = match history {
         History::Values(messages) => {
@@ -358,7 +360,11 @@ fn convert_parts(
         // stay the cached prefix from turn to turn.
         let mut prefix = Vec::with_capacity(2);
         if !tools.is_empty() {
-            prefix.push(json!({"type": "additional_tools", "role": "developer", "tools": tools}));
+            prefix.push(object([
+                ("type", "additional_tools".into()),
+                ("role", "developer".into()),
+                ("tools", Value::Array(tools)),
+            ]));
         }
         if !instructions.is_empty() {
             prefix.push(json!({"type": "message", "role": "developer",
@@ -418,7 +424,7 @@ pub(crate) fn block_type(b: &Map<String, Value>) -> Option<&str> {
 }
 
 pub(crate) fn input_text(text: String) -> Value {
-    json!({"type": "input_text", "text": text})
+    object([("type", "input_text".into()), ("text", Value::String(text))])
 }
 
 pub(crate) fn instructions(
@@ -472,7 +478,7 @@ pub(crate) fn instructions(
 /// JavaScript-style named groups, and one such pattern makes every request 400 (Claude Code's
 /// `Artifact` tool did, claude-code.md §9.6). Walks the schema's subschemas, never the
 /// property names (a parameter may be called `pattern`).
-fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradations) {
+fn scrub_patterns(node: &mut Map<String, Value>, path: At<'_>, deg: &mut Degradations) {
     if node
         .get("pattern")
         .and_then(Value::as_str)
@@ -501,13 +507,13 @@ fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradati
             );
         }
     }
-    let mut sub = |v: &mut Value, at: String| match v {
-        Value::Object(o) => scrub_patterns(o, &at, deg),
+    let mut sub = |v: &mut Value, at: At<'_>| match v {
+        Value::Object(o) => scrub_patterns(o, at, deg),
         // Array-form `items` (a tuple): each element is a subschema.
-        Value::Array(list) if at.ends_with(".items") => {
+        Value::Array(list) if at.ends_with_items() => {
             for (i, e) in list.iter_mut().enumerate() {
                 if let Value::Object(o) = e {
-                    scrub_patterns(o, &format!("{at}[{i}]"), deg);
+                    scrub_patterns(o, At::Index(&at, i), deg);
                 }
             }
         }
@@ -515,8 +521,9 @@ fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradati
     };
     for key in ["properties", "patternProperties", "$defs", "definitions"] {
         if let Some(Value::Object(map)) = node.get_mut(key) {
+            let under = At::Key(&path, key);
             for (name, v) in map.iter_mut() {
-                sub(v, format!("{path}.{key}.{name}"));
+                sub(v, At::Key(&under, name));
             }
         }
     }
@@ -528,14 +535,48 @@ fn scrub_patterns(node: &mut Map<String, Value>, path: &str, deg: &mut Degradati
         "propertyNames",
     ] {
         if let Some(v) = node.get_mut(key) {
-            sub(v, format!("{path}.{key}"));
+            sub(v, At::Key(&path, key));
         }
     }
     for key in ["allOf", "anyOf", "oneOf", "prefixItems"] {
         if let Some(Value::Array(list)) = node.get_mut(key) {
+            let under = At::Key(&path, key);
             for (i, v) in list.iter_mut().enumerate() {
-                sub(v, format!("{path}.{key}[{i}]"));
+                sub(v, At::Index(&under, i));
             }
+        }
+    }
+}
+
+/// Where a subschema is (`tools[3].input_schema.properties.x`), spelled out only when a
+/// degradation names it: a Claude Code tool list has hundreds of subschemas and no
+/// degradation in most requests.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root(&'a str),
+    /// `{parent}.{key}`
+    Key(&'a At<'a>, &'a str),
+    /// `{parent}[{i}]`
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    /// Whether the spelled-out path ends with `.items`.
+    fn ends_with_items(self) -> bool {
+        match self {
+            At::Root(p) => p.ends_with(".items"),
+            At::Key(_, k) => k == "items" || k.ends_with(".items"),
+            At::Index(..) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(p) => f.write_str(p),
+            At::Key(parent, k) => write!(f, "{parent}.{k}"),
+            At::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
 }
@@ -575,7 +616,7 @@ pub(crate) fn clean_schema(schema: Option<Value>, path: &str, deg: &mut Degradat
     match schema {
         Some(Value::Object(mut s)) => {
             s.shift_remove("$schema");
-            scrub_patterns(&mut s, &format!("{path}.input_schema"), deg);
+            scrub_patterns(&mut s, At::Key(&At::Root(path), "input_schema"), deg);
             if !s.contains_key("type") {
                 s.insert("type".into(), Value::String("object".into()));
             }
@@ -657,22 +698,26 @@ pub(crate) fn tools(
                         "the backend has no input examples",
                     );
                 }
+                let wire_name = Value::String(wire_tool_name(&name).into_owned());
                 out.push(match shape {
-                    ToolShape::Responses | ToolShape::ResponsesLite => json!({
-                        "type": "function",
-                        "name": wire_tool_name(&name),
-                        "description": description,
-                        "strict": false,
-                        "parameters": parameters,
-                    }),
-                    ToolShape::Chat => json!({
-                        "type": "function",
-                        "function": {
-                            "name": wire_tool_name(&name),
-                            "description": description,
-                            "parameters": parameters,
-                        },
-                    }),
+                    ToolShape::Responses | ToolShape::ResponsesLite => object([
+                        ("type", "function".into()),
+                        ("name", wire_name),
+                        ("description", Value::String(description)),
+                        ("strict", Value::Bool(false)),
+                        ("parameters", parameters),
+                    ]),
+                    ToolShape::Chat => object([
+                        ("type", "function".into()),
+                        (
+                            "function",
+                            object([
+                                ("name", wire_name),
+                                ("description", Value::String(description)),
+                                ("parameters", parameters),
+                            ]),
+                        ),
+                    ]),
                 });
                 names.push(name);
             }
@@ -997,7 +1042,7 @@ pub(crate) fn walk_message(
     m: Value,
     opts: &RequestOptions,
     deg: &mut Degradations,
-    search: &mut Option<tool_search::Search>,
+    search: &mut Option<tool_search::Search<'_>>,
 ) -> Result<Vec<(Value, Origin)>, RequestError> {
     let (mut items, mut origins) = (Vec::new(), Vec::new());
     let mut w = Walker {
@@ -1031,16 +1076,16 @@ impl Origin {
     }
 }
 
-struct Walker<'a> {
+struct Walker<'a, 't> {
     items: &'a mut Vec<Value>,
     origins: &'a mut Vec<Origin>,
     deg: &'a mut Degradations,
     opts: &'a RequestOptions,
     /// Client tool search on the backend's (§1.10), when it applies.
-    search: Option<tool_search::Search>,
+    search: Option<tool_search::Search<'t>>,
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn push(&mut self, item: Value, origin: Origin) {
         self.items.push(item);
         self.origins.push(origin);
@@ -1050,7 +1095,11 @@ impl Walker<'_> {
         if !parts.is_empty() {
             let content = Value::Array(std::mem::take(parts));
             self.push(
-                json!({"type": "message", "role": role, "content": content}),
+                object([
+                    ("type", "message".into()),
+                    ("role", role.into()),
+                    ("content", content),
+                ]),
                 Origin::None,
             );
         }
@@ -1068,7 +1117,7 @@ impl Walker<'_> {
             Content::Text(s) => {
                 if role_ok(&role) && !s.is_empty() {
                     let part = if role == "assistant" {
-                        json!({"type": "output_text", "text": s})
+                        object([("type", "output_text".into()), ("text", Value::String(s))])
                     } else {
                         input_text(s)
                     };
@@ -1161,11 +1210,11 @@ impl Walker<'_> {
                     }
                     let output = self.tool_output(b.shift_remove("content"), is_error, &path);
                     self.push(
-                        json!({
-                            "type": "function_call_output",
-                            "call_id": wire_call_id(&id),
-                            "output": output,
-                        }),
+                        object([
+                            ("type", "function_call_output".into()),
+                            ("call_id", wire_call_id(&id).into()),
+                            ("output", output),
+                        ]),
                         Origin::Block(i, j),
                     );
                 }
@@ -1231,7 +1280,10 @@ impl Walker<'_> {
                 "text" => {
                     let text = text_of(&mut b, i, j)?;
                     if !text.is_empty() {
-                        parts.push(json!({"type": "output_text", "text": text}));
+                        parts.push(object([
+                            ("type", "output_text".into()),
+                            ("text", Value::String(text)),
+                        ]));
                     }
                 }
                 "tool_use" => {
@@ -1254,12 +1306,12 @@ impl Walker<'_> {
                         Some(v) => serde_json::to_string(v).unwrap_or_else(|_| "{}".into()),
                     };
                     self.push(
-                        json!({
-                            "type": "function_call",
-                            "name": wire_tool_name(&name),
-                            "arguments": arguments,
-                            "call_id": wire_call_id(&id),
-                        }),
+                        object([
+                            ("type", "function_call".into()),
+                            ("name", wire_tool_name(&name).into()),
+                            ("arguments", Value::String(arguments)),
+                            ("call_id", wire_call_id(&id).into()),
+                        ]),
                         Origin::Block(i, j),
                     );
                 }
@@ -1333,9 +1385,13 @@ pub(crate) fn reasoning_of(env: signature::Envelope, text: &str) -> Value {
     };
     let summary: Vec<Value> = parts
         .into_iter()
-        .map(|p| json!({"type": "summary_text", "text": p}))
+        .map(|p| object([("type", "summary_text".into()), ("text", p.into())]))
         .collect();
-    json!({"type": "reasoning", "summary": summary, "encrypted_content": env.e})
+    object([
+        ("type", "reasoning".into()),
+        ("summary", Value::Array(summary)),
+        ("encrypted_content", env.e.into()),
+    ])
 }
 
 /// A tool result's content before it takes an upstream shape.
@@ -1498,7 +1554,10 @@ pub(crate) fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
         "url" => take_str(&mut src, "url")?,
         _ => return None,
     };
-    Some(json!({"type": "input_image", "image_url": url}))
+    Some(object([
+        ("type", "input_image".into()),
+        ("image_url", Value::String(url)),
+    ]))
 }
 
 /// Appends a document's parts; false if its source is not supported. Blocks of a `content`
@@ -1520,17 +1579,23 @@ pub(crate) fn document_parts(
             let Some(data) = take_str(&mut src, "data") else {
                 return false;
             };
-            parts.push(json!({
-                "type": "input_file",
-                "file_data": format!("data:{media};base64,{data}"),
-                "filename": title.unwrap_or_else(|| "document.pdf".into()),
-            }));
+            parts.push(object([
+                ("type", "input_file".into()),
+                ("file_data", format!("data:{media};base64,{data}").into()),
+                (
+                    "filename",
+                    title.unwrap_or_else(|| "document.pdf".into()).into(),
+                ),
+            ]));
         }
         "url" => {
             let Some(url) = take_str(&mut src, "url") else {
                 return false;
             };
-            parts.push(json!({"type": "input_file", "file_url": url}));
+            parts.push(object([
+                ("type", "input_file".into()),
+                ("file_url", Value::String(url)),
+            ]));
         }
         "text" => {
             let data = take_str(&mut src, "data").unwrap_or_default();
@@ -1756,7 +1821,11 @@ pub(crate) fn orphan_as_message(mut item: Value) -> Value {
         texts.join("\n")
     ))];
     content.extend(images);
-    json!({"type": "message", "role": "user", "content": content})
+    object([
+        ("type", "message".into()),
+        ("role", "user".into()),
+        ("content", Value::Array(content)),
+    ])
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 use crate::degrade::{DegradationKind as K, Degradations};
 use crate::translate::names::{ToolNames, wire_call_id, wire_tool_name};
+use crate::translate::object;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -53,12 +54,13 @@ pub(crate) fn plan(enabled: bool, tools: Option<&Value>) -> Option<Plan> {
     })
 }
 
-/// The tool search state of one request's conversion.
-pub(crate) struct Search {
+/// The tool search state of one request's conversion, over its converted tool list.
+pub(crate) struct Search<'t> {
     /// The search tool's client name.
     name: String,
-    /// Converted tools by wire name, as sent (what a search result lists).
-    sent: HashMap<String, Value>,
+    /// Converted tools by wire name, as sent (what a search result lists); borrowed, since
+    /// a Claude Code list is tens of kilobytes of schemas and few results name any.
+    sent: HashMap<String, &'t Value>,
     /// Wire call ids of the search calls in the history so far.
     calls: HashSet<String>,
 }
@@ -67,13 +69,14 @@ pub(crate) struct Search {
 /// declaration, and every request tool that §1.5 sent eagerly despite `defer_loading` (its
 /// `approximated` degradation says so) is sent deferred instead. `None`, and nothing changed,
 /// when a tool change took the search tool out: deferred tools with nothing to find them
-/// would be unreachable (and the backend refuses them).
+/// would be unreachable (and the backend refuses them). `Some` is the search tool's name,
+/// for `Search::new` over the rewritten list.
 pub(crate) fn apply(
     plan: Plan,
     tools: &mut [Value],
     names: &mut ToolNames,
     deg: &mut Degradations,
-) -> Option<Search> {
+) -> Option<String> {
     let search_wire = wire_tool_name(&plan.search).into_owned();
     let sent = tools
         .iter()
@@ -116,20 +119,25 @@ pub(crate) fn apply(
             o.insert("defer_loading".into(), Value::Bool(true));
         }
     }
-    let sent = tools
-        .iter()
-        .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
-        .filter_map(|t| Some((t.get("name")?.as_str()?.to_owned(), t.clone())))
-        .collect();
     names.set_search_tool(plan.search.clone());
-    Some(Search {
-        name: plan.search,
-        sent,
-        calls: HashSet::new(),
-    })
+    Some(plan.search)
 }
 
-impl Search {
+impl<'t> Search<'t> {
+    /// The state for search tool `name` (from `apply`) over the converted `tools`.
+    pub(crate) fn new(name: String, tools: &'t [Value]) -> Self {
+        let sent = tools
+            .iter()
+            .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
+            .filter_map(|t| Some((t.get("name")?.as_str()?.to_owned(), t)))
+            .collect();
+        Search {
+            name,
+            sent,
+            calls: HashSet::new(),
+        }
+    }
+
     /// A `tool_choice` that forces the search tool: the backend's tool search has no forced
     /// form, so the model is made to call some tool (`"required"`).
     pub(crate) fn choice(&self, choice: Value, deg: &mut Degradations) -> Value {
@@ -161,8 +169,12 @@ impl Search {
         let call_id = wire_call_id(id).into_owned();
         self.calls.insert(call_id.clone());
         let arguments = renamed(input, "max_results", "limit");
-        Some(json!({"type": "tool_search_call", "call_id": call_id,
-                    "execution": "client", "arguments": arguments}))
+        Some(object([
+            ("type", "tool_search_call".into()),
+            ("call_id", Value::String(call_id)),
+            ("execution", "client".into()),
+            ("arguments", arguments),
+        ]))
     }
 
     /// Whether a `tool_result` for `id` answers a search call of the history.
@@ -196,7 +208,7 @@ impl Search {
                             match self.sent.get(&wire) {
                                 Some(def) => {
                                     if listed.insert(wire) {
-                                        found.push(def.clone());
+                                        found.push((*def).clone());
                                     }
                                 }
                                 None => deg.push(
@@ -229,10 +241,13 @@ impl Search {
                 "a tool search result's content must be a string or blocks",
             ),
         }
-        let mut items = vec![json!({"type": "tool_search_output",
-                                    "call_id": wire_call_id(id),
-                                    "status": "completed", "execution": "client",
-                                    "tools": found})];
+        let mut items = vec![object([
+            ("type", "tool_search_output".into()),
+            ("call_id", wire_call_id(id).into()),
+            ("status", "completed".into()),
+            ("execution", "client".into()),
+            ("tools", Value::Array(found)),
+        ])];
         if is_error {
             deg.push(
                 format!("{path}.is_error"),
@@ -247,9 +262,13 @@ impl Search {
         if !texts.is_empty() {
             let parts: Vec<Value> = texts
                 .into_iter()
-                .map(|t| json!({"type": "input_text", "text": t}))
+                .map(|t| object([("type", "input_text".into()), ("text", Value::String(t))]))
                 .collect();
-            items.push(json!({"type": "message", "role": "user", "content": parts}));
+            items.push(object([
+                ("type", "message".into()),
+                ("role", "user".into()),
+                ("content", Value::Array(parts)),
+            ]));
         }
         items
     }
