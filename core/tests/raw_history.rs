@@ -292,9 +292,12 @@ fn message() -> impl Strategy<Value = String> {
         1 => Just("5".to_owned()),
     ];
     let extra = prop_oneof![
-        8 => Just(""),
+        24 => Just(""),
         1 => Just(r#","output_config":{"effort":"high"}"#),
         1 => Just(r#","role":"user""#),
+        1 => Just(r#","id":"msg_1""#),
+        1 => Just(r#","content":"again""#),
+        1 => Just(r#","cont\u0065nt":"escaped key""#),
     ];
     (role, content, extra, any::<bool>()).prop_map(|(r, c, x, content_first)| {
         if content_first {

@@ -19,13 +19,14 @@ use super::request::{
     IS_ERROR_PREFIXED, Origin, PairFacts, Repair, RequestOptions, orphan_as_message, placeholder,
     reasoning_of, repair_plan, replayable, walk_message,
 };
-use super::tool_search::Search;
+use super::tool_search::{SEARCH_TOOL, Search};
 use crate::degrade::{DegradationKind as K, Degradations};
 use crate::error::RequestError;
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::fmt;
 
 /// Where a piece of the client's body is: byte offsets into it.
@@ -58,9 +59,10 @@ enum Text {
 #[derive(Debug, Clone)]
 struct Message {
     role: Role,
-    /// The whole message's text, for the `Value` walker when the walk needs it.
-    span: Span,
     body: Body,
+    /// A scanned message with a call of the search tool or a result of one, parsed: when
+    /// the model has tool search, `request.rs`'s walker takes it.
+    search: Option<Value>,
     /// `output_config.effort` when it is a string (read from `system` messages only).
     effort: Option<Value>,
 }
@@ -249,8 +251,12 @@ impl<'de> Visitor<'de> for MessagesSeed {
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
-        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            out.push(message(self.0, raw).ok_or_else(outside)?);
+        let mut scratch = Scratch::default();
+        while let Some(m) = seq.next_element_seed(MessageSeed {
+            ctx: self.0,
+            scratch: &mut scratch,
+        })? {
+            out.push(m);
             if out.len() > MAX_MESSAGES {
                 return Err(outside());
             }
@@ -272,27 +278,168 @@ impl<'de> Visitor<'de> for MessagesSeed {
     }
 }
 
-/// Levels of nesting above a message: the body and `messages`.
-const MESSAGE_DEPTH: usize = 2;
+/// Levels of nesting above a message's field: the body, `messages` and the message.
+const MESSAGE_FIELD_DEPTH: usize = 3;
+/// Levels of nesting above a block's field: those of a message's, `content` and the block.
+const BLOCK_FIELD_DEPTH: usize = 5;
 /// `serde_json`'s recursion limit.
 const PARSER_DEPTH: usize = 128;
 
-/// Message `raw`: scanned, or else parsed.
-fn message(ctx: Ctx, raw: &RawValue) -> Option<Message> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    if let Ok(m) = de.deserialize_map(MessageSeed(ctx))
-        && de.end().is_ok()
-    {
-        return Some(Message {
-            span: ctx.span(raw.get()),
-            ..m
-        });
+/// What the scan keeps of the message being read, so that one the fast path does not take
+/// can be parsed from its pieces instead of being read twice: each message field's text and
+/// each block field's text, in document order. Reused from message to message.
+#[derive(Default)]
+struct Scratch<'de> {
+    keys: Vec<(&'de str, Piece<'de>)>,
+    /// Every block's fields, one after the other.
+    fields: Vec<(&'de str, &'de RawValue)>,
+    /// Each block's range of `fields`.
+    blocks: Vec<(usize, usize)>,
+    /// A string `content` without escapes.
+    text: &'de str,
+    /// The wire call ids of the search tool's calls so far (`tool_search.rs`).
+    search_calls: HashSet<String>,
+}
+
+/// A message field's value as the scan met it.
+#[derive(Clone, Copy)]
+enum Piece<'de> {
+    Raw(&'de RawValue),
+    /// `content`, read by [`ContentSeed`]: its value is in the message's [`Content`] (a
+    /// string) or in the scratch's blocks.
+    Content,
+}
+
+struct MessageSeed<'s, 'de> {
+    ctx: Ctx,
+    scratch: &'s mut Scratch<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for MessageSeed<'_, 'de> {
+    type Value = Message;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
     }
-    // A fresh parse would allow what the whole body's parse refuses.
-    if MESSAGE_DEPTH + nesting(raw.get().as_bytes()) >= PARSER_DEPTH {
-        return None;
+}
+
+impl<'de> Visitor<'de> for MessageSeed<'_, 'de> {
+    type Value = Message;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message")
     }
-    let v: Value = serde_json::from_str(raw.get()).ok()?;
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Self { ctx, scratch } = self;
+        scratch.keys.clear();
+        scratch.fields.clear();
+        scratch.blocks.clear();
+        // Whether the fast path takes this message as it is read; if not, it is parsed from
+        // its pieces and walked by `request.rs`'s walker.
+        let mut fast = true;
+        let mut content = None;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            // A repeated key: the parse keeps the last value, let it decide.
+            if scratch.keys.iter().any(|(k, _)| *k == key) {
+                return Err(outside());
+            }
+            let piece = if key == "content" {
+                let (c, all_fast) = map.next_value_seed(ContentSeed {
+                    ctx,
+                    scratch: &mut *scratch,
+                })?;
+                fast &= all_fast;
+                content = Some(c);
+                Piece::Content
+            } else {
+                // `output_config` is not validated; it is read for a system message's effort.
+                fast &= matches!(key, "role" | "output_config");
+                Piece::Raw(map.next_value()?)
+            };
+            scratch.keys.push((key, piece));
+        }
+        let raw = |name: &str| {
+            scratch.keys.iter().find_map(|(k, p)| match p {
+                Piece::Raw(r) if *k == name => Some(*r),
+                _ => None,
+            })
+        };
+        let role = match raw("role").map(RawValue::get) {
+            Some("\"user\"") => Role::User,
+            Some("\"assistant\"") => Role::Assistant,
+            Some("\"system\"") => Role::System,
+            _ => {
+                fast = false;
+                Role::User
+            }
+        };
+        if let Some(Content::Blocks(blocks)) = &content {
+            let placed = |b: &Block| match b {
+                Block::Text(_) => true,
+                Block::ToolUse { .. } | Block::Thinking { .. } => role == Role::Assistant,
+                Block::ToolResult { .. } => role == Role::User,
+            };
+            fast &= blocks.iter().all(placed);
+        }
+        let content = match content {
+            Some(c) if fast => c,
+            _ => return parsed_message(scratch, content).ok_or_else(outside),
+        };
+        let effort = match raw("output_config") {
+            Some(oc) => serde_json::from_str::<Value>(oc.get())
+                .map_err(|_| outside::<A::Error>())?
+                .get_mut("effort")
+                .map(Value::take)
+                .filter(Value::is_string),
+            None => None,
+        };
+        // A message with a call of the search tool or its result keeps its parsed form too:
+        // when the model has tool search, the walker takes it (`walk`).
+        let search = searches(scratch, &content)
+            .then(|| message_value(scratch, Some(&content)).ok_or_else(outside))
+            .transpose()?;
+        Ok(Message {
+            role,
+            body: Body::Scanned(content),
+            search,
+            effort,
+        })
+    }
+}
+
+/// Whether scanned `content` has a call of Claude Code's search tool (noting its id) or the
+/// result of one.
+fn searches(scratch: &mut Scratch<'_>, content: &Content) -> bool {
+    let Content::Blocks(blocks) = content else {
+        return false;
+    };
+    let mut any = false;
+    for (b, &(from, to)) in blocks.iter().zip(&scratch.blocks) {
+        let field = |name: &str| {
+            scratch.fields[from..to]
+                .iter()
+                .find_map(|(k, v)| (*k == name).then(|| v.get().trim_matches('"')))
+        };
+        match b {
+            Block::ToolUse { .. } if field("name") == Some(SEARCH_TOOL) => {
+                let id = wire_call_id(field("id").unwrap_or_default()).into_owned();
+                scratch.search_calls.insert(id);
+                any = true;
+            }
+            Block::ToolResult { .. } => {
+                let id = field("tool_use_id").unwrap_or_default();
+                any |= scratch.search_calls.contains(wire_call_id(id).as_ref());
+            }
+            _ => {}
+        }
+    }
+    any
+}
+
+/// A message the fast path does not take, as the whole body's parse would have it: parsed,
+/// for `request.rs`'s walker. `None` where the `Value` path must decide.
+fn parsed_message(scratch: &mut Scratch<'_>, content: Option<Content>) -> Option<Message> {
+    let v = message_value(scratch, content.as_ref())?;
     let role = match v.get("role").and_then(Value::as_str) {
         Some("system") => Role::System,
         Some("assistant") => Role::Assistant,
@@ -308,6 +455,15 @@ fn message(ctx: Ctx, raw: &RawValue) -> Option<Message> {
     {
         return None;
     }
+    // Its search calls are the walker's; their results must know them.
+    for b in blocks.into_iter().flatten() {
+        if b.get("type").and_then(Value::as_str) == Some("tool_use")
+            && b.get("name").and_then(Value::as_str) == Some(SEARCH_TOOL)
+            && let Some(id) = b.get("id").and_then(Value::as_str)
+        {
+            scratch.search_calls.insert(wire_call_id(id).into_owned());
+        }
+    }
     let effort = v
         .get("output_config")
         .and_then(|oc| oc.get("effort"))
@@ -315,122 +471,106 @@ fn message(ctx: Ctx, raw: &RawValue) -> Option<Message> {
         .cloned();
     Some(Message {
         role,
-        span: ctx.span(raw.get()),
         body: Body::Parsed(v),
+        search: None,
         effort,
     })
 }
 
-struct MessageSeed(Ctx);
-
-impl<'de> DeserializeSeed<'de> for MessageSeed {
-    type Value = Message;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for MessageSeed {
-    type Value = Message;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a message")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut role: Option<&'de str> = None;
-        let mut content = None;
-        let mut output_config: Option<Value> = None;
-        while let Some(key) = map.next_key::<&'de str>()? {
-            match key {
-                "role" if role.is_none() => role = Some(map.next_value()?),
-                "content" if content.is_none() => {
-                    content = Some(map.next_value_seed(ContentSeed(self.0))?)
-                }
-                // Not validated; read for a system message's effort.
-                "output_config" if output_config.is_none() => {
-                    output_config = Some(map.next_value()?)
-                }
-                _ => return Err(outside()),
-            }
+/// The message just scanned as a `Value`, from its pieces: what `serde_json` would have
+/// parsed from its text. `None` if a piece would not parse alone as it would in the body.
+fn message_value(scratch: &Scratch<'_>, content: Option<&Content>) -> Option<Value> {
+    let parse = |raw: &RawValue, above: usize| -> Option<Value> {
+        // A fresh parse would allow what the whole body's parse refuses.
+        if above + nesting(raw.get().as_bytes()) >= PARSER_DEPTH {
+            return None;
         }
-        let role = match role {
-            Some("user") => Role::User,
-            Some("assistant") => Role::Assistant,
-            Some("system") => Role::System,
-            _ => return Err(outside()),
+        serde_json::from_str(raw.get()).ok()
+    };
+    let mut m = Map::with_capacity(scratch.keys.len());
+    for (k, piece) in &scratch.keys {
+        let v = match piece {
+            Piece::Raw(r) => parse(r, MESSAGE_FIELD_DEPTH)?,
+            Piece::Content => match content? {
+                Content::Text(Text::Raw(_)) => Value::String(scratch.text.to_owned()),
+                Content::Text(Text::Owned(s)) => Value::String(s.clone()),
+                Content::Blocks(_) => {
+                    let mut blocks = Vec::with_capacity(scratch.blocks.len());
+                    for &(from, to) in &scratch.blocks {
+                        let mut b = Map::with_capacity(to - from);
+                        for (k, v) in &scratch.fields[from..to] {
+                            b.insert((*k).to_owned(), parse(v, BLOCK_FIELD_DEPTH)?);
+                        }
+                        blocks.push(Value::Object(b));
+                    }
+                    Value::Array(blocks)
+                }
+            },
         };
-        let content = content.ok_or_else(outside)?;
-        if let Content::Blocks(blocks) = &content {
-            let placed = |b: &Block| match b {
-                Block::Text(_) => true,
-                Block::ToolUse { .. } | Block::Thinking { .. } => role == Role::Assistant,
-                Block::ToolResult { .. } => role == Role::User,
-            };
-            if !blocks.iter().all(placed) {
-                return Err(outside());
-            }
-        }
-        let effort = output_config
-            .and_then(|mut oc| oc.get_mut("effort").map(Value::take))
-            .filter(Value::is_string);
-        Ok(Message {
-            role,
-            // Set by `message`, which has the raw text.
-            span: Span { start: 0, end: 0 },
-            body: Body::Scanned(content),
-            effort,
-        })
+        m.insert((*k).to_owned(), v);
     }
+    Some(Value::Object(m))
 }
 
-struct ContentSeed(Ctx);
+/// A message's `content`, and whether the fast path takes all of it.
+struct ContentSeed<'s, 'de> {
+    ctx: Ctx,
+    scratch: &'s mut Scratch<'de>,
+}
 
-impl<'de> DeserializeSeed<'de> for ContentSeed {
-    type Value = Content;
+impl<'de> DeserializeSeed<'de> for ContentSeed<'_, 'de> {
+    type Value = (Content, bool);
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ContentSeed {
-    type Value = Content;
+impl<'de> Visitor<'de> for ContentSeed<'_, 'de> {
+    type Value = (Content, bool);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string or content blocks")
     }
 
     // A string without escapes arrives borrowed, and is its own JSON text.
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Content, E> {
-        if s.is_empty() {
-            return Err(outside());
-        }
-        Ok(Content::Text(Text::Raw(self.0.span(s))))
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        self.scratch.text = s;
+        Ok((Content::Text(Text::Raw(self.ctx.span(s))), !s.is_empty()))
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Content, E> {
-        if s.is_empty() {
-            return Err(outside());
-        }
-        Ok(Content::Text(Text::Owned(s.to_owned())))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok((Content::Text(Text::Owned(s.to_owned())), !s.is_empty()))
     }
 
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Content, S::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let Self { ctx, scratch } = self;
         let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-        while let Some(b) = seq.next_element_seed(BlockSeed(self.0))? {
-            blocks.push(b);
+        let mut fast = true;
+        loop {
+            let from = scratch.fields.len();
+            let seed = BlockSeed {
+                ctx,
+                fields: &mut scratch.fields,
+            };
+            match seq.next_element_seed(seed)? {
+                None => break,
+                Some(Some(b)) => blocks.push(b),
+                Some(None) => fast = false,
+            }
+            scratch.blocks.push((from, scratch.fields.len()));
         }
-        if blocks.is_empty() {
-            return Err(outside());
-        }
-        Ok(Content::Blocks(blocks))
+        Ok((Content::Blocks(blocks), fast && !scratch.blocks.is_empty()))
     }
 }
 
-struct BlockSeed(Ctx);
+/// A content block: the one the fast path takes, or `None`; its fields are kept either way.
+struct BlockSeed<'s, 'de> {
+    ctx: Ctx,
+    fields: &'s mut Vec<(&'de str, &'de RawValue)>,
+}
 
-impl<'de> DeserializeSeed<'de> for BlockSeed {
-    type Value = Block;
+impl<'de> DeserializeSeed<'de> for BlockSeed<'_, 'de> {
+    type Value = Option<Block>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
@@ -451,16 +591,24 @@ struct Fields<'de> {
     signature: Option<&'de RawValue>,
 }
 
-impl<'de> Visitor<'de> for BlockSeed {
-    type Value = Block;
+impl<'de> Visitor<'de> for BlockSeed<'_, 'de> {
+    type Value = Option<Block>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a content block")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Block, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Block>, A::Error> {
+        let from = self.fields.len();
         let mut f = Fields::default();
+        let mut fast = true;
         while let Some(key) = map.next_key::<&'de str>()? {
+            let v: &'de RawValue = map.next_value()?;
+            // A repeated key: the parse keeps the last value, let it decide.
+            if self.fields[from..].iter().any(|(k, _)| *k == key) {
+                return Err(outside());
+            }
+            self.fields.push((key, v));
             let slot = match key {
                 "type" => &mut f.ty,
                 "text" => &mut f.text,
@@ -474,22 +622,20 @@ impl<'de> Visitor<'de> for BlockSeed {
                 "signature" => &mut f.signature,
                 "cache_control" => {
                     // Checked as the validator checks it; the conversion ignores it.
-                    let v: Value = map.next_value()?;
-                    if !crate::validate::cache_control_ok(&v) {
-                        return Err(outside());
-                    }
+                    fast &= serde_json::from_str::<Value>(v.get())
+                        .is_ok_and(|v| crate::validate::cache_control_ok(&v));
                     continue;
                 }
-                _ => return Err(outside()),
+                _ => {
+                    fast = false;
+                    continue;
+                }
             };
-            let v: &'de RawValue = map.next_value()?;
             // A null field is "absent" to the validator and to the walker: theirs to decide.
-            if slot.is_some() || v.get() == "null" {
-                return Err(outside());
-            }
+            fast &= v.get() != "null";
             *slot = Some(v);
         }
-        block(self.0, &f).ok_or_else(outside)
+        Ok(if fast { block(self.ctx, &f) } else { None })
     }
 }
 
@@ -582,13 +728,18 @@ impl<'de> Visitor<'de> for TextsSeed {
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Vec<Span>, S::Error> {
         let mut out = Vec::new();
-        while let Some(b) = seq.next_element_seed(BlockSeed(self.0))? {
-            match b {
-                Block::Text(s) => out.push(s),
-                _ => return Err(outside()),
+        let mut fields = Vec::new();
+        loop {
+            let seed = BlockSeed {
+                ctx: self.0,
+                fields: &mut fields,
+            };
+            match seq.next_element_seed(seed)? {
+                None => return Ok(out),
+                Some(Some(Block::Text(s))) => out.push(s),
+                Some(_) => return Err(outside()),
             }
         }
-        Ok(out)
     }
 }
 
@@ -909,12 +1060,10 @@ pub(crate) fn walk(
         };
         let parsed = match &m.body {
             Body::Parsed(v) => Some(v.clone()),
-            Body::Scanned(Content::Blocks(b)) if searching(b) => {
-                let Ok(v) = serde_json::from_str(m.span.of(src)) else {
-                    return Ok(None);
-                };
-                Some(v)
-            }
+            Body::Scanned(Content::Blocks(b)) if searching(b) => match &m.search {
+                Some(v) => Some(v.clone()),
+                None => return Ok(None),
+            },
             Body::Scanned(_) => None,
         };
         if let Some(v) = parsed {

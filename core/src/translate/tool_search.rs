@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
 /// Claude Code's client tool search tool.
-const SEARCH_TOOL: &str = "ToolSearch";
+pub(crate) const SEARCH_TOOL: &str = "ToolSearch";
 
 /// What the request's raw tool list says, read before the conversion consumes it.
 pub(crate) struct Plan {
