@@ -70,10 +70,39 @@ fn same_inbound(body: &[u8], what: &str) {
     let fast = verdict(Inbound::parse(Dialect::Anthropic, body));
     let whole = match serde_json::from_slice::<Value>(body) {
         Ok(v) => verdict(Inbound::from_value(Dialect::Anthropic, v)),
-        // Not JSON: parse's own error, on both sides.
-        Err(_) => fast.clone(),
+        // Not JSON (to serde_json): parse's own error, which the fast path must give too.
+        Err(_) => {
+            assert!(
+                !fast.starts_with("ok "),
+                "{what}: accepted what is not JSON"
+            );
+            fast.clone()
+        }
     };
     assert_eq!(fast, whole, "{what}: {}", String::from_utf8_lossy(body));
+}
+
+/// Fields the scan captures without counting their nesting and parses alone later: at every
+/// depth around `serde_json`'s recursion limit, both paths give the same verdict.
+#[test]
+fn nesting_the_body_parse_refuses_is_refused_on_both_paths() {
+    let head = r#"{"model":"m","max_tokens":1,"messages":["#;
+    let templates = [
+        r#"{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral","x":DEEP}}]}"#,
+        r#"{"role":"user","content":"hi","output_config":{"x":DEEP}}"#,
+        r#"{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"ok","cache_control":{"type":"ephemeral","x":DEEP}}]}]}"#,
+        r#"{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"},"x":DEEP}]}"#,
+    ];
+    for t in templates {
+        for k in 110..=130 {
+            let deep = format!("{}{}", "[".repeat(k), "]".repeat(k));
+            let body = format!("{head}{}]}}", t.replace("DEEP", &deep));
+            for (label, opts) in option_sets() {
+                same(body.as_bytes(), &opts, label);
+            }
+            same_inbound(body.as_bytes(), "inbound");
+        }
+    }
 }
 
 fn option_sets() -> Vec<(&'static str, RequestOptions)> {

@@ -282,6 +282,9 @@ impl<'de> Visitor<'de> for MessagesSeed {
 const MESSAGE_FIELD_DEPTH: usize = 3;
 /// Levels of nesting above a block's field: those of a message's, `content` and the block.
 const BLOCK_FIELD_DEPTH: usize = 5;
+/// Levels of nesting above a field of a block in a tool result's `content`: a block field's,
+/// the result's `content` and the block.
+const RESULT_BLOCK_FIELD_DEPTH: usize = 7;
 /// `serde_json`'s recursion limit.
 const PARSER_DEPTH: usize = 128;
 
@@ -386,8 +389,8 @@ impl<'de> Visitor<'de> for MessageSeed<'_, 'de> {
             _ => return parsed_message(scratch, content).ok_or_else(outside),
         };
         let effort = match raw("output_config") {
-            Some(oc) => serde_json::from_str::<Value>(oc.get())
-                .map_err(|_| outside::<A::Error>())?
+            Some(oc) => parse_at(oc, MESSAGE_FIELD_DEPTH)
+                .ok_or_else(outside::<A::Error>)?
                 .get_mut("effort")
                 .map(Value::take)
                 .filter(Value::is_string),
@@ -480,17 +483,10 @@ fn parsed_message(scratch: &mut Scratch<'_>, content: Option<Content>) -> Option
 /// The message just scanned as a `Value`, from its pieces: what `serde_json` would have
 /// parsed from its text. `None` if a piece would not parse alone as it would in the body.
 fn message_value(scratch: &Scratch<'_>, content: Option<&Content>) -> Option<Value> {
-    let parse = |raw: &RawValue, above: usize| -> Option<Value> {
-        // A fresh parse would allow what the whole body's parse refuses.
-        if above + nesting(raw.get().as_bytes()) >= PARSER_DEPTH {
-            return None;
-        }
-        serde_json::from_str(raw.get()).ok()
-    };
     let mut m = Map::with_capacity(scratch.keys.len());
     for (k, piece) in &scratch.keys {
         let v = match piece {
-            Piece::Raw(r) => parse(r, MESSAGE_FIELD_DEPTH)?,
+            Piece::Raw(r) => parse_at(r, MESSAGE_FIELD_DEPTH)?,
             Piece::Content => match content? {
                 Content::Text(Text::Raw(_)) => Value::String(scratch.text.to_owned()),
                 Content::Text(Text::Owned(s)) => Value::String(s.clone()),
@@ -499,7 +495,7 @@ fn message_value(scratch: &Scratch<'_>, content: Option<&Content>) -> Option<Val
                     for &(from, to) in &scratch.blocks {
                         let mut b = Map::with_capacity(to - from);
                         for (k, v) in &scratch.fields[from..to] {
-                            b.insert((*k).to_owned(), parse(v, BLOCK_FIELD_DEPTH)?);
+                            b.insert((*k).to_owned(), parse_at(v, BLOCK_FIELD_DEPTH)?);
                         }
                         blocks.push(Value::Object(b));
                     }
@@ -510,6 +506,16 @@ fn message_value(scratch: &Scratch<'_>, content: Option<&Content>) -> Option<Val
         m.insert((*k).to_owned(), v);
     }
     Some(Value::Object(m))
+}
+
+/// Field text `raw`, found under `above` levels of nesting, parsed as the whole body's parse
+/// would: capturing it counted no levels, and a fresh parse starts from none, so nesting the
+/// body's parse refuses (`serde_json`'s recursion limit) is refused here too.
+fn parse_at(raw: &RawValue, above: usize) -> Option<Value> {
+    if above + nesting(raw.get().as_bytes()) >= PARSER_DEPTH {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
 }
 
 /// A message's `content`, and whether the fast path takes all of it.
@@ -551,6 +557,7 @@ impl<'de> Visitor<'de> for ContentSeed<'_, 'de> {
             let seed = BlockSeed {
                 ctx,
                 fields: &mut scratch.fields,
+                above: BLOCK_FIELD_DEPTH,
             };
             match seq.next_element_seed(seed)? {
                 None => break,
@@ -567,6 +574,8 @@ impl<'de> Visitor<'de> for ContentSeed<'_, 'de> {
 struct BlockSeed<'s, 'de> {
     ctx: Ctx,
     fields: &'s mut Vec<(&'de str, &'de RawValue)>,
+    /// Levels of nesting above the block's fields.
+    above: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for BlockSeed<'_, 'de> {
@@ -622,8 +631,10 @@ impl<'de> Visitor<'de> for BlockSeed<'_, 'de> {
                 "signature" => &mut f.signature,
                 "cache_control" => {
                     // Checked as the validator checks it; the conversion ignores it.
-                    fast &= serde_json::from_str::<Value>(v.get())
-                        .is_ok_and(|v| crate::validate::cache_control_ok(&v));
+                    let Some(cc) = parse_at(v, self.above) else {
+                        return Err(outside());
+                    };
+                    fast &= crate::validate::cache_control_ok(&cc);
                     continue;
                 }
                 _ => {
@@ -733,6 +744,7 @@ impl<'de> Visitor<'de> for TextsSeed {
             let seed = BlockSeed {
                 ctx: self.0,
                 fields: &mut fields,
+                above: RESULT_BLOCK_FIELD_DEPTH,
             };
             match seq.next_element_seed(seed)? {
                 None => return Ok(out),
