@@ -184,6 +184,8 @@ async fn serve(
         log: log.clone(),
         codex: lane == "codex",
         prefer_ws: false,
+        timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+        armed: None,
     };
     let abandoned = Abandoned {
         model: &model,
@@ -356,6 +358,9 @@ struct Driver {
     codex: bool,
     /// The picked model's catalog entry prefers the WebSocket transport.
     prefer_ws: bool,
+    /// The machine's timer, and the deadline it is set for (unix ms), if set.
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed: Option<u64>,
 }
 
 /// What one request's log entry says besides its route.
@@ -528,10 +533,21 @@ impl Driver {
             if self.ex.is_done() {
                 return Step::Finish;
             }
+            // The deadline moves with nearly every upstream chunk (the idle timeout), and
+            // setting a timer again costs a timer-wheel update and often a write to the
+            // runtime's wake-up descriptor. So the timer is set again only when the deadline
+            // comes sooner; a later one is noticed when the timer fires early (the machine
+            // acts only on deadlines that have passed).
             let deadline = self.ex.poll_timeout();
+            if let Some(ms) = deadline
+                && self.armed.is_none_or(|at| ms < at)
+            {
+                self.timer.as_mut().reset(instant_at(ms));
+                self.armed = Some(ms);
+            }
             let timer = async {
                 match deadline {
-                    Some(ms) => tokio::time::sleep_until(instant_at(ms)).await,
+                    Some(_) => self.timer.as_mut().await,
                     None => std::future::pending().await,
                 }
             };
@@ -558,7 +574,10 @@ impl Driver {
                         self.ex.handle_transport_error(&message, now_ms());
                     }
                 },
-                () = timer => self.ex.handle_timeout(now_ms()),
+                () = timer => {
+                    self.armed = None;
+                    self.ex.handle_timeout(now_ms());
+                }
                 // Once: a shut-down exchange is done, and the loop ends above.
                 Ok(()) = self.drain_over.wait_for(|over| *over).map(|r| r.map(|_| ())) => {
                     self.link = Link::Idle;
