@@ -56,18 +56,47 @@ fn default_reasoning_style() -> String {
 }
 
 impl Provider {
-    /// The key to send, from the config or the environment.
+    /// The key to send, from the config, the environment or the key file (read now).
     pub fn key(&self) -> Option<String> {
-        self.api_key_env
-            .as_deref()
-            .and_then(|v| std::env::var(v).ok())
-            .or_else(|| {
-                let text = std::fs::read_to_string(self.api_key_file.as_ref()?).ok()?;
-                text.lines().next().map(|l| l.trim().to_owned())
-            })
+        self.key_with(read_key)
+    }
+
+    /// The key file whose key is sent: `api_key_file`, unless the environment variable
+    /// `api_key_env` names has a key, which comes first.
+    pub fn key_file(&self) -> Option<&std::path::Path> {
+        match self.env_key() {
+            Some(_) => None,
+            None => self.api_key_file.as_deref(),
+        }
+    }
+
+    /// The key to send, the key file's as `file` reads it: the environment variable first,
+    /// then the file, then `api_key`.
+    pub fn key_with(
+        &self,
+        file: impl FnOnce(&std::path::Path) -> Option<String>,
+    ) -> Option<String> {
+        self.env_key()
+            .or_else(|| file(self.api_key_file.as_deref()?))
             .filter(|k| !k.is_empty())
             .or_else(|| self.api_key.clone())
     }
+
+    fn env_key(&self) -> Option<String> {
+        self.api_key_env
+            .as_deref()
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|k| !k.is_empty())
+    }
+}
+
+/// The key a key file holds: its first line, trimmed; `None` if unreadable or empty.
+pub fn read_key(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .next()
+        .map(|l| l.trim().to_owned())
+        .filter(|k| !k.is_empty())
 }
 
 /// The effective configuration.

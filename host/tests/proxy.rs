@@ -636,16 +636,23 @@ fallback = {{ match = "*", lane = "codex", model = "gpt-5.5" }}
             ..ProxyOpts::default()
         },
     );
-    let r = post(&p, &request("my-local-model", "text", false)).await;
-    assert_eq!(r.status(), 200);
-    let msg: Value = r.json().await.expect("json");
-    assert_eq!(msg["model"], "my-local-model");
-    let up = fake
+    // Twice: the second takes the key the first read (key_files.rs).
+    for _ in 0..2 {
+        let r = post(&p, &request("my-local-model", "text", false)).await;
+        assert_eq!(r.status(), 200);
+        let msg: Value = r.json().await.expect("json");
+        assert_eq!(msg["model"], "my-local-model");
+    }
+    let calls: Vec<_> = fake
         .requests()
         .into_iter()
-        .find(|r| r.path.starts_with("/v1/chat/completions"))
-        .expect("provider call");
-    assert_eq!(up.header("authorization"), Some("Bearer sk-local-file-key"));
+        .filter(|r| r.path.starts_with("/v1/chat/completions"))
+        .collect();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(c.header("authorization"), Some("Bearer sk-local-file-key"));
+    }
+    let up = &calls[0];
     assert_eq!(up.header("x-extra"), Some("yes"));
     let body: Value = serde_json::from_slice(&up.body).expect("json");
     assert_eq!(body["model"], "my-local-model");

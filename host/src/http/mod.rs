@@ -6,6 +6,7 @@ pub mod admin;
 pub mod body_deadline;
 pub mod codex_ws;
 pub mod dashboard;
+pub mod key_files;
 pub mod lanes;
 pub mod listen;
 pub mod logs;

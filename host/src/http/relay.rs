@@ -134,7 +134,13 @@ async fn serve(
     let target = match route.lane {
         Lane::Codex => crate::http::lanes::codex(&st),
         Lane::Chat => match crate::http::lanes::provider(&st.cfg(), &route) {
-            Some(p) => crate::http::lanes::chat(&st, p),
+            Some(p) => {
+                let file_key = match p.key_file() {
+                    Some(f) => st.key_files.key(f).await,
+                    None => None,
+                };
+                crate::http::lanes::chat(&st, p, file_key)
+            }
             None => {
                 let msg = format!(
                     "route for `{}` names provider `{}`, which is not configured",

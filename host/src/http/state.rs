@@ -73,6 +73,8 @@ pub struct AppState {
     pub zstd: crate::http::zstd_body::Switch,
     /// The Codex WebSockets (codex_ws.rs).
     pub sockets: Arc<crate::http::codex_ws::Sockets>,
+    /// Chat providers' keys read from their `api_key_file`s.
+    pub key_files: crate::http::key_files::KeyFiles,
     /// Entropy for ids the upstream does not give.
     seed: AtomicU64,
 }
@@ -131,6 +133,7 @@ impl AppState {
             drain_over: tokio::sync::watch::channel(false).0,
             zstd: crate::http::zstd_body::Switch::new(),
             sockets: Arc::default(),
+            key_files: Default::default(),
             catalogs_warmed: tokio::sync::OnceCell::new(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
             cfg: RwLock::new(Arc::new(cfg)),
