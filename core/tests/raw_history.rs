@@ -82,6 +82,39 @@ fn same_inbound(body: &[u8], what: &str) {
     assert_eq!(fast, whole, "{what}: {}", String::from_utf8_lossy(body));
 }
 
+/// A request whose route does not take a scanned history (a Chat lane) is parsed whole, with
+/// the same verdict; one that names its model after its history is scanned anyway.
+#[test]
+fn a_route_that_converts_the_whole_body_gets_it_parsed() {
+    let first =
+        br#"{"model":"kilo-model","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+    let last =
+        br#"{"max_tokens":8,"messages":[{"role":"user","content":"hi"}],"model":"kilo-model"}"#;
+    let chat = |m: &str| m != "kilo-model";
+    let whole = Inbound::parse_for(Dialect::Anthropic, first, chat).expect("valid");
+    assert_eq!(whole.value["messages"][0]["content"], "hi");
+    assert_eq!(whole.model, "kilo-model");
+    let scanned = Inbound::parse_for(Dialect::Anthropic, first, |_| true).expect("valid");
+    assert!(
+        scanned.value.get("messages").is_none(),
+        "scanned: history kept as text"
+    );
+    let after = Inbound::parse_for(Dialect::Anthropic, last, chat).expect("valid");
+    assert!(
+        after.value.get("messages").is_none(),
+        "model after messages: scanned"
+    );
+    let bad = br#"{"model":"kilo-model","max_tokens":8,"messages":[{"role":"user","content":[]}]}"#;
+    let verdict = |r: Result<Inbound, proxy_core::exchange::Failure>| match r {
+        Ok(_) => "ok".to_owned(),
+        Err(f) => String::from_utf8_lossy(&Reply::error(Dialect::Anthropic, &f).body).into_owned(),
+    };
+    assert_eq!(
+        verdict(Inbound::parse_for(Dialect::Anthropic, bad, chat)),
+        verdict(Inbound::parse(Dialect::Anthropic, bad))
+    );
+}
+
 /// Fields the scan captures without counting their nesting and parses alone later: at every
 /// depth around `serde_json`'s recursion limit, both paths give the same verdict.
 #[test]

@@ -154,12 +154,19 @@ const MAX_MESSAGES: usize = 100_000;
 /// history has anything the fast path leaves to the `Value` path. A `Some` history is valid
 /// (docs/CONVERSION.md §11); the other fields are not checked here.
 pub(crate) fn scan(body: &[u8]) -> Option<Scan> {
+    scan_for(body, &|_| true)
+}
+
+/// [`scan`], for a request whose route takes a scanned history only for some models:
+/// `None`, and the history left unread, when `model` precedes `messages` in the body and
+/// `wanted(model)` says no.
+pub(crate) fn scan_for(body: &[u8], wanted: &dyn Fn(&str) -> bool) -> Option<Scan> {
     let text = std::str::from_utf8(body).ok()?;
     let ctx = Ctx {
         base: text.as_ptr() as usize,
     };
     let mut de = serde_json::Deserializer::from_str(text);
-    let (rest, messages) = de.deserialize_map(TopVisitor(ctx)).ok()?;
+    let (rest, messages) = de.deserialize_map(TopVisitor(ctx, wanted)).ok()?;
     de.end().ok()?;
     Some(Scan {
         rest,
@@ -202,9 +209,9 @@ fn outside<E: de::Error>() -> E {
     E::custom("left to the Value path")
 }
 
-struct TopVisitor(Ctx);
+struct TopVisitor<'w>(Ctx, &'w dyn Fn(&str) -> bool);
 
-impl<'de> Visitor<'de> for TopVisitor {
+impl<'de> Visitor<'de> for TopVisitor<'_> {
     type Value = (Map<String, Value>, Option<Vec<Message>>);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -216,7 +223,11 @@ impl<'de> Visitor<'de> for TopVisitor {
         let mut messages = None;
         while let Some(key) = map.next_key::<&'de str>()? {
             if key == "messages" {
-                if messages.is_some() {
+                let unwanted = rest
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| !(self.1)(m));
+                if messages.is_some() || unwanted {
                     return Err(outside());
                 }
                 messages = Some(map.next_value_seed(MessagesSeed(self.0))?);

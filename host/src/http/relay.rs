@@ -122,7 +122,9 @@ async fn serve(
             );
         }
     };
-    let inbound = match Inbound::parse(dialect, &body) {
+    // The history is scanned for the Codex lane's conversion, parsed whole for a Chat one.
+    let codex_lane = |model: &str| st.route(model).lane == Lane::Codex;
+    let inbound = match Inbound::parse_for(dialect, &body, codex_lane) {
         Ok(i) => i,
         Err(f) => return reply(Reply::error(dialect, &f)),
     };

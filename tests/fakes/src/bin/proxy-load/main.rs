@@ -19,7 +19,7 @@
 //!                           [--scenario slow_drip] [--drip-ms 20]
 //!                           [--compare "CMD with {port} {upstream} {data_dir}"]
 //! target/release/proxy-load --perf [--requests 3000] [--runs 3] [--env CCP_KEY=value]…
-//!                           [--cases small-1,small-100,small-1000,400KB-1] [--upstreams keep-alive,closes]
+//!                           [--cases small-1,small-100,small-1000,400KB-1,400KBchat-1] [--upstreams keep-alive,closes]
 //!                           [--compare "CMD"]
 //! target/release/proxy-load --soak [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]
 //! ```
@@ -46,7 +46,8 @@ pub struct Args {
     requests: usize,
     /// `--perf`: settings for this proxy's process (`CCP_*`).
     env: Vec<(String, String)>,
-    /// `--perf`: the cases to run (`small-1`, `small-100`, `small-1000`, `400KB-1`); all.
+    /// `--perf`: the cases to run (`small-1`, `small-100`, `small-1000`, `400KB-1`, and the Chat
+    /// lane's `400KBchat-1`, only when named); all but the Chat one.
     cases: Option<Vec<String>>,
     /// `--perf`: the upstreams to run against (`keep-alive`, `closes`); both.
     upstreams: Option<Vec<String>>,
@@ -55,7 +56,7 @@ pub struct Args {
     seq_total: u64,
 }
 
-const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--cases small-1,small-100,small-1000,400KB-1] [--upstreams keep-alive,closes] [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
+const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--cases small-1,small-100,small-1000,400KB-1,400KBchat-1] [--upstreams keep-alive,closes] [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
 
 fn args() -> Args {
     let mut a = Args {

@@ -41,6 +41,8 @@ struct Case {
     total: usize,
     /// The Anthropic request.
     body: Arc<Vec<u8>>,
+    /// The chunk of the fake's answer that holds the first text token.
+    direct_token: &'static str,
 }
 
 /// A request builder shared by a batch's tasks.
@@ -169,8 +171,11 @@ async fn capture(client: &reqwest::Client, fake: &FakeServer, base: &str, body: 
         .requests()
         .into_iter()
         .rev()
-        .find(|l| l.path.starts_with("/backend-api/codex/responses"))
-        .expect("the proxy sent the fake a Codex request");
+        .find(|l| {
+            l.path.starts_with("/backend-api/codex/responses")
+                || l.path.ends_with("/chat/completions")
+        })
+        .expect("the proxy sent the fake a Codex or Chat request");
     let mut headers = reqwest::header::HeaderMap::new();
     let mut zstd = false;
     for (k, v) in &logged.headers {
@@ -247,21 +252,37 @@ fn spread(v: &[f64], digits: usize) -> String {
 pub async fn main(a: &Args) {
     let small = Arc::new(small_request());
     let large = Arc::new(large_request());
+    // The same request for a model the default routing table sends to the Chat lane (Kilo).
+    let large_chat = Arc::new({
+        let mut v: serde_json::Value = serde_json::from_slice(&large).expect("json");
+        v["model"] = json!("kilo-auto/free");
+        serde_json::to_vec(&v).expect("serialize")
+    });
     let total = a.requests;
     let cases = [
         ("small", 1, total, &small),
         ("small", 100, total, &small),
         ("small", 1000, total.max(1000), &small),
         ("400 KB", 1, (total / 10).max(20), &large),
+        ("400 KB chat", 1, (total / 10).max(20), &large_chat),
     ]
     .map(|(label, conc, total, body)| Case {
         label,
         conc,
         total,
         body: (*body).clone(),
+        direct_token: if label.ends_with("chat") {
+            CHAT_TOKEN
+        } else {
+            DIRECT_TOKEN
+        },
     });
     let wanted = |c: &Case| {
         let id = format!("{}-{}", c.label.replace(' ', ""), c.conc);
+        // The Chat case only when asked for by name (`--cases 400KBchat-1`).
+        if c.label.ends_with("chat") && a.cases.is_none() {
+            return false;
+        }
         a.cases.as_ref().is_none_or(|w| w.contains(&id))
     };
     let cases: Vec<Case> = cases.into_iter().filter(wanted).collect();
@@ -345,7 +366,7 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
         let mut figs: Vec<Figures> = paths.iter().map(|_| Figures::default()).collect();
         // Warm every path's connections at this concurrency.
         let warm = case.conc.min(case.total);
-        batch(case.conc, warm, direct_make.clone(), DIRECT_TOKEN, &[]).await;
+        batch(case.conc, warm, direct_make.clone(), case.direct_token, &[]).await;
         for (_, make, _) in &paths {
             batch(case.conc, warm, make.clone(), PROXY_TOKEN, &[]).await;
         }
@@ -354,7 +375,7 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
                 case.conc,
                 case.total,
                 direct_make.clone(),
-                DIRECT_TOKEN,
+                case.direct_token,
                 &[],
             )
             .await;
@@ -398,6 +419,8 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
 /// The chunk that holds the first text token, on each path.
 const DIRECT_TOKEN: &str = "response.output_text.delta";
 const PROXY_TOKEN: &str = "\"text_delta\"";
+/// A Chat provider's content delta (its first chunk, `{"role":…,"content":""}`, is not one).
+const CHAT_TOKEN: &str = "\"delta\":{\"content\":\"";
 
 /// A run's batch, on stderr (the table on stdout is what is kept).
 fn report(run: usize, who: &str, b: &Batch) {
