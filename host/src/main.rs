@@ -228,6 +228,7 @@ fn init_logging(format: &str) {
 /// jemalloc, not the system's glibc malloc: ~10-20 % less CPU per request, and at 1,000
 /// streams in flight a lower peak RSS, since glibc's bins fragment under many connections'
 /// buffers (docs/PERFORMANCE.md). Its options are set at build time (`.cargo/config.toml`).
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

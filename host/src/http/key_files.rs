@@ -3,7 +3,8 @@
 //! A serving thread runs many connections on one runtime, so a file read there would hold
 //! them all up. The file is read on the blocking pool instead, and its key is reused for
 //! [`FRESH`]: under load a file is read about once a second, an idle proxy reads it for the
-//! request that needs it, and a rotated key is in use within a second either way.
+//! request that needs it, and a rotated key is in use within about a second either way (two
+//! when reads overlap and the older one lands last).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
