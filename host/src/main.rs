@@ -461,7 +461,7 @@ fn log_routes(st: &http::state::AppState) {
 
 async fn serve(cfg: Config) -> ExitCode {
     let addr = format!("{}:{}", cfg.host, cfg.port);
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
+    let listener = match http::listen::bind(&addr).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {addr}: {e}");

@@ -39,6 +39,28 @@ pub struct Limits {
     pub threads: usize,
 }
 
+/// Connections the kernel may hold for the accept loop. tokio's `TcpListener::bind` asks for
+/// 1,024; a burst of new connections beyond it is dropped and the client's SYN comes again a
+/// second later. The kernel caps it at `net.core.somaxconn` (4,096 by default).
+pub const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Listen on `addr` (`host:port`, the first address it resolves to) with [`ACCEPT_BACKLOG`].
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let at = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    })?;
+    let socket = if at.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted proxy may take the port at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(at)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// Raise the soft open-files limit to the hard one; the limit now.
 pub fn raise_open_files() -> Option<u64> {
     let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).ok()?;

@@ -275,7 +275,12 @@ impl FakeServer {
 
     /// Bind `127.0.0.1:port` (0 = any free port) and serve on the current tokio runtime.
     pub async fn start_on(cfg: FakeConfig, port: u16) -> std::io::Result<FakeServer> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        // A backlog as deep as the kernel allows: a load test opens 1,000 upstream
+        // connections at once, and tokio's default (1,024) dropped some (a 1 s SYN retry).
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind((std::net::Ipv4Addr::LOCALHOST, port).into())?;
+        let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let mut inner = Inner::default();
         for (token, account) in &cfg.valid_tokens {
