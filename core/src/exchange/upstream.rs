@@ -191,7 +191,7 @@ pub(crate) fn codex_request(
         return convert_request_value(parsed.value, opts);
     };
     if let Value::Object(rest) = parsed.value
-        && let Some(c) = convert_scanned(rest, source, &history, opts)?
+        && let Some(c) = convert_scanned(rest, source, history, opts)?
     {
         return Ok(c);
     }

@@ -37,8 +37,15 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    fn of(self, src: &str) -> &str {
-        src.get(self.start..self.end).unwrap_or("")
+    /// Its bytes in `src`.
+    fn bytes(self, src: &[u8]) -> &[u8] {
+        src.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Its text in `src`: spans are cut at the scanned text's character boundaries, so this
+    /// checks only its own bytes (an id, a name, a signature), not the whole body again.
+    fn of(self, src: &[u8]) -> &str {
+        std::str::from_utf8(self.bytes(src)).unwrap_or("")
     }
 
     fn is_empty(self) -> bool {
@@ -911,7 +918,7 @@ impl RawInput {
 
 /// Writes items and the open message's parts, as `request.rs`'s walker builds them.
 struct Writer<'s> {
-    src: &'s str,
+    src: &'s [u8],
     out: RawInput,
     /// Whether a message item is open (being given parts).
     open: bool,
@@ -970,7 +977,7 @@ impl Writer<'_> {
     fn raw_string(&mut self, s: Span) {
         let buf = &mut self.out.buf;
         buf.push(b'"');
-        buf.extend_from_slice(s.of(self.src).as_bytes());
+        buf.extend_from_slice(s.bytes(self.src));
         buf.push(b'"');
     }
 
@@ -995,7 +1002,7 @@ impl Writer<'_> {
         self.string(&wire_tool_name(name.of(src)));
         self.key("arguments");
         self.out.buf.push(b'"');
-        push_as_string_body(&mut self.out.buf, input.of(src).as_bytes());
+        push_as_string_body(&mut self.out.buf, input.bytes(src));
         self.out.buf.push(b'"');
         self.key("call_id");
         self.string(&call_id);
@@ -1025,13 +1032,13 @@ impl Writer<'_> {
         }
         match output {
             Output::Empty => {}
-            Output::Text(s) => buf.extend_from_slice(s.of(src).as_bytes()),
+            Output::Text(s) => buf.extend_from_slice(s.bytes(src)),
             Output::Texts(list) => {
                 for (k, s) in list.iter().enumerate() {
                     if k > 0 {
                         buf.extend_from_slice(b"\\n");
                     }
-                    buf.extend_from_slice(s.of(src).as_bytes());
+                    buf.extend_from_slice(s.bytes(src));
                 }
             }
         }
@@ -1043,10 +1050,10 @@ impl Writer<'_> {
 /// Write `history`'s input items (`src` being the body it was scanned from), repaired as the
 /// `Value` path repairs them; `None` if `src` is not that body. A message with a call of the
 /// client's search tool, or the result of one, goes to the `Value` walker with the search
-/// state (`tool_search.rs`).
+/// state (`tool_search.rs`); a parsed message is moved to it, not copied.
 pub(crate) fn walk(
     src: &[u8],
-    history: &History,
+    history: History,
     opts: &RequestOptions,
     deg: &mut Degradations,
     search: &mut Option<Search<'_>>,
@@ -1054,9 +1061,6 @@ pub(crate) fn walk(
     if src.len() != history.source_len {
         return Ok(None);
     }
-    let Ok(src) = std::str::from_utf8(src) else {
-        return Ok(None);
-    };
     let mut w = Writer {
         src,
         out: RawInput {
@@ -1066,7 +1070,7 @@ pub(crate) fn walk(
         open: false,
         item_start: 0,
     };
-    for (i, m) in history.messages.iter().enumerate() {
+    for (i, m) in history.messages.into_iter().enumerate() {
         let (role, text_type) = match m.role {
             Role::User => ("user", "input_text"),
             Role::Assistant => ("assistant", "output_text"),
@@ -1081,31 +1085,26 @@ pub(crate) fn walk(
                 })
             })
         };
-        let parsed = match &m.body {
-            Body::Parsed(v) => Some(v.clone()),
-            Body::Scanned(Content::Blocks(b)) if searching(b) => match &m.search {
-                Some(v) => Some(v.clone()),
-                None => return Ok(None),
-            },
-            Body::Scanned(_) => None,
-        };
-        if let Some(v) = parsed {
-            for (item, origin) in walk_message(i, v, opts, deg, search)? {
-                let Some(kind) = Kind::of(&item) else {
-                    return Ok(None);
-                };
-                w.out.push_value(&item, kind, origin);
-            }
-            continue;
-        }
-        let blocks = match &m.body {
-            Body::Parsed(_) => continue,
+        let blocks = match m.body {
             Body::Scanned(Content::Text(t)) => {
-                w.text_part(role, text_type, t);
+                w.text_part(role, text_type, &t);
                 w.flush(role);
                 continue;
             }
-            Body::Scanned(Content::Blocks(b)) => b,
+            Body::Scanned(Content::Blocks(b)) if !searching(&b) => b,
+            Body::Scanned(Content::Blocks(_)) | Body::Parsed(_) => {
+                let v = match (m.body, m.search) {
+                    (Body::Parsed(v), _) | (Body::Scanned(_), Some(v)) => v,
+                    (Body::Scanned(_), None) => return Ok(None),
+                };
+                for (item, origin) in walk_message(i, v, opts, deg, search)? {
+                    let Some(kind) = Kind::of(&item) else {
+                        return Ok(None);
+                    };
+                    w.out.push_value(&item, kind, origin);
+                }
+                continue;
+            }
         };
         for (j, b) in blocks.iter().enumerate() {
             let origin = Origin::Block(i, j);
@@ -1144,7 +1143,8 @@ pub(crate) fn walk(
                     // their text need not be unescaped.
                     match replayable(signature.of(src), opts) {
                         Ok(env) => {
-                            let Ok(text) = serde_json::from_str::<String>(thinking.of(src)) else {
+                            let Ok(text) = serde_json::from_slice::<String>(thinking.bytes(src))
+                            else {
                                 return Ok(None);
                             };
                             let item = reasoning_of(env, &text);

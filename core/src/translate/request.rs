@@ -197,7 +197,7 @@ pub fn convert_request_fast(
     opts: &RequestOptions,
 ) -> Option<Result<Converted<CodexRequest>, RequestError>> {
     let scan = raw_history::scan(body)?;
-    convert_scanned(scan.rest, body, &scan.history, opts).transpose()
+    convert_scanned(scan.rest, body, scan.history, opts).transpose()
 }
 
 /// Convert an already parsed request.
@@ -215,7 +215,7 @@ pub fn convert_request_value(
 pub(crate) fn convert_scanned(
     rest: Map<String, Value>,
     source: &[u8],
-    history: &raw_history::History,
+    history: raw_history::History,
     opts: &RequestOptions,
 ) -> Result<Option<Converted<CodexRequest>>, RequestError> {
     convert_parts(rest, History::Raw(source, history), opts)
@@ -224,7 +224,7 @@ pub(crate) fn convert_scanned(
 /// A request's `messages`: parsed, or scanned spans of its body.
 enum History<'a> {
     Values(Vec<Value>),
-    Raw(&'a [u8], &'a raw_history::History),
+    Raw(&'a [u8], raw_history::History),
 }
 
 fn convert_parts(
@@ -367,8 +367,11 @@ fn convert_parts(
             ]));
         }
         if !instructions.is_empty() {
-            prefix.push(json!({"type": "message", "role": "developer",
-                               "content": [input_text(instructions)]}));
+            prefix.push(object([
+                ("type", "message".into()),
+                ("role", "developer".into()),
+                ("content", Value::Array(vec![input_text(instructions)])),
+            ]));
         }
         input.splice(0..0, prefix);
         body.insert("input".into(), Value::Array(input));
@@ -934,9 +937,13 @@ fn reasoning(
         match k.as_str() {
             "format" if v.get("type").and_then(Value::as_str) == Some("json_schema") => {
                 let schema = v.get("schema").cloned().unwrap_or_else(empty_schema);
-                text = Some(json!({"format": {
-                    "type": "json_schema", "name": "output", "schema": schema, "strict": false,
-                }}));
+                let format = object([
+                    ("type", "json_schema".into()),
+                    ("name", "output".into()),
+                    ("schema", schema),
+                    ("strict", Value::Bool(false)),
+                ]);
+                text = Some(object([("format", format)]));
                 deg.push(
                     "output_config.format",
                     K::Approximated,
@@ -1346,17 +1353,8 @@ impl Walker<'_, '_> {
     fn replay_reasoning(&self, b: &mut Map<String, Value>) -> Result<Value, &'static str> {
         let sig = b.get("signature").and_then(Value::as_str).unwrap_or("");
         let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
-        reasoning_item(sig, text, self.opts)
+        replayable(sig, self.opts).map(|env| reasoning_of(env, text))
     }
-}
-
-/// The reasoning item a thinking block with `signature` and `text` replays, or why it cannot.
-pub(crate) fn reasoning_item(
-    sig: &str,
-    text: &str,
-    opts: &RequestOptions,
-) -> Result<Value, &'static str> {
-    replayable(sig, opts).map(|env| reasoning_of(env, text))
 }
 
 /// The envelope of a thinking block's `signature`, if its reasoning can be replayed here.

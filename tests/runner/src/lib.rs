@@ -62,10 +62,7 @@ fn run_request(case: &Value) -> Value {
     }
     opts.tool_search = o.get("tool_search").and_then(Value::as_bool) == Some(true);
     let body = request_bytes(case);
-    let result = |r: Result<
-        proxy_core::Converted<proxy_core::CodexRequest>,
-        proxy_core::RequestError,
-    >| match r {
+    let result = |r: Conversion| match r {
         Ok(c) => json!({
             // The bytes the host sends, read back.
             "body": serde_json::from_slice::<Value>(&c.value.to_json()).unwrap_or(Value::Null),
@@ -84,10 +81,7 @@ fn run_request(case: &Value) -> Value {
         let slow = serde_json::from_slice::<Value>(&body)
             .map_err(|e| proxy_core::RequestError::Json(e.to_string()))
             .and_then(|v| convert_request_value(v, &opts));
-        let bytes = |r: &Result<
-            proxy_core::Converted<proxy_core::CodexRequest>,
-            proxy_core::RequestError,
-        >| {
+        let bytes = |r: &Conversion| {
             r.as_ref()
                 .map(|c| c.value.to_json())
                 .map_err(ToString::to_string)
@@ -98,6 +92,9 @@ fn run_request(case: &Value) -> Value {
     }
     out
 }
+
+/// What a request conversion gives.
+type Conversion = Result<proxy_core::Converted<proxy_core::CodexRequest>, proxy_core::RequestError>;
 
 fn stream_translator(case: &Value, chat: bool) -> Box<dyn EventTranslator> {
     let o = case.get("options").cloned().unwrap_or(Value::Null);
