@@ -690,7 +690,11 @@ async fn send_turn(
             .map_err(transport_failure);
     };
     let limits = crate::http::codex_ws::Limits::of(&st.cfg());
-    let failed_whole = match crate::http::codex_ws::send(&st.sockets, key, &req, limits).await {
+    // Boxed: the socket's future is many kilobytes (a TLS handshake's state), and inline it
+    // would make every request's turn that large, the HTTP ones too (each turn is boxed in
+    // `Link::Sending` while it waits for its answer's head).
+    let on_socket = Box::pin(crate::http::codex_ws::send(&st.sockets, key, &req, limits));
+    let failed_whole = match on_socket.await {
         Ok(a) => return Ok(Answered::Ws(a)),
         Err(Fallback::Failed { full }) => full,
         Err(_) => false,
