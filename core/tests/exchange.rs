@@ -593,3 +593,51 @@ fn absurd_reset_times_do_not_overflow() {
         assert!(t.client.status.is_some(), "{headers}");
     }
 }
+
+#[test]
+fn a_committed_stream_keeps_no_copy_of_the_clients_body() {
+    use proxy_core::exchange::{
+        CodexTarget, Dialect, Exchange, ExchangeConfig, Inbound, Output, Pick, Target, TokenResult,
+    };
+    let body = serde_json::to_vec(&request(true)).expect("json");
+    let inbound = Inbound::parse(Dialect::Anthropic, &body).expect("inbound");
+    let route = proxy_core::RoutingTable::default().route(&inbound.model);
+    let target = Target::Codex(CodexTarget {
+        url: "http://codex.test/codex/responses".into(),
+        user_agent: "t".into(),
+        version: "1".into(),
+    });
+    let mut ex = Exchange::new(
+        ExchangeConfig::default(),
+        inbound,
+        body.clone(),
+        target,
+        route,
+        None,
+        7,
+        1_000,
+    );
+    // Runs the machine's outputs; says whether it sent, and whether it committed.
+    let turn = |ex: &mut Exchange| {
+        let (mut sent, mut committed) = (false, false);
+        while let Some(out) = ex.poll() {
+            match out {
+                Output::PickAccount { .. } => ex.handle_pick(Pick::Account("a".into()), 1_000),
+                Output::GetToken { .. } => ex.handle_token(TokenResult::Ready("t".into()), 1_000),
+                Output::Send(_) => sent = true,
+                Output::Commit { .. } => committed = true,
+                _ => {}
+            }
+        }
+        (sent, committed)
+    };
+    assert_eq!(turn(&mut ex), (true, false));
+    // Held: a retry may still convert the body again.
+    ex.handle_head(200, &[], 1_001);
+    ex.handle_bytes(TEXT_START.as_bytes(), 1_002);
+    assert_eq!(turn(&mut ex), (false, false));
+    assert_eq!(ex.kept_request_bytes(), body.len());
+    ex.handle_bytes(delta("Hi").as_bytes(), 1_003);
+    assert_eq!(turn(&mut ex), (false, true));
+    assert_eq!(ex.kept_request_bytes(), 0);
+}

@@ -382,6 +382,12 @@ impl Exchange {
         &self.inbound
     }
 
+    /// Bytes of the client's body kept for the attempts still possible: all of it until the
+    /// response commits, none after.
+    pub fn kept_request_bytes(&self) -> usize {
+        self.source.len()
+    }
+
     /// The account of the latest attempt.
     pub fn account(&self) -> Option<&str> {
         self.account.as_deref()
@@ -1032,6 +1038,10 @@ impl Exchange {
         if emitted {
             self.out.push_back(Output::Emit(held));
         }
+        // No attempt follows a commit, so the client's body (a Claude Code turn's is hundreds
+        // of kilobytes) is not kept for the stream's whole life.
+        self.source = Vec::new();
+        self.value = None;
         self.phase = Phase::Live(Box::new(Live {
             tr,
             enc,
