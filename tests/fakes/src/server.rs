@@ -265,6 +265,8 @@ pub struct FakeServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
+    /// `start_apart`'s thread runs until this is dropped.
+    _apart: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl FakeServer {
@@ -308,7 +310,47 @@ impl FakeServer {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(FakeServer { addr, shared, task })
+        Ok(FakeServer {
+            addr,
+            shared,
+            task,
+            _apart: None,
+        })
+    }
+
+    /// Bind `127.0.0.1:0` and serve on a thread of its own, with a runtime of its own, as a
+    /// real upstream is another process. On a client's own runtime, the client's and the
+    /// fake's tasks hand a request over without a thread ever going to sleep, so a "direct"
+    /// first-token time measured that way lacks the two wake-ups every real upstream costs,
+    /// and a proxy's added time would be charged with them (`proxy-load --perf`).
+    pub fn start_apart(cfg: FakeConfig) -> std::io::Result<FakeServer> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("fake".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let (stop, stopped) = tokio::sync::oneshot::channel();
+                    let started = FakeServer::start(cfg).await.map(|mut f| {
+                        f._apart = Some(stop);
+                        f
+                    });
+                    if tx.send(started).is_ok() {
+                        let _ = stopped.await;
+                    }
+                });
+            })?;
+        rx.recv()
+            .map_err(|_| std::io::Error::other("the fake's thread ended"))?
     }
 
     /// `http://127.0.0.1:PORT`

@@ -20,11 +20,12 @@
 //!                           [--compare "CMD with {port} {upstream} {data_dir}"]
 //! target/release/proxy-load --perf [--requests 3000] [--runs 3] [--env CCP_KEY=value]…
 //!                           [--cases small-1,small-100,small-1000,400KB-1,400KBchat-1] [--upstreams keep-alive,closes]
-//!                           [--compare "CMD"]
+//!                           [--fake-inline] [--floor] [--compare "CMD"]
 //! target/release/proxy-load --soak [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]
 //! ```
 
 mod compare;
+mod floor;
 mod load;
 mod perf;
 mod soak;
@@ -51,12 +52,17 @@ pub struct Args {
     cases: Option<Vec<String>>,
     /// `--perf`: the upstreams to run against (`keep-alive`, `closes`); both.
     upstreams: Option<Vec<String>>,
+    /// `--perf --fake-inline`: the fake on the client's runtime, as before 2026-12-08 (see
+    /// `FakeServer::start_apart`).
+    fake_inline: bool,
+    /// `--perf --floor`: a zero-work relay measured next to the proxy (`floor.rs`).
+    floor: bool,
     secs: u64,
     runs: usize,
     seq_total: u64,
 }
 
-const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--cases small-1,small-100,small-1000,400KB-1,400KBchat-1] [--upstreams keep-alive,closes] [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
+const USAGE: &str = "usage: proxy-load [--proxy-bin P] [--n 1,100,1000] [--scenario S] [--drip-ms MS] [--compare CMD]\n       proxy-load --perf [--proxy-bin P] [--requests 3000] [--runs 3] [--env CCP_KEY=value]... [--cases small-1,small-100,small-1000,400KB-1,400KBchat-1] [--upstreams keep-alive,closes] [--fake-inline] [--floor] [--compare CMD]\n       proxy-load --soak [--proxy-bin P] [--n 1000] [--secs 60] [--runs 3] [--drip-ms 50] [--seq 100]";
 
 fn args() -> Args {
     let mut a = Args {
@@ -71,15 +77,19 @@ fn args() -> Args {
         env: Vec::new(),
         cases: None,
         upstreams: None,
+        fake_inline: false,
+        floor: false,
         secs: 60,
         runs: 3,
         seq_total: 100,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        if k == "--soak" || k == "--perf" {
+        if k == "--soak" || k == "--perf" || k == "--fake-inline" || k == "--floor" {
             a.soak |= k == "--soak";
             a.perf |= k == "--perf";
+            a.fake_inline |= k == "--fake-inline";
+            a.floor |= k == "--floor";
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -131,8 +141,19 @@ async fn setup(a: &Args, cfg: FakeConfig) -> Setup {
     Setup { fake, token, proxy }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, mode, upstream, request] = &argv[..]
+        && mode == "--relay-child"
+    {
+        return floor::child(upstream, request);
+    }
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let a = args();
     if a.soak {
         // The exit code is set once the proxy and the fake are gone (exit skips their drops).

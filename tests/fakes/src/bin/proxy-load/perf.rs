@@ -18,6 +18,7 @@
 //! request). Runs alternate the paths, and the table gives each figure's median and range.
 
 use crate::compare::Other;
+use crate::floor;
 use crate::load::pct;
 use crate::{ACCOUNT, Args};
 use futures_util::StreamExt;
@@ -150,6 +151,7 @@ fn small_request() -> Vec<u8> {
 /// The request this proxy sent the fake for `body`, to be replayed straight to it.
 struct Direct {
     url: String,
+    path: String,
     headers: reqwest::header::HeaderMap,
     body: bytes::Bytes,
 }
@@ -205,6 +207,7 @@ async fn capture(client: &reqwest::Client, fake: &FakeServer, base: &str, body: 
     };
     Direct {
         url: format!("{}{}", fake.base_url(), logged.path),
+        path: logged.path.clone(),
         headers,
         body,
     }
@@ -310,11 +313,15 @@ pub async fn main(a: &Args) {
 }
 
 async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
-    let fake = FakeServer::start(FakeConfig {
+    let cfg = FakeConfig {
         close_connections: close,
         ..FakeConfig::default()
-    })
-    .await
+    };
+    let fake = if a.fake_inline {
+        FakeServer::start(cfg).await
+    } else {
+        FakeServer::start_apart(cfg)
+    }
     .expect("fake");
     let (token, _, _) = fake.issue_tokens(ACCOUNT, "load@example.com");
     // The HTTP path unless told otherwise: the direct request replays what went over HTTP
@@ -355,20 +362,36 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
             let (c, body) = (client.clone(), case.body.clone());
             Arc::new(move || via(&c, &base, body.to_vec()))
         };
-        let mut paths: Vec<(&str, Make, Vec<u32>)> = vec![(
+        let mut paths: Vec<(&str, Make, Vec<u32>, &'static str)> = vec![(
             "this proxy",
             via_make(proxy.base.clone()),
             vec![proxy.child.id()],
+            PROXY_TOKEN,
         )];
         if let Some(o) = &other {
-            paths.push(("compared", via_make(o.base.clone()), o.pids()));
+            paths.push(("compared", via_make(o.base.clone()), o.pids(), PROXY_TOKEN));
+        }
+        // The relay keeps one upstream connection per client connection, so it is measured
+        // against the fake that keeps them (a closing fake would close its client's too).
+        let relay = (a.floor && !close).then(|| {
+            let host = fake.local_addr().to_string();
+            let raw = floor::request_bytes(&host, &direct.path, &direct.headers, &direct.body);
+            floor::Relay::start(fake.local_addr(), &raw)
+        });
+        if let Some(r) = &relay {
+            paths.push((
+                "zero-work relay",
+                via_make(r.base.clone()),
+                vec![r.pid()],
+                case.direct_token,
+            ));
         }
         let mut figs: Vec<Figures> = paths.iter().map(|_| Figures::default()).collect();
         // Warm every path's connections at this concurrency.
         let warm = case.conc.min(case.total);
         batch(case.conc, warm, direct_make.clone(), case.direct_token, &[]).await;
-        for (_, make, _) in &paths {
-            batch(case.conc, warm, make.clone(), PROXY_TOKEN, &[]).await;
+        for (_, make, _, marker) in &paths {
+            batch(case.conc, warm, make.clone(), marker, &[]).await;
         }
         for run in 1..=a.runs {
             let d = batch(
@@ -381,8 +404,8 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
             .await;
             fake.forget_requests();
             report(run, "direct", &d);
-            for ((who, make, pids), f) in paths.iter().zip(&mut figs) {
-                let b = batch(case.conc, case.total, make.clone(), PROXY_TOKEN, pids).await;
+            for ((who, make, pids, marker), f) in paths.iter().zip(&mut figs) {
+                let b = batch(case.conc, case.total, make.clone(), marker, pids).await;
                 fake.forget_requests();
                 report(run, who, &b);
                 f.added_p50
@@ -397,7 +420,7 @@ async fn run_upstream(a: &Args, close: bool, cases: &[Case]) {
                 f.failures += b.failures + d.failures;
             }
         }
-        for ((who, _, _), f) in paths.iter().zip(&figs) {
+        for ((who, _, _, _), f) in paths.iter().zip(&figs) {
             println!(
                 "| {} | {} | {} | {} | {who} | {} | {} | {} | {} | {} | {} | {} |",
                 if close { "closes" } else { "keep-alive" },

@@ -1,0 +1,166 @@
+//! `--perf --floor`: what any proxy must add on this machine. A zero-work relay, run as a
+//! process of its own (this binary, `--relay-child`) on one single-thread runtime, takes each
+//! client request whole, sends the fake the very request the proxy sent it (prebuilt bytes),
+//! and forwards the answer's bytes as they come, untouched. Its added first-token time is the
+//! cost of the two extra loopback hops and wake-ups alone: the floor the proxy's figure is
+//! read against.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// The relay's process, stopped when dropped.
+pub struct Relay {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    file: std::path::PathBuf,
+}
+
+impl Relay {
+    /// Start the relay in front of `upstream`, sending it `request` (a whole HTTP/1.1
+    /// request: head and body) for every client request.
+    pub fn start(upstream: SocketAddr, request: &[u8]) -> Relay {
+        let file = std::env::temp_dir().join(format!("ccp-floor-{}.http", std::process::id()));
+        std::fs::write(&file, request).expect("the relay's request");
+        let mut child = Command::new(std::env::current_exe().expect("this binary"))
+            .arg("--relay-child")
+            .arg(upstream.to_string())
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("the relay");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("the relay's port");
+        let port: u16 = line.trim().parse().expect("a port");
+        Relay {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            file,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// The whole upstream request the fake logged, as bytes to send again.
+pub fn request_bytes(
+    host: &str,
+    path: &str,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = format!("POST {path} HTTP/1.1\r\nhost: {host}\r\n").into_bytes();
+    for (k, v) in headers {
+        out.extend_from_slice(k.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The child: `--relay-child ADDR FILE`. Serves until killed.
+pub fn child(upstream: &str, request_file: &str) {
+    let upstream: SocketAddr = upstream.parse().expect("upstream address");
+    let request: Arc<[u8]> = std::fs::read(request_file).expect("request").into();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind((std::net::Ipv4Addr::LOCALHOST, 0).into())
+            .expect("bind");
+        let listener = socket.listen(4096).expect("listen");
+        let port = listener.local_addr().expect("address").port();
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{port}");
+        let _ = out.flush();
+        while let Ok((client, _)) = listener.accept().await {
+            let _ = client.set_nodelay(true);
+            tokio::spawn(relay(client, upstream, request.clone()));
+        }
+    });
+}
+
+/// One client connection: its requests in turn, each answered by one upstream exchange on
+/// this connection's own upstream connection.
+async fn relay(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    request: Arc<[u8]>,
+) -> std::io::Result<()> {
+    let mut up = TcpStream::connect(upstream).await?;
+    up.set_nodelay(true)?;
+    let mut inbox = Vec::with_capacity(8192);
+    let mut answer = vec![0u8; 16 * 1024];
+    loop {
+        // A whole client request: its head, then its content-length's bytes.
+        let whole = loop {
+            if let Some(end) = find(&inbox, b"\r\n\r\n") {
+                break end + 4 + content_length(&inbox[..end]);
+            }
+            if client.read_buf(&mut inbox).await? == 0 {
+                return Ok(());
+            }
+        };
+        while inbox.len() < whole {
+            if client.read_buf(&mut inbox).await? == 0 {
+                return Ok(());
+            }
+        }
+        inbox.drain(..whole);
+        up.write_all(&request).await?;
+        // The answer (chunked), forwarded read by read, up to its last chunk.
+        let mut last = Vec::with_capacity(8);
+        loop {
+            let n = up.read(&mut answer).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            client.write_all(&answer[..n]).await?;
+            last.extend_from_slice(&answer[n.saturating_sub(5)..n]);
+            let cut = last.len().saturating_sub(5);
+            last.drain(..cut);
+            if last == b"0\r\n\r\n" {
+                break;
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn content_length(head: &[u8]) -> usize {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0)
+}
