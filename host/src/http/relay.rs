@@ -123,7 +123,7 @@ async fn serve(
         }
     };
     // The history is scanned for the Codex lane's conversion, parsed whole for a Chat one.
-    let codex_lane = |model: &str| st.route(model).lane == Lane::Codex;
+    let codex_lane = |model: &str| st.lane(model) == Lane::Codex;
     let inbound = match Inbound::parse_for(dialect, &body, codex_lane) {
         Ok(i) => i,
         Err(f) => return reply(Reply::error(dialect, &f)),
@@ -206,31 +206,23 @@ async fn serve(
     let status = resp.status().as_u16();
     st.metrics.request(lane, status);
     // One line per request: what was asked, where it went, how it ended (no content, no keys).
-    // Written by a task of its own, which runs once this one has handed the response to the
-    // connection: nothing is written to a log before the client's first byte.
+    // Made into JSON and written by a task of its own, which runs once this one has handed the
+    // response to the connection: nothing is written to a log, or built for one, before the
+    // client's first byte.
     let ms = started.elapsed().as_millis() as u64;
-    let entry = serde_json::json!({
-        "at": crate::clock::now_ms(),
-        "endpoint": match dialect {
-            Dialect::Anthropic => "messages",
-            Dialect::OpenAi => "chat.completions",
-        },
-        "model": model,
-        "lane": lane,
-        "provider": provider,
-        "upstream_model": upstream_model,
-        "effort": effort,
-        "account": notes.account,
-        "attempts": notes.attempts,
-        "error_type": notes.error_type,
-        "stream": stream,
-        "status": status,
-        // For a stream: until the response was committed (its first real output).
-        "ms": ms,
-        "degradations": notes.degradations,
-        "degradations_total": notes.degradations_total,
+    *log.entry.lock().unwrap_or_else(|e| e.into_inner()) = Some(LogEntry {
+        at: crate::clock::now_ms(),
+        dialect,
+        model: model.clone(),
+        lane,
+        provider,
+        upstream_model,
+        effort,
+        notes,
+        stream,
+        status,
+        ms,
     });
-    *log.entry.lock().unwrap_or_else(|e| e.into_inner()) = Some(entry);
     tokio::spawn(async move {
         tracing::info!(model = %model, lane, stream, status, ms, "request");
         log.write(&st.logs);
@@ -242,30 +234,80 @@ async fn serve(
 /// started), and its id in the log once written.
 #[derive(Default)]
 struct PendingLog {
-    entry: std::sync::Mutex<Option<serde_json::Value>>,
+    entry: std::sync::Mutex<Option<LogEntry>>,
     id: std::sync::OnceLock<u64>,
+}
+
+/// What a request's log line says, as made at its commit (or its error).
+struct LogEntry {
+    at: u64,
+    dialect: Dialect,
+    model: String,
+    lane: &'static str,
+    provider: Option<String>,
+    upstream_model: String,
+    effort: String,
+    notes: Notes,
+    stream: bool,
+    status: u16,
+    /// For a stream: until the response was committed (its first real output).
+    ms: u64,
+}
+
+impl LogEntry {
+    fn into_json(self) -> serde_json::Value {
+        let LogEntry {
+            at,
+            dialect,
+            model,
+            lane,
+            provider,
+            upstream_model,
+            effort,
+            notes,
+            stream,
+            status,
+            ms,
+        } = self;
+        serde_json::json!({
+            "at": at,
+            "endpoint": match dialect {
+                Dialect::Anthropic => "messages",
+                Dialect::OpenAi => "chat.completions",
+            },
+            "model": model,
+            "lane": lane,
+            "provider": provider,
+            "upstream_model": upstream_model,
+            "effort": effort,
+            "account": notes.account,
+            "attempts": notes.attempts,
+            "error_type": notes.error_type,
+            "stream": stream,
+            "status": status,
+            "ms": ms,
+            "degradations": notes.degradations,
+            "degradations_total": notes.degradations_total,
+        })
+    }
 }
 
 impl PendingLog {
     fn write(&self, logs: &crate::http::logs::RequestLog) {
-        let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = entry.take() {
-            let _ = self.id.set(logs.push(e));
+        let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(e) = entry {
+            let _ = self.id.set(logs.push(e.into_json()));
         }
     }
 
-    /// Change the entry, written or not (a stream that fails after its commit amends it);
-    /// false before there is one.
-    fn amend(
-        &self,
-        logs: &crate::http::logs::RequestLog,
-        change: impl FnOnce(&mut serde_json::Value),
-    ) -> bool {
+    /// Mark the entry, written or not, as ended by `error` (a stream that fails after its
+    /// commit); false before there is one.
+    fn amend_error(&self, logs: &crate::http::logs::RequestLog, error: &'static str) -> bool {
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = entry.as_mut() {
-            change(e);
+            e.notes.error_type = Some(error);
         } else if let Some(&id) = self.id.get() {
-            logs.amend(id, change);
+            logs.amend(id, |e| e["error_type"] = error.into());
         } else {
             return false;
         }
@@ -473,10 +515,7 @@ impl Driver {
         if let Some(t) = self.ex.terminal_error() {
             self.st.metrics.error(t.as_str());
             // A stream's entry was made at its commit, as a success.
-            if self
-                .log
-                .amend(&self.st.logs, |e| e["error_type"] = t.as_str().into())
-            {
+            if self.log.amend_error(&self.st.logs, t.as_str()) {
                 tracing::info!(error_type = t.as_str(), "stream ended with an error event");
             }
         }
@@ -718,12 +757,19 @@ async fn send(
     packed: Option<Arc<crate::http::zstd_body::Packed>>,
 ) -> Result<reqwest::Response, reqwest::Error> {
     let UpstreamRequest {
-        url, headers, body, ..
+        url: url_text,
+        headers,
+        body,
+        ..
     } = req;
     // This thread's client: the upstream connection is driven where the request is served.
     let client = st.upstream();
+    let url = parsed_url(&url_text);
     let post = || {
-        let mut rb = client.post(&url);
+        let mut rb = match &url {
+            Some(u) => client.post(u.clone()),
+            None => client.post(url_text.as_str()),
+        };
         for (k, v) in &headers {
             rb = rb.header(k.as_str(), v.as_str());
         }
@@ -752,6 +798,28 @@ async fn send(
         st.zstd.refuse();
     }
     Ok(plain)
+}
+
+/// `url` parsed, from the last one this thread parsed when it is the same text (it nearly
+/// always is: one upstream per lane). Parsing runs IDNA over the host on every request, a
+/// few microseconds before the upstream request can go. None if it does not parse (reqwest
+/// then reports it as it would).
+fn parsed_url(url: &str) -> Option<reqwest::Url> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, reqwest::Url)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((text, parsed)) = last.as_ref()
+            && text == url
+        {
+            return Some(parsed.clone());
+        }
+        let parsed = reqwest::Url::parse(url).ok()?;
+        *last = Some((url.to_owned(), parsed.clone()));
+        Some(parsed)
+    })
 }
 
 /// The 400 for a model no account's catalog offers.

@@ -41,7 +41,7 @@ pub const SMALL_CODEX_MODEL: &str = "gpt-5.4-mini";
 pub struct AppState {
     /// Effective configuration; the dashboard's settings page replaces it while serving, so a
     /// request reads it once ([`AppState::cfg`]) and keeps that snapshot.
-    cfg: RwLock<Arc<Config>>,
+    cfg: RwLock<Current>,
     /// One pooled upstream client (HTTP/2 where offered).
     pub client: reqwest::Client,
     /// ChatGPT accounts.
@@ -136,7 +136,7 @@ impl AppState {
             key_files: Default::default(),
             catalogs_warmed: tokio::sync::OnceCell::new(),
             seed: AtomicU64::new(u64::from_le_bytes(seed)),
-            cfg: RwLock::new(Arc::new(cfg)),
+            cfg: RwLock::new(Current::new(cfg)),
         })
     }
 
@@ -149,12 +149,28 @@ impl AppState {
 
     /// The configuration now.
     pub fn cfg(&self) -> Arc<Config> {
-        Arc::clone(&self.cfg.read().unwrap_or_else(|e| e.into_inner()))
+        Arc::clone(&self.cfg.read().unwrap_or_else(|e| e.into_inner()).cfg)
+    }
+
+    /// The configuration now, and whether its routing table is the default one.
+    fn cfg_routing(&self) -> (Arc<Config>, bool) {
+        let now = self.cfg.read().unwrap_or_else(|e| e.into_inner());
+        (Arc::clone(&now.cfg), now.default_table)
     }
 
     /// Replace the configuration (what later requests read; requests in flight keep theirs).
     pub fn set_cfg(&self, cfg: Config) {
-        *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(cfg);
+        *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = Current::new(cfg);
+    }
+
+    /// The lane `model` goes to, as [`Self::route_request`] says, without its catalog lookup
+    /// where that cannot change the lane: for any model but haiku the catalog picks only the
+    /// model on the route the table gives.
+    pub fn lane(&self, model: &str) -> proxy_core::Lane {
+        if model.to_ascii_lowercase().contains("haiku") {
+            return self.route_request(model, false).lane;
+        }
+        self.cfg().routing.route(model).lane
     }
 
     /// Where a requested model goes (a request without hosted tools): see [`Self::route_request`].
@@ -171,12 +187,12 @@ impl AppState {
     /// Codex backend instead of going to a third party. Kilo stays the zero-setup default
     /// without an account; a routing table the user wrote is followed as written.
     pub fn route_request(&self, model: &str, hosted_tools: bool) -> proxy_core::Route {
-        let cfg = self.cfg();
+        let (cfg, default_table) = self.cfg_routing();
         let haiku = model.to_ascii_lowercase().contains("haiku");
         if let Some(h) = haiku.then(|| self.settings.haiku_model()).flatten() {
             return cfg.routing.route_with_haiku(model, Some(&h));
         }
-        let Some(slug) = self.catalog_default(&cfg.routing, model, hosted_tools) else {
+        let Some(slug) = self.catalog_default(default_table, model, hosted_tools) else {
             return cfg.routing.route(model);
         };
         if haiku {
@@ -191,11 +207,11 @@ impl AppState {
     /// no table of the user's); haiku without a catalog gets the small model every plan has had.
     fn catalog_default(
         &self,
-        table: &proxy_core::RoutingTable,
+        default_table: bool,
         model: &str,
         hosted_tools: bool,
     ) -> Option<String> {
-        if self.pool.is_empty() || !is_default_table(table) {
+        if self.pool.is_empty() || !default_table {
             return None;
         }
         // The current accounts' catalogs (a removed account's must not narrow the choice).
@@ -222,7 +238,7 @@ impl AppState {
     /// first turn would lose its cache and reasoning). Later requests never wait here: an
     /// account whose catalog is still missing gets it when a request picks it.
     pub async fn warm_catalog(&self) {
-        if self.pool.is_empty() || !is_default_table(&self.cfg().routing) {
+        if self.pool.is_empty() || !self.cfg_routing().1 {
             return;
         }
         self.catalogs_warmed
@@ -274,11 +290,20 @@ impl AppState {
 }
 
 /// Whether `table` is the built-in one (the user wrote none).
-fn is_default_table(table: &proxy_core::RoutingTable) -> bool {
-    // Built once: this runs for every request.
-    static DEFAULT: std::sync::LazyLock<proxy_core::RoutingTable> =
-        std::sync::LazyLock::new(proxy_core::RoutingTable::default);
-    *table == *DEFAULT
+/// The configuration, and what every request would otherwise work out from it again.
+struct Current {
+    cfg: Arc<Config>,
+    /// The routing table is the default one (the catalog then picks the Codex models).
+    default_table: bool,
+}
+
+impl Current {
+    fn new(cfg: Config) -> Current {
+        Current {
+            default_table: cfg.routing == proxy_core::RoutingTable::default(),
+            cfg: Arc::new(cfg),
+        }
+    }
 }
 
 fn machine_id(data_dir: &std::path::Path) -> String {
@@ -378,5 +403,61 @@ pub fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
             ErrorType::InvalidRequestError,
             format!("request body is not valid JSON: {e}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `lane` (asked before the body is parsed) agrees with the route the request then takes,
+    /// with and without an account, for every family and for models of each lane.
+    #[test]
+    fn the_lane_asked_first_is_the_routes_lane() {
+        let dir = std::env::temp_dir().join(format!("ccp-lane-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("accounts")).expect("dir");
+        let models = [
+            "claude-opus-4-5",
+            "claude-sonnet-4-5",
+            "claude-haiku-4-5",
+            "claude-3-5-haiku-latest",
+            "gpt-5.5",
+            "kilo-auto/free",
+            "some-other-model",
+        ];
+        let (mut codex, mut chat) = (0, 0);
+        let mut haiku = Vec::new();
+        for with_account in [false, true] {
+            if with_account {
+                let account = serde_json::json!({"account_id": "acct-1", "access_token": "t"});
+                std::fs::write(dir.join("accounts/acct-1.json"), account.to_string())
+                    .expect("account");
+            }
+            let cfg = Config {
+                data_dir: dir.clone(),
+                ..Config::default()
+            };
+            let st = AppState::new(cfg);
+            assert_eq!(st.pool.is_empty(), !with_account);
+            haiku.push(st.lane("claude-haiku-4-5"));
+            for m in models {
+                let lane = st.lane(m);
+                assert_eq!(lane, st.route_request(m, false).lane, "{m}");
+                match lane {
+                    proxy_core::Lane::Codex => codex += 1,
+                    proxy_core::Lane::Chat => chat += 1,
+                }
+            }
+        }
+        // Both lanes were asked about, and haiku changed lanes with the account (the case
+        // `lane` leaves to the catalog lookup).
+        assert!(codex > 0 && chat > 0, "{codex} / {chat}");
+        assert_eq!(
+            haiku,
+            [proxy_core::Lane::Chat, proxy_core::Lane::Codex],
+            "haiku"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
