@@ -63,9 +63,15 @@ impl Slot {
             .clone()
     }
 
+    /// Read the account in place: no copy of its tokens (a request reads its account several
+    /// times; a copy of the whole record is three tokens' worth of bytes each time).
+    pub fn with<R>(&self, read: impl FnOnce(&StoredAccount) -> R) -> R {
+        read(&self.account.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// The account id.
     pub fn id(&self) -> String {
-        self.snapshot().account_id
+        self.with(|a| a.account_id.clone())
     }
 
     /// A short, non-secret tag that ties reasoning blobs to this account.
@@ -260,9 +266,14 @@ impl Pool {
         let candidates: Vec<Candidate> = slots
             .iter()
             .map(|s| {
-                let a = s.snapshot();
+                let (usable, is_active) = s.with(|a| {
+                    (
+                        a.relogin_reason.is_none() && !exclude.contains(&a.account_id),
+                        active.as_deref() == Some(a.account_id.as_str()),
+                    )
+                });
                 Candidate {
-                    usable: a.relogin_reason.is_none() && !exclude.contains(&a.account_id),
+                    usable,
                     cooldown_until: lock(&s.cooldowns).get(model).copied().unwrap_or(0),
                     used_percent: s.quota().and_then(|(_, q)| {
                         [q.primary, q.secondary]
@@ -271,7 +282,7 @@ impl Pool {
                             .filter_map(|w| w.used_percent)
                             .reduce(f64::max)
                     }),
-                    active: active.as_deref() == Some(a.account_id.as_str()),
+                    active: is_active,
                 }
             })
             .collect();
@@ -298,23 +309,28 @@ impl Pool {
 
     /// A usable access token, refreshed first when it is about to expire.
     pub async fn token(&self, slot: &Slot, now: u64) -> Result<String, TokenFailure> {
-        let a = slot.snapshot();
-        if let Some(r) = a.relogin_reason {
+        let (relogin, refreshable, expires_at, last_refresh) = slot.with(|a| {
+            (
+                a.relogin_reason.clone(),
+                a.refresh_token.is_some(),
+                a.expires_at,
+                a.last_refresh,
+            )
+        });
+        if let Some(r) = relogin {
             return Err(TokenFailure::Relogin(r));
         }
         // Without a refresh token there is nothing to refresh with: use the token until the
         // backend refuses it.
-        if a.refresh_token.is_some()
-            && needs_refresh(a.expires_at, a.last_refresh, now, REFRESH_MARGIN_SECS)
-        {
+        if refreshable && needs_refresh(expires_at, last_refresh, now, REFRESH_MARGIN_SECS) {
             match self.refresh(slot, None, now).await {
                 Ok(()) => {}
                 // The issuer is down but the token still works: use it while it lasts.
-                Err(TokenFailure::Transient(_)) if a.expires_at.is_some_and(|e| e > now) => {}
+                Err(TokenFailure::Transient(_)) if expires_at.is_some_and(|e| e > now) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(slot.snapshot().access_token)
+        Ok(slot.with(|a| a.access_token.clone()))
     }
 
     /// Refresh an account's tokens, once, whatever the concurrency. With `stale`, only if the

@@ -489,10 +489,10 @@ impl Driver {
             .as_ref()
             .filter(|_| self.ex.account().is_some())
             .map(|s| {
-                let a = s.snapshot();
-                a.email
-                    .filter(|e| !e.is_empty())
-                    .unwrap_or_else(|| crate::accounts::tag_of(&a.account_id))
+                s.with(|a| match &a.email {
+                    Some(e) if !e.is_empty() => e.clone(),
+                    _ => crate::accounts::tag_of(&a.account_id),
+                })
             });
         Notes {
             account,
@@ -546,7 +546,7 @@ impl Driver {
                         let r = match &self.slot {
                             Some(slot) => {
                                 let done = self.st.pool.refresh(slot, Some(&stale), now).await;
-                                token_result(done.map(|()| slot.snapshot().access_token))
+                                token_result(done.map(|()| slot.with(|a| a.access_token.clone())))
                             }
                             None => TokenResult::Transient("no account".into()),
                         };
@@ -682,7 +682,7 @@ impl Driver {
                         client_version: &cfg.codex_client_version,
                         user_agent: &ua,
                     };
-                    let plan = slot.snapshot().plan_type;
+                    let plan = slot.with(|a| a.plan_type.clone());
                     self.st
                         .catalogs
                         .lookup(&src, &id, &token, plan, &self.upstream_model)
