@@ -96,11 +96,16 @@ pub fn child(upstream: &str, request_file: &str) {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "{port}");
         let _ = out.flush();
-        while let Ok((client, _)) = listener.accept().await {
-            let _ = client.set_nodelay(true);
-            tokio::spawn(relay(client, upstream, request.clone()));
-        }
+        serve(listener, upstream, request).await;
     });
+}
+
+/// Relay every connection `listener` accepts, until it fails.
+async fn serve(listener: tokio::net::TcpListener, upstream: SocketAddr, request: Arc<[u8]>) {
+    while let Ok((client, _)) = listener.accept().await {
+        let _ = client.set_nodelay(true);
+        tokio::spawn(relay(client, upstream, request.clone()));
+    }
 }
 
 /// One client connection: its requests in turn, each answered by one upstream exchange on
@@ -163,4 +168,73 @@ fn content_length(head: &[u8]) -> usize {
                 .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two requests on one connection, each split across writes, each answered whole: the
+    /// upstream's chunked answer is forwarded untouched (its last chunk split too), and the
+    /// upstream sees the prebuilt request once per client request.
+    #[tokio::test]
+    async fn a_client_connection_gets_each_answer_whole_and_in_turn() {
+        let up = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let up_addr = up.local_addr().expect("addr");
+        let request: Arc<[u8]> = b"POST /x HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi"
+            .as_slice()
+            .into();
+        let answer =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let sent = request.clone();
+        let upstream = tokio::spawn(async move {
+            let (mut s, _) = up.accept().await.expect("accept");
+            for _ in 0..2 {
+                let mut got = vec![0u8; sent.len()];
+                s.read_exact(&mut got).await.expect("request");
+                assert_eq!(got, &sent[..]);
+                // The answer in three writes, the last chunk's terminator split.
+                for part in [
+                    &answer[..40],
+                    &answer[40..answer.len() - 3],
+                    &answer[answer.len() - 3..],
+                ] {
+                    s.write_all(part).await.expect("answer");
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let relay_addr = relay_listener.local_addr().expect("addr");
+        tokio::spawn(serve(relay_listener, up_addr, request));
+        let client = async {
+            let mut c = TcpStream::connect(relay_addr).await.expect("connect");
+            for body in ["{}", "{\"a\":1}"] {
+                let head = format!(
+                    "POST /v1/messages HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                c.write_all(head.as_bytes()).await.expect("head");
+                tokio::task::yield_now().await;
+                c.write_all(body.as_bytes()).await.expect("body");
+                let mut got = vec![0u8; answer.len()];
+                c.read_exact(&mut got).await.expect("answer");
+                assert_eq!(got, answer);
+            }
+        };
+        // A relay that missed an answer's end would never take the next request.
+        tokio::time::timeout(std::time::Duration::from_secs(10), client)
+            .await
+            .expect("both answers within 10 s");
+        upstream.await.expect("upstream");
+        assert_eq!(
+            content_length(b"POST / HTTP/1.1\r\nCONTENT-LENGTH:  12 "),
+            12
+        );
+        assert_eq!(content_length(b"GET / HTTP/1.1"), 0);
+    }
 }
