@@ -256,46 +256,35 @@ struct LogEntry {
 
 impl LogEntry {
     fn into_json(self) -> serde_json::Value {
-        let LogEntry {
-            at,
-            dialect,
-            model,
-            lane,
-            provider,
-            upstream_model,
-            effort,
-            notes,
-            stream,
-            status,
-            ms,
-        } = self;
+        let e = self;
         serde_json::json!({
-            "at": at,
-            "endpoint": match dialect {
+            "at": e.at,
+            "endpoint": match e.dialect {
                 Dialect::Anthropic => "messages",
                 Dialect::OpenAi => "chat.completions",
             },
-            "model": model,
-            "lane": lane,
-            "provider": provider,
-            "upstream_model": upstream_model,
-            "effort": effort,
-            "account": notes.account,
-            "attempts": notes.attempts,
-            "error_type": notes.error_type,
-            "stream": stream,
-            "status": status,
-            "ms": ms,
-            "degradations": notes.degradations,
-            "degradations_total": notes.degradations_total,
+            "model": e.model,
+            "lane": e.lane,
+            "provider": e.provider,
+            "upstream_model": e.upstream_model,
+            "effort": e.effort,
+            "account": e.notes.account,
+            "attempts": e.notes.attempts,
+            "error_type": e.notes.error_type,
+            "stream": e.stream,
+            "status": e.status,
+            "ms": e.ms,
+            "degradations": e.notes.degradations,
+            "degradations_total": e.notes.degradations_total,
         })
     }
 }
 
 impl PendingLog {
     fn write(&self, logs: &crate::http::logs::RequestLog) {
-        let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(e) = entry {
+        // Held until the id is set: an amendment in between would find neither.
+        let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entry.take() {
             let _ = self.id.set(logs.push(e.into_json()));
         }
     }

@@ -289,7 +289,6 @@ impl AppState {
     }
 }
 
-/// Whether `table` is the built-in one (the user wrote none).
 /// The configuration, and what every request would otherwise work out from it again.
 struct Current {
     cfg: Arc<Config>,

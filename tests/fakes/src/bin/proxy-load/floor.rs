@@ -26,12 +26,14 @@ impl Relay {
     pub fn start(upstream: SocketAddr, request: &[u8]) -> Relay {
         let file = std::env::temp_dir().join(format!("ccp-floor-{}.http", std::process::id()));
         std::fs::write(&file, request).expect("the relay's request");
+        // Its stdin is a pipe from this process: the child ends when that closes, so it
+        // cannot outlive a load tool killed by a signal.
         let mut child = Command::new(std::env::current_exe().expect("this binary"))
             .arg("--relay-child")
             .arg(upstream.to_string())
             .arg(&file)
             .stdout(Stdio::piped())
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .spawn()
             .expect("the relay");
         let mut line = String::new();
@@ -82,6 +84,10 @@ pub fn request_bytes(
 pub fn child(upstream: &str, request_file: &str) {
     let upstream: SocketAddr = upstream.parse().expect("upstream address");
     let request: Arc<[u8]> = std::fs::read(request_file).expect("request").into();
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -136,21 +142,62 @@ async fn relay(
         }
         inbox.drain(..whole);
         up.write_all(&request).await?;
-        // The answer (chunked), forwarded read by read, up to its last chunk.
-        let mut last = Vec::with_capacity(8);
+        // The answer, forwarded read by read, up to its end: its content-length's bytes after
+        // the head, else (chunked) its last chunk.
+        let mut end = AnswerEnd::default();
         loop {
             let n = up.read(&mut answer).await?;
             if n == 0 {
                 return Ok(());
             }
             client.write_all(&answer[..n]).await?;
-            last.extend_from_slice(&answer[n.saturating_sub(5)..n]);
-            let cut = last.len().saturating_sub(5);
-            last.drain(..cut);
-            if last == b"0\r\n\r\n" {
+            if end.seen(&answer[..n]) {
                 break;
             }
         }
+    }
+}
+
+/// Where an upstream answer ends, seen read by read.
+#[derive(Default)]
+struct AnswerEnd {
+    /// The head until it is whole.
+    head: Vec<u8>,
+    head_done: bool,
+    /// Body bytes still to come, when the head gave a content-length.
+    left: Option<usize>,
+    /// The last bytes seen (a chunked answer ends with `0\r\n\r\n`).
+    last: Vec<u8>,
+}
+
+impl AnswerEnd {
+    /// Take the next bytes; true once the answer is whole.
+    fn seen(&mut self, bytes: &[u8]) -> bool {
+        let mut body = bytes;
+        if !self.head_done {
+            self.head.extend_from_slice(bytes);
+            let Some(at) = find(&self.head, b"\r\n\r\n") else {
+                return false;
+            };
+            self.head_done = true;
+            let head = &self.head[..at];
+            let chunked = String::from_utf8_lossy(head)
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked");
+            if !chunked {
+                self.left = Some(content_length(head));
+            }
+            let after_head = self.head.len() - (at + 4);
+            body = &bytes[bytes.len() - after_head..];
+        }
+        if let Some(left) = &mut self.left {
+            *left = left.saturating_sub(body.len());
+            return *left == 0;
+        }
+        self.last.extend_from_slice(body);
+        let cut = self.last.len().saturating_sub(5);
+        self.last.drain(..cut);
+        self.last == b"0\r\n\r\n"
     }
 }
 
@@ -231,6 +278,10 @@ mod tests {
             .await
             .expect("both answers within 10 s");
         upstream.await.expect("upstream");
+        let mut sized = AnswerEnd::default();
+        assert!(!sized.seen(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 5\r\n"));
+        assert!(!sized.seen(b"\r\nabc"));
+        assert!(sized.seen(b"de"));
         assert_eq!(
             content_length(b"POST / HTTP/1.1\r\nCONTENT-LENGTH:  12 "),
             12

@@ -52,7 +52,7 @@ pub struct Args {
     cases: Option<Vec<String>>,
     /// `--perf`: the upstreams to run against (`keep-alive`, `closes`); both.
     upstreams: Option<Vec<String>>,
-    /// `--perf --fake-inline`: the fake on the client's runtime, as before 2026-12-08 (see
+    /// `--perf --fake-inline`: the fake on the client's runtime, as before 2026-12-07 (see
     /// `FakeServer::start_apart`).
     fake_inline: bool,
     /// `--perf --floor`: a zero-work relay measured next to the proxy (`floor.rs`).
