@@ -56,11 +56,6 @@ fn default_reasoning_style() -> String {
 }
 
 impl Provider {
-    /// The key to send, from the config, the environment or the key file (read now).
-    pub fn key(&self) -> Option<String> {
-        self.key_with(read_key)
-    }
-
     /// The key file whose key is sent: `api_key_file`, unless the environment variable
     /// `api_key_env` names has a key, which comes first.
     pub fn key_file(&self) -> Option<&std::path::Path> {

@@ -661,6 +661,20 @@ fallback = {{ match = "*", lane = "codex", model = "gpt-5.5" }}
         !p.log_text().contains("sk-local-file-key"),
         "key in the log"
     );
+    // The settings page says that the provider has a key (its file read off the serving
+    // thread, as a request reads it), never which.
+    let settings: Value = reqwest::get(format!("{}/api/settings", p.base))
+        .await
+        .expect("settings")
+        .json()
+        .await
+        .expect("json");
+    let local = settings["providers"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "local"))
+        .expect("the local provider");
+    assert_eq!(local["key_set"], true, "{settings}");
+    assert!(!settings.to_string().contains("sk-local-file-key"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -70,16 +70,20 @@ pub async fn route(
     ok(json!(st.route(model.trim())))
 }
 
-fn settings_json(st: &AppState) -> Value {
+async fn settings_json(st: &AppState) -> Value {
     let cfg = st.cfg();
-    let providers: Vec<Value> = cfg
-        .providers
-        .iter()
-        .map(|p| {
+    let mut providers: Vec<Value> = Vec::with_capacity(cfg.providers.len());
+    for p in &cfg.providers {
+        // A key file is read off this serving thread, as the request path reads it.
+        let file_key = match p.key_file() {
+            Some(f) => st.key_files.key(f).await,
+            None => None,
+        };
+        providers.push(
             json!({"name": p.name, "base_url": p.base_url, "models": p.models,
-                   "key_set": p.key().is_some()})
-        })
-        .collect();
+                              "key_set": p.key_with(|_| file_key).is_some()}),
+        );
+    }
     json!({
         "config_path": cfg.config_path,
         "routing": cfg.routing,
@@ -145,7 +149,7 @@ pub async fn settings(
         return e.into_response();
     }
     if method == axum::http::Method::GET {
-        return ok(settings_json(&st));
+        return ok(settings_json(&st).await);
     }
     let change: Change = match serde_json::from_slice(&body) {
         Ok(c) => c,
@@ -171,7 +175,7 @@ pub async fn settings(
         return bad(ErrorType::ApiError, &format!("settings not saved: {msg}"));
     }
     st.set_cfg(next);
-    ok(settings_json(&st))
+    ok(settings_json(&st).await)
 }
 
 /// Which part of the config a change touched (the file gets only those).
