@@ -65,14 +65,11 @@ impl Provider {
         }
     }
 
-    /// The key to send, the key file's as `file` reads it: the environment variable first,
-    /// then the file, then `api_key`.
-    pub fn key_with(
-        &self,
-        file: impl FnOnce(&std::path::Path) -> Option<String>,
-    ) -> Option<String> {
+    /// The key to send, given `file_key`, the key [`Self::key_file`] holds: the environment
+    /// variable first, then the file, then `api_key`.
+    pub fn key(&self, file_key: Option<String>) -> Option<String> {
         self.env_key()
-            .or_else(|| file(self.api_key_file.as_deref()?))
+            .or(file_key)
             .filter(|k| !k.is_empty())
             .or_else(|| self.api_key.clone())
     }

@@ -663,12 +663,7 @@ fallback = {{ match = "*", lane = "codex", model = "gpt-5.5" }}
     );
     // The settings page says that the provider has a key (its file read off the serving
     // thread, as a request reads it), never which.
-    let settings: Value = reqwest::get(format!("{}/api/settings", p.base))
-        .await
-        .expect("settings")
-        .json()
-        .await
-        .expect("json");
+    let settings = get_json(&client(), format!("{}/api/settings", p.base)).await;
     let local = settings["providers"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["name"] == "local"))

@@ -75,13 +75,10 @@ async fn settings_json(st: &AppState) -> Value {
     let mut providers: Vec<Value> = Vec::with_capacity(cfg.providers.len());
     for p in &cfg.providers {
         // A key file is read off this serving thread, as the request path reads it.
-        let file_key = match p.key_file() {
-            Some(f) => st.key_files.key(f).await,
-            None => None,
-        };
+        let key_set = st.key_files.provider_key(p).await.is_some();
         providers.push(
             json!({"name": p.name, "base_url": p.base_url, "models": p.models,
-                              "key_set": p.key_with(|_| file_key).is_some()}),
+                              "key_set": key_set}),
         );
     }
     json!({

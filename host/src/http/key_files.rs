@@ -52,6 +52,16 @@ impl KeyFiles {
         key
     }
 
+    /// The key `provider` sends, its key file (if it is the one used) read as [`Self::key`]
+    /// reads it.
+    pub async fn provider_key(&self, provider: &crate::config::Provider) -> Option<String> {
+        let file_key = match provider.key_file() {
+            Some(f) => self.key(f).await,
+            None => None,
+        };
+        provider.key(file_key)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Option<String>, Instant)>> {
         self.read.lock().unwrap_or_else(|e| e.into_inner())
     }

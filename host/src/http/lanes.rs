@@ -36,14 +36,13 @@ pub fn provider<'a>(cfg: &'a Config, route: &Route) -> Option<&'a Provider> {
     cfg.providers.iter().find(|p| p.name == name)
 }
 
-/// A Chat Completions provider; `file_key` is its key file's key, if it has one
-/// (`Provider::key_file`, read by `KeyFiles`).
-pub fn chat(st: &AppState, provider: &Provider, file_key: Option<String>) -> Target {
+/// A Chat Completions provider, sending `key` (`KeyFiles::provider_key`).
+pub fn chat(st: &AppState, provider: &Provider, key: Option<String>) -> Target {
     let mut headers: Vec<(String, String)> = vec![(
         "user-agent".into(),
         format!("codex-claude-proxy/{}", env!("CARGO_PKG_VERSION")),
     )];
-    if let Some(key) = provider.key_with(|_| file_key) {
+    if let Some(key) = key {
         headers.push(("authorization".into(), format!("Bearer {key}")));
     }
     if provider.kilo_headers {

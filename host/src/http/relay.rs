@@ -137,11 +137,8 @@ async fn serve(
         Lane::Codex => crate::http::lanes::codex(&st),
         Lane::Chat => match crate::http::lanes::provider(&st.cfg(), &route) {
             Some(p) => {
-                let file_key = match p.key_file() {
-                    Some(f) => st.key_files.key(f).await,
-                    None => None,
-                };
-                crate::http::lanes::chat(&st, p, file_key)
+                let key = st.key_files.provider_key(p).await;
+                crate::http::lanes::chat(&st, p, key)
             }
             None => {
                 let msg = format!(

@@ -294,7 +294,7 @@ async fn read_request(tcp: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
     let mut piece = [0u8; 8192];
     let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        if let Some(i) = crate::http1::find(&buf, b"\r\n\r\n") {
             break i + 4;
         }
         if buf.len() > 64 * 1024 {
@@ -304,14 +304,7 @@ async fn read_request(tcp: &mut TcpStream) -> Option<String> {
         buf.extend_from_slice(&piece[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
+    let length = crate::http1::content_length(head.as_bytes());
     let mut have = buf.len() - head_end;
     while have < length {
         let n = tcp.read(&mut piece).await.ok().filter(|n| *n > 0)?;

@@ -11,6 +11,7 @@ mod codex;
 mod codex_sse;
 pub mod codex_ws;
 pub mod faults;
+pub mod http1;
 mod jwt;
 pub mod load;
 mod oauth;

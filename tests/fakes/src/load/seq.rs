@@ -2,6 +2,7 @@
 //! joined, must read `0 1 2 … total-1` (each number once, in order), and the stream must end
 //! with `message_stop` and no `error` event.
 
+use crate::http1::find;
 use serde_json::Value;
 
 /// What one stream's check found.
@@ -95,10 +96,6 @@ impl SeqCheck {
         }
         v
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! cost of the two extra loopback hops and wake-ups alone: the floor the proxy's figure is
 //! read against.
 
+use proxy_fakes::http1::{content_length, find};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -199,22 +200,6 @@ impl AnswerEnd {
         self.last.drain(..cut);
         self.last == b"0\r\n\r\n"
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn content_length(head: &[u8]) -> usize {
-    String::from_utf8_lossy(head)
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
