@@ -1,0 +1,265 @@
+//! How the proxy writes a stream to its client: what the upstream has already delivered goes
+//! out together, and nothing waits for what it has not. The upstream here is a raw socket
+//! server on loopback, so that when each byte is sent (in one write, or held back) is the
+//! test's to decide; the client is a raw socket too, so that the response's HTTP chunks (one
+//! per write the proxy makes) can be counted.
+
+mod support;
+
+use std::time::Duration;
+use support::{Proxy, fake, one_account};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// One Codex SSE event as the backend frames it: one HTTP chunk.
+fn chunk(event: &str, data: serde_json::Value) -> Vec<u8> {
+    let frame = format!("event: {event}\ndata: {data}\n\n");
+    let mut out = format!("{:X}\r\n", frame.len()).into_bytes();
+    out.extend_from_slice(frame.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The deltas' texts: `w00`, `w01`, …
+fn word(i: usize) -> String {
+    format!("w{i:02}")
+}
+
+/// A text answer of `n` deltas, cut in two after delta `cut` (the head and everything before
+/// it in the first part).
+fn answer(n: usize, cut: usize) -> (Vec<u8>, Vec<u8>) {
+    let id = "msg_1";
+    let mut first =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_vec();
+    let response = |status: &str| {
+        serde_json::json!({"id": "resp_1", "object": "response", "status": status,
+            "model": "gpt-5.6-sol", "output": []})
+    };
+    first.extend(chunk(
+        "response.created",
+        serde_json::json!({"type": "response.created", "sequence_number": 0, "response": response("in_progress")}),
+    ));
+    first.extend(chunk(
+        "response.output_item.added",
+        serde_json::json!({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0,
+            "item": {"id": id, "type": "message", "status": "in_progress", "content": [], "role": "assistant"}}),
+    ));
+    first.extend(chunk(
+        "response.content_part.added",
+        serde_json::json!({"type": "response.content_part.added", "sequence_number": 2, "item_id": id,
+            "output_index": 0, "content_index": 0,
+            "part": {"type": "output_text", "annotations": [], "text": ""}}),
+    ));
+    let mut second = Vec::new();
+    for i in 0..n {
+        let part = if i <= cut { &mut first } else { &mut second };
+        part.extend(chunk(
+            "response.output_text.delta",
+            serde_json::json!({"type": "response.output_text.delta", "sequence_number": 3 + i,
+                "item_id": id, "output_index": 0, "content_index": 0, "delta": word(i)}),
+        ));
+    }
+    let text: String = (0..n).map(word).collect();
+    let item = serde_json::json!({"id": id, "type": "message", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "annotations": [], "text": text}]});
+    second.extend(chunk(
+        "response.output_item.done",
+        serde_json::json!({"type": "response.output_item.done", "sequence_number": 3 + n,
+            "output_index": 0, "item": item}),
+    ));
+    let mut done = response("completed");
+    done["output"] = serde_json::json!([item]);
+    done["usage"] = serde_json::json!({"input_tokens": 10, "output_tokens": n,
+        "total_tokens": 10 + n, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0}});
+    second.extend(chunk(
+        "response.completed",
+        serde_json::json!({"type": "response.completed", "sequence_number": 4 + n, "response": done}),
+    ));
+    second.extend_from_slice(b"0\r\n\r\n");
+    (first, second)
+}
+
+/// Reads one HTTP/1.1 request (head, then a `content-length` body) off `sock`; its path.
+async fn read_request(sock: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut piece = [0u8; 16384];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = sock.read(&mut piece).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&piece[..n]);
+            }
+            return head.split_whitespace().nth(1).map(str::to_owned);
+        }
+        let n = sock.read(&mut piece).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&piece[..n]);
+    }
+}
+
+/// A Codex backend that answers each `/responses` request with `first` in one write, then,
+/// once `go` fires (at once if it is absent), `second` in one write; anything else gets a 404.
+async fn upstream(
+    first: Vec<u8>,
+    second: Vec<u8>,
+    mut go: Option<oneshot::Receiver<()>>,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            while let Some(path) = read_request(&mut sock).await {
+                if !path.ends_with("/codex/responses") {
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                    continue;
+                }
+                let _ = sock.write_all(&first).await;
+                if let Some(go) = go.take() {
+                    let _ = go.await;
+                }
+                let _ = sock.write_all(&second).await;
+                break;
+            }
+        }
+    });
+    base
+}
+
+/// Start a proxy whose Codex backend is `base`.
+async fn proxy_on(base: &str) -> (Proxy, proxy_fakes::FakeServer) {
+    let fake = fake().await;
+    let mut opts = one_account(&fake);
+    opts.env
+        .push(("CCP_CODEX_BASE_URL".into(), format!("{base}/backend-api")));
+    opts.env.push(("CCP_CODEX_TRANSPORT".into(), "http".into()));
+    (Proxy::start(&fake, opts), fake)
+}
+
+/// Sends a streamed Messages request over a raw connection; the connection, its head read.
+async fn ask(p: &Proxy) -> (TcpStream, Vec<u8>) {
+    let body = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let addr = p.base.trim_start_matches("http://");
+    let mut sock = TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nanthropic-version: 2023-06-01\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(req.as_bytes()).await.expect("send");
+    (sock, Vec::new())
+}
+
+/// The HTTP chunks of a complete chunked body (the head cut off), without the last, empty one.
+fn chunks(raw: &[u8]) -> Vec<String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let mut rest = &raw[end + 4..];
+    let mut out = Vec::new();
+    loop {
+        let line = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line]).expect("hex"), 16)
+            .expect("chunk size");
+        if size == 0 {
+            return out;
+        }
+        let data = &rest[line + 2..line + 2 + size];
+        out.push(String::from_utf8(data.to_vec()).expect("utf-8"));
+        rest = &rest[line + 2 + size + 2..];
+    }
+}
+
+/// The text deltas of SSE frames, in order.
+fn texts(body: &str) -> Vec<String> {
+    support::sse_events(body)
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_upstream_sent_at_once_reaches_the_client_in_few_writes() {
+    let n = 40;
+    let (first, second) = answer(n, 0);
+    let mut all = first;
+    all.extend(second);
+    let base = upstream(all, Vec::new(), None).await;
+    let (p, _fake) = proxy_on(&base).await;
+    let (mut sock, mut raw) = ask(&p).await;
+    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
+        .await
+        .expect("the stream ends")
+        .expect("read");
+    let chunks = chunks(&raw);
+    let body: String = chunks.concat();
+    let events = support::sse_events(&body);
+    assert_eq!(events.first().map(|e| e.0.as_str()), Some("message_start"));
+    assert_eq!(events.last().map(|e| e.0.as_str()), Some("message_stop"));
+    assert_eq!(texts(&body), (0..n).map(word).collect::<Vec<_>>());
+    // 45 events in all: the commit's write (up to the first delta), then the rest together,
+    // not one write per event.
+    assert!(
+        events.len() > 40 && chunks.len() <= 3,
+        "{} events in {} writes",
+        events.len(),
+        chunks.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_waits_for_what_the_upstream_has_not_sent() {
+    let (n, cut) = (12, 5);
+    let (first, second) = answer(n, cut);
+    let (go, wait) = oneshot::channel();
+    let base = upstream(first, second, Some(wait)).await;
+    let (p, _fake) = proxy_on(&base).await;
+    let (mut sock, mut raw) = ask(&p).await;
+    // Every delta of the first part reaches the client while the upstream holds the rest.
+    let marker = format!("\"{}\"", word(cut));
+    let mut piece = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !String::from_utf8_lossy(&raw).contains(&marker) {
+            let got = sock.read(&mut piece).await.expect("read");
+            assert!(got > 0, "the stream ended early");
+            raw.extend_from_slice(&piece[..got]);
+        }
+    })
+    .await
+    .expect("the first part's deltas arrive before the upstream sends more");
+    assert!(!String::from_utf8_lossy(&raw).contains(&format!("\"{}\"", word(cut + 1))));
+    go.send(()).expect("upstream waits");
+    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
+        .await
+        .expect("the stream ends")
+        .expect("read");
+    let body: String = chunks(&raw).concat();
+    assert_eq!(texts(&body), (0..n).map(word).collect::<Vec<_>>());
+    assert_eq!(
+        support::sse_events(&body).last().map(|e| e.0.as_str()),
+        Some("message_stop")
+    );
+}
