@@ -16,4 +16,5 @@ pub mod server;
 pub mod state;
 pub mod tokens;
 pub mod ui;
+pub mod upstream_http;
 pub mod zstd_body;

@@ -338,14 +338,35 @@ type UpstreamBody = BoxStream<'static, Result<Bytes, String>>;
 
 /// An upstream answer's head, by either transport.
 enum Answered {
+    Direct(crate::http::upstream_http::Answer),
     Http(reqwest::Response),
     Ws(crate::http::codex_ws::Answer),
 }
 
 impl Answered {
     /// Status, headers (names lowercase) and the body to read, whichever transport.
+    fn status(&self) -> u16 {
+        match self {
+            Answered::Direct(resp) => resp.status().as_u16(),
+            Answered::Http(resp) => resp.status().as_u16(),
+            Answered::Ws(a) => a.status,
+        }
+    }
+
     fn into_parts(self) -> (u16, Vec<(String, String)>, UpstreamBody) {
         match self {
+            Answered::Direct(resp) => {
+                let (head, body) = resp.into_parts();
+                let headers = head
+                    .headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect();
+                let body = http_body_util::BodyDataStream::new(body)
+                    .map(|r| r.map_err(|e| failure_text(&e)))
+                    .boxed();
+                (head.status.as_u16(), headers, body)
+            }
             Answered::Http(resp) => {
                 let headers = resp
                     .headers()
@@ -355,7 +376,7 @@ impl Answered {
                 let status = resp.status().as_u16();
                 let body = resp
                     .bytes_stream()
-                    .map(|r| r.map_err(transport_failure))
+                    .map(|r| r.map_err(reqwest_failure))
                     .boxed();
                 (status, headers, body)
             }
@@ -720,10 +741,7 @@ async fn send_turn(
     packed: Option<Arc<crate::http::zstd_body::Packed>>,
 ) -> Result<Answered, String> {
     let Some(key) = socket else {
-        return send(st, req, packed)
-            .await
-            .map(Answered::Http)
-            .map_err(transport_failure);
+        return send(st, req, packed).await;
     };
     let limits = crate::http::codex_ws::Limits::of(&st.cfg());
     // Boxed: the socket's future is many kilobytes (a TLS handshake's state), and inline it
@@ -737,10 +755,10 @@ async fn send_turn(
     };
     let sockets = st.sockets.clone();
     let r = send(st, req, packed).await;
-    if failed_whole && r.as_ref().is_ok_and(|r| r.status().is_success()) {
+    if failed_whole && r.as_ref().is_ok_and(|r| (200..300).contains(&r.status())) {
         sockets.http_served_what_the_socket_failed(now_secs());
     }
-    r.map(Answered::Http).map_err(transport_failure)
+    r
 }
 
 /// Send one upstream request. A Codex body goes compressed when `packed` is given
@@ -752,49 +770,67 @@ async fn send(
     st: Arc<AppState>,
     req: UpstreamRequest,
     packed: Option<Arc<crate::http::zstd_body::Packed>>,
-) -> Result<reqwest::Response, reqwest::Error> {
+) -> Result<Answered, String> {
     let UpstreamRequest {
-        url: url_text,
-        headers,
-        body,
-        ..
+        url, headers, body, ..
     } = req;
     // This thread's client: the upstream connection is driven where the request is served.
-    let client = st.upstream();
-    let url = parsed_url(&url_text);
-    let post = || {
-        let mut rb = match &url {
-            Some(u) => client.post(u.clone()),
-            None => client.post(url_text.as_str()),
-        };
-        for (k, v) in &headers {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        rb
-    };
-    let body = Arc::new(body);
+    let direct = crate::http::upstream_http::client();
+    let body = Bytes::from(body);
     let compressed = match &packed {
         Some(p) => p.encode(&body).await,
         None => None,
     };
     let Some(compressed) = compressed else {
-        return post().body(Arc::unwrap_or_clone(body)).send().await;
+        return post(&st, direct.as_ref(), &url, &headers, false, body).await;
     };
-    let resp = post()
-        .header("content-encoding", "zstd")
-        .body(compressed)
-        .send()
-        .await?;
-    let refused = resp.status().as_u16();
+    let zipped = compressed;
+    let resp = post(&st, direct.as_ref(), &url, &headers, true, zipped).await?;
+    let refused = resp.status();
     if refused != 400 && refused != 415 {
         return Ok(resp);
     }
     drop(resp);
-    let plain = post().body(Arc::unwrap_or_clone(body)).send().await?;
-    if refused == 415 || plain.status().as_u16() != 400 {
+    let plain = post(&st, direct.as_ref(), &url, &headers, false, body).await?;
+    if refused == 415 || plain.status() != 400 {
         st.zstd.refuse();
     }
     Ok(plain)
+}
+
+/// One POST, by this thread's direct client when there is one (upstream_http.rs), else by
+/// reqwest.
+async fn post(
+    st: &AppState,
+    direct: Option<&crate::http::upstream_http::Direct>,
+    url: &str,
+    headers: &[(String, String)],
+    zstd: bool,
+    body: Bytes,
+) -> Result<Answered, String> {
+    let extra = zstd.then_some(("content-encoding", "zstd"));
+    if let Some(direct) = direct {
+        return direct
+            .post(url, headers, extra, body)
+            .await
+            .map(Answered::Direct);
+    }
+    let client = st.upstream();
+    let mut rb = match parsed_url(url) {
+        Some(u) => client.post(u),
+        None => client.post(url),
+    };
+    for (k, v) in headers {
+        rb = rb.header(k.as_str(), v.as_str());
+    }
+    if let Some((k, v)) = extra {
+        rb = rb.header(k, v);
+    }
+    rb.body(body)
+        .send()
+        .await
+        .map(Answered::Http)
+        .map_err(reqwest_failure)
 }
 
 /// `url` parsed, from the last one this thread parsed when it is the same text (it nearly
@@ -890,13 +926,12 @@ async fn next_upstream(link: &mut Link) -> Upstream {
     }
 }
 
-/// A transport failure in words, without its URL. reqwest's own text is the same
-/// "error sending request" for every failure; its innermost cause ("Connection refused",
-/// "received corrupt message", "connection reset") is what tells the client and the log which
-/// one it was.
-fn transport_failure(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut cause: &dyn std::error::Error = &e;
+/// A transport failure in words. The clients' own text is the same for every failure
+/// (reqwest's "error sending request", hyper-util's "client error (Connect)"); its innermost
+/// cause ("Connection refused", "received corrupt message", "connection reset") is what tells
+/// the client and the log which one it was.
+pub(crate) fn failure_text(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
     while let Some(inner) = cause.source() {
         cause = inner;
     }
@@ -906,6 +941,11 @@ fn transport_failure(e: reqwest::Error) -> String {
     } else {
         format!("{what}: {why}")
     }
+}
+
+/// A reqwest failure in words, without its URL.
+fn reqwest_failure(e: reqwest::Error) -> String {
+    failure_text(&e.without_url())
 }
 
 /// A committed stream: the driver, until the machine finishes. Dropping it (client gone)

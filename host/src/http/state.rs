@@ -80,8 +80,11 @@ pub struct AppState {
 }
 
 thread_local! {
-    /// A serving thread's own upstream client (listen.rs): its connections are then driven
-    /// on the thread whose requests use them. Unset: the state's shared client.
+    /// This serving thread has its own upstream client (listen.rs): its connections are then
+    /// driven on the thread whose requests use them. Unset: the state's shared client.
+    static OWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// That client, made at its first use: the request path uses it only when a proxy is in
+    /// the environment (http/upstream_http.rs).
     static OWN_CLIENT: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
 }
 
@@ -97,9 +100,7 @@ fn upstream_client() -> reqwest::Client {
 
 /// Give this thread its own upstream client (a serving thread besides the accepting one).
 pub fn use_own_upstream_client() {
-    OWN_CLIENT.with(|c| {
-        let _ = c.set(upstream_client());
-    });
+    OWN.with(|own| own.set(true));
 }
 
 /// Pick up accounts changed on disk (another process, the CLI, an import) without holding
@@ -142,9 +143,10 @@ impl AppState {
 
     /// The client for upstream requests made on this thread.
     pub fn upstream(&self) -> reqwest::Client {
-        OWN_CLIENT
-            .with(|c| c.get().cloned())
-            .unwrap_or_else(|| self.client.clone())
+        if !OWN.with(std::cell::Cell::get) {
+            return self.client.clone();
+        }
+        OWN_CLIENT.with(|c| c.get_or_init(upstream_client).clone())
     }
 
     /// The configuration now.

@@ -11,8 +11,8 @@
 //! for the process: the client never sees the difference.
 
 use bytes::Bytes;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// zstd's default level: 4.1× on a Claude Code conversation at ~200 MB/s on this machine;
 /// higher levels gain under 6 % for 3–6× the time (docs/PERFORMANCE.md).
@@ -60,17 +60,17 @@ impl Default for Switch {
 /// One request's last compressed body, for its retries.
 #[derive(Default)]
 pub struct Packed {
-    last: Mutex<Option<(Arc<Vec<u8>>, Bytes)>>,
+    last: Mutex<Option<(Bytes, Bytes)>>,
 }
 
 impl Packed {
     /// `body` compressed, or `None` when it is too small to be worth it (or will not compress).
-    pub async fn encode(&self, body: &Arc<Vec<u8>>) -> Option<Bytes> {
+    pub async fn encode(&self, body: &Bytes) -> Option<Bytes> {
         if body.len() < MIN_BYTES {
             return None;
         }
         if let Some((plain, packed)) = self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
-            && (Arc::ptr_eq(plain, body) || plain[..] == body[..])
+            && (plain.as_ptr() == body.as_ptr() && plain.len() == body.len() || plain == body)
         {
             return Some(packed.clone());
         }
@@ -101,11 +101,11 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_are_compressed_once_and_decode_back() {
-        let small = Arc::new(b"{\"model\":\"gpt-5.5\"}".to_vec());
+        let small = Bytes::from_static(b"{\"model\":\"gpt-5.5\"}");
         let packed = Packed::default();
         assert!(packed.encode(&small).await.is_none());
         let text = "{\"type\":\"message\",\"role\":\"user\",\"content\":\"hello\"},".repeat(4000);
-        let body = Arc::new(text.into_bytes());
+        let body = Bytes::from(text.into_bytes());
         let first = packed.encode(&body).await.expect("compressed");
         assert!(
             first.len() * 4 < body.len(),
@@ -119,7 +119,7 @@ mod tests {
         );
         // A retry with equal bytes reuses the frame (the same allocation).
         let again = packed
-            .encode(&Arc::new(body.to_vec()))
+            .encode(&Bytes::from(body.to_vec()))
             .await
             .expect("compressed");
         assert_eq!(first.as_ptr(), again.as_ptr());

@@ -1,11 +1,13 @@
-//! How the proxy writes a stream to its client: what the upstream has already delivered goes
-//! out together, and nothing waits for what it has not. The upstream here is a raw socket
-//! server on loopback, so that when each byte is sent (in one write, or held back) is the
-//! test's to decide; the client is a raw socket too, so that the response's HTTP chunks (one
-//! per write the proxy makes) can be counted.
+//! What goes over the sockets. How the proxy writes a stream to its client: what the upstream
+//! has already delivered goes out together, and nothing waits for what it has not. How it
+//! reaches the upstream: directly, or through the proxy the environment names. The upstream
+//! here is a raw socket server on loopback, so that when each byte is sent (in one write, or
+//! held back) is the test's to decide; the client is a raw socket too, so that the response's
+//! HTTP chunks (one per write the proxy makes) can be counted.
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Proxy, fake, one_account};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -113,41 +115,46 @@ async fn read_request(sock: &mut TcpStream) -> Option<String> {
 
 /// A Codex backend that answers each `/responses` request with `first` in one write, then,
 /// once `go` fires (at once if it is absent), `second` in one write; anything else gets a 404.
-async fn upstream(
-    first: Vec<u8>,
-    second: Vec<u8>,
-    mut go: Option<oneshot::Receiver<()>>,
-) -> String {
+/// Each connection is served by a task of its own (the proxy's clients may open several).
+async fn upstream(first: Vec<u8>, second: Vec<u8>, go: Option<oneshot::Receiver<()>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let answer = Arc::new((first, second, Mutex::new(go)));
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
-            while let Some(path) = read_request(&mut sock).await {
-                if !path.ends_with("/codex/responses") {
-                    let _ = sock
-                        .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    continue;
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                while let Some(path) = read_request(&mut sock).await {
+                    if !path.ends_with("/codex/responses") {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        continue;
+                    }
+                    let _ = sock.write_all(&answer.0).await;
+                    let go = answer.2.lock().expect("lock").take();
+                    if let Some(go) = go {
+                        let _ = go.await;
+                    }
+                    let _ = sock.write_all(&answer.1).await;
+                    break;
                 }
-                let _ = sock.write_all(&first).await;
-                if let Some(go) = go.take() {
-                    let _ = go.await;
-                }
-                let _ = sock.write_all(&second).await;
-                break;
-            }
+            });
         }
     });
     base
 }
 
-/// Start a proxy whose Codex backend is `base`.
-async fn proxy_on(base: &str) -> (Proxy, proxy_fakes::FakeServer) {
+/// Start a proxy whose Codex backend is `base`, with `env` besides.
+async fn proxy_on(base: &str, env: &[(&str, &str)]) -> (Proxy, proxy_fakes::FakeServer) {
     let fake = fake().await;
     let mut opts = one_account(&fake);
     opts.env
         .push(("CCP_CODEX_BASE_URL".into(), format!("{base}/backend-api")));
     opts.env.push(("CCP_CODEX_TRANSPORT".into(), "http".into()));
+    for (k, v) in env {
+        opts.env.push(((*k).into(), (*v).into()));
+    }
     (Proxy::start(&fake, opts), fake)
 }
 
@@ -208,7 +215,7 @@ async fn what_the_upstream_sent_at_once_reaches_the_client_in_few_writes() {
     let mut all = first;
     all.extend(second);
     let base = upstream(all, Vec::new(), None).await;
-    let (p, _fake) = proxy_on(&base).await;
+    let (p, _fake) = proxy_on(&base, &[]).await;
     let (mut sock, mut raw) = ask(&p).await;
     tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
         .await
@@ -236,7 +243,7 @@ async fn nothing_waits_for_what_the_upstream_has_not_sent() {
     let (first, second) = answer(n, cut);
     let (go, wait) = oneshot::channel();
     let base = upstream(first, second, Some(wait)).await;
-    let (p, _fake) = proxy_on(&base).await;
+    let (p, _fake) = proxy_on(&base, &[]).await;
     let (mut sock, mut raw) = ask(&p).await;
     // Every delta of the first part reaches the client while the upstream holds the rest.
     let marker = format!("\"{}\"", word(cut));
@@ -262,4 +269,29 @@ async fn nothing_waits_for_what_the_upstream_has_not_sent() {
         support::sse_events(&body).last().map(|e| e.0.as_str()),
         Some("message_stop")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_named_by_the_environment_carries_the_upstream_requests() {
+    let (first, second) = answer(3, 0);
+    let mut all = first;
+    all.extend(second);
+    // The "proxy" is the raw upstream: it answers a request whatever its target, and the
+    // backend's own address has nothing listening, so only a request sent through the proxy
+    // can be answered.
+    let relay = upstream(all, Vec::new(), None).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    for var in ["HTTP_PROXY", "all_proxy"] {
+        let (p, _fake) = proxy_on(&closed, &[(var, relay.as_str())]).await;
+        let (mut sock, mut raw) = ask(&p).await;
+        tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
+            .await
+            .expect("the stream ends")
+            .expect("read");
+        let body: String = chunks(&raw).concat();
+        assert_eq!(texts(&body), (0..3).map(word).collect::<Vec<_>>(), "{var}");
+    }
 }
