@@ -90,7 +90,12 @@ thread_local! {
 
 /// The upstream client: one configuration for every thread.
 fn upstream_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    let builder = match crate::http::upstream_http::tls() {
+        // The request path's TLS configuration: the system's roots read once.
+        Some(tls) => reqwest::Client::builder().tls_backend_preconfigured(tls),
+        None => reqwest::Client::builder(),
+    };
+    builder
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(15))

@@ -60,9 +60,9 @@ pub fn client() -> Option<Direct> {
     OWN.with(|c| c.get_or_init(Direct::new).clone())
 }
 
-/// The TLS configuration, made once for every thread's client (the verifier reads the
-/// system's roots when made).
-fn tls() -> Option<rustls::ClientConfig> {
+/// The TLS configuration, made once for every upstream client, reqwest's too (the verifier
+/// reads the system's roots when made).
+pub fn tls() -> Option<rustls::ClientConfig> {
     static TLS: OnceLock<Option<rustls::ClientConfig>> = OnceLock::new();
     TLS.get_or_init(|| {
         let provider = rustls::crypto::CryptoProvider::get_default()
@@ -71,12 +71,14 @@ fn tls() -> Option<rustls::ClientConfig> {
         let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
             .map_err(|e| tracing::warn!(error = %e, "platform TLS verifier unavailable"))
             .ok()?;
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .ok()?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
+        // As reqwest offers them (the hyper-rustls connector offers the same for its own).
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Some(tls)
     })
     .clone()
@@ -84,7 +86,10 @@ fn tls() -> Option<rustls::ClientConfig> {
 
 impl Direct {
     fn new() -> Option<Direct> {
-        let tls = tls()?;
+        let mut tls = tls()?;
+        // The connector offers ALPN itself (`h2`, `http/1.1`, as enabled below), and refuses
+        // a configuration that already names protocols.
+        tls.alpn_protocols.clear();
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
