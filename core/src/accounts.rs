@@ -71,10 +71,13 @@ pub enum Decision {
 /// reasoning blobs to the account that made them without revealing the id.
 pub fn account_tag(account_id: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(account_id.as_bytes())[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut tag = String::with_capacity(8);
+    for b in &Sha256::digest(account_id.as_bytes())[..4] {
+        tag.push(char::from(HEX[usize::from(b >> 4)]));
+        tag.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    tag
 }
 
 /// 64-bit FNV-1a: a stable session → account mapping on every target.
@@ -153,6 +156,12 @@ pub fn needs_refresh(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_tag_is_the_hex_of_its_ids_sha256_first_four_bytes() {
+        assert_eq!(account_tag("acct-a"), "92dd39f4");
+        assert_eq!(account_tag(""), "e3b0c442");
+    }
 
     fn c(cooldown_until: u64, used: Option<f64>) -> Candidate {
         Candidate {

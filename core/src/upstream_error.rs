@@ -103,19 +103,30 @@ fn uint(v: Option<&str>) -> Option<u64> {
 impl RateLimits {
     /// Read the `x-codex-*` headers; header names are case-insensitive.
     pub fn from_headers(headers: &[(String, String)]) -> Self {
-        let window = |which: &str| {
-            let h = |s: &str| header(headers, &format!("x-codex-{which}-{s}"));
+        // The names spelled out, not formatted: this runs on every answer's head.
+        let window = |names: &[&str; 4]| {
+            let h = |name: &str| header(headers, name);
             let w = Window {
-                used_percent: num(h("used-percent")),
-                window_minutes: uint(h("window-minutes")),
-                reset_after_seconds: uint(h("reset-after-seconds")),
-                reset_at: uint(h("reset-at")),
+                used_percent: num(h(names[0])),
+                window_minutes: uint(h(names[1])),
+                reset_after_seconds: uint(h(names[2])),
+                reset_at: uint(h(names[3])),
             };
             (!w.is_empty()).then_some(w)
         };
         Self {
-            primary: window("primary"),
-            secondary: window("secondary"),
+            primary: window(&[
+                "x-codex-primary-used-percent",
+                "x-codex-primary-window-minutes",
+                "x-codex-primary-reset-after-seconds",
+                "x-codex-primary-reset-at",
+            ]),
+            secondary: window(&[
+                "x-codex-secondary-used-percent",
+                "x-codex-secondary-window-minutes",
+                "x-codex-secondary-reset-after-seconds",
+                "x-codex-secondary-reset-at",
+            ]),
             plan_type: header(headers, "x-codex-plan-type").map(str::to_owned),
             active_limit: header(headers, "x-codex-active-limit").map(str::to_owned),
             has_credits: header(headers, "x-codex-credits-has-credits").and_then(|v| {
@@ -316,6 +327,42 @@ pub fn map_upstream_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limits_read_every_codex_header_of_both_windows() {
+        let headers: Vec<(String, String)> = [
+            ("X-Codex-Primary-Used-Percent", "9.5"),
+            ("x-codex-primary-window-minutes", "299"),
+            ("x-codex-primary-reset-after-seconds", "1637"),
+            ("x-codex-primary-reset-at", "1796687772"),
+            ("x-codex-secondary-used-percent", "31"),
+            ("x-codex-secondary-window-minutes", "10079"),
+            ("x-codex-secondary-reset-after-seconds", " 167364 "),
+            ("x-codex-secondary-reset-at", "1796853499"),
+            ("x-codex-plan-type", "plus"),
+            ("x-codex-active-limit", "codex"),
+            ("x-codex-credits-has-credits", "False"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let r = RateLimits::from_headers(&headers);
+        let window = |used, minutes, after, at| Window {
+            used_percent: Some(used),
+            window_minutes: Some(minutes),
+            reset_after_seconds: Some(after),
+            reset_at: Some(at),
+        };
+        assert_eq!(r.primary, Some(window(9.5, 299, 1637, 1_796_687_772)));
+        assert_eq!(
+            r.secondary,
+            Some(window(31.0, 10079, 167_364, 1_796_853_499))
+        );
+        assert_eq!(r.plan_type.as_deref(), Some("plus"));
+        assert_eq!(r.active_limit.as_deref(), Some("codex"));
+        assert_eq!(r.has_credits, Some(false));
+        assert_eq!(RateLimits::from_headers(&[]).primary, None);
+    }
 
     /// Found by fuzzing (fuzz/artifacts-found/exchange): an HTTP date in a year no clock
     /// reaches is no date, not an overflow.
