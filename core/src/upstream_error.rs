@@ -84,11 +84,11 @@ pub struct RateLimits {
     pub has_credits: Option<bool>,
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+fn header<'a, K: AsRef<str>, V: AsRef<str>>(headers: &'a [(K, V)], name: &str) -> Option<&'a str> {
     headers
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
+        .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_ref().trim())
 }
 
 fn num(v: Option<&str>) -> Option<f64> {
@@ -102,7 +102,7 @@ fn uint(v: Option<&str>) -> Option<u64> {
 
 impl RateLimits {
     /// Read the `x-codex-*` headers; header names are case-insensitive.
-    pub fn from_headers(headers: &[(String, String)]) -> Self {
+    pub fn from_headers<K: AsRef<str>, V: AsRef<str>>(headers: &[(K, V)]) -> Self {
         // The names spelled out, not formatted: this runs on every answer's head.
         let window = |names: &[&str; 4]| {
             let h = |name: &str| header(headers, name);
@@ -361,7 +361,8 @@ mod tests {
         assert_eq!(r.plan_type.as_deref(), Some("plus"));
         assert_eq!(r.active_limit.as_deref(), Some("codex"));
         assert_eq!(r.has_credits, Some(false));
-        assert_eq!(RateLimits::from_headers(&[]).primary, None);
+        let none: &[(&str, &str)] = &[];
+        assert_eq!(RateLimits::from_headers(none).primary, None);
     }
 
     /// Found by fuzzing (fuzz/artifacts-found/exchange): an HTTP date in a year no clock

@@ -633,7 +633,7 @@ fn a_committed_stream_keeps_no_copy_of_the_clients_body() {
     };
     assert_eq!(turn(&mut ex), (true, false));
     // Held: a retry may still convert the body again.
-    ex.handle_head(200, &[], 1_001);
+    ex.handle_head::<String, String>(200, &[], 1_001);
     ex.handle_bytes(TEXT_START.as_bytes(), 1_002);
     assert_eq!(turn(&mut ex), (false, false));
     assert_eq!(ex.kept_request_bytes(), body.len());

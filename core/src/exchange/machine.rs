@@ -529,7 +529,12 @@ impl Exchange {
     }
 
     /// The upstream's response head.
-    pub fn handle_head(&mut self, status: u16, headers: &[(String, String)], now: u64) {
+    pub fn handle_head<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        status: u16,
+        headers: &[(K, V)],
+        now: u64,
+    ) {
         let Phase::Sent { .. } = self.phase else {
             return;
         };
@@ -565,7 +570,10 @@ impl Exchange {
         } else {
             self.phase = Phase::ErrorBody {
                 status,
-                headers: headers.to_vec(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+                    .collect(),
                 body: Vec::new(),
                 deadline: idle_at,
             };

@@ -353,19 +353,14 @@ impl Answered {
         }
     }
 
-    fn into_parts(self) -> (u16, Vec<(String, String)>, UpstreamBody) {
+    fn into_parts(self) -> (u16, Head, UpstreamBody) {
         match self {
             Answered::Direct(resp) => {
                 let (head, body) = resp.into_parts();
-                let headers = head
-                    .headers
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                    .collect();
                 let body = http_body_util::BodyDataStream::new(body)
                     .map(|r| r.map_err(|e| failure_text(&e)))
                     .boxed();
-                (head.status.as_u16(), headers, body)
+                (head.status.as_u16(), Head::Map(head.headers), body)
             }
             Answered::Http(resp) => {
                 let headers = resp
@@ -378,9 +373,29 @@ impl Answered {
                     .bytes_stream()
                     .map(|r| r.map_err(reqwest_failure))
                     .boxed();
-                (status, headers, body)
+                (status, Head::List(headers), body)
             }
-            Answered::Ws(a) => (a.status, a.headers, a.body),
+            Answered::Ws(a) => (a.status, Head::List(a.headers), a.body),
+        }
+    }
+}
+
+/// An answer's headers, as its transport gave them.
+enum Head {
+    Map(axum::http::HeaderMap),
+    /// Names lowercase.
+    List(Vec<(String, String)>),
+}
+
+impl Head {
+    /// The headers as name and text pairs, borrowed (a value that is not text is left out).
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        match self {
+            Head::Map(map) => map
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+                .collect(),
+            Head::List(list) => list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
         }
     }
 }
@@ -539,16 +554,16 @@ impl Driver {
     async fn next(&mut self) -> Step {
         loop {
             while let Some(out) = self.ex.poll() {
-                let now = now_secs();
+                // The clock is read where it is used: most outputs (a stream's) need none.
                 match out {
                     Output::PickAccount { exclude } => {
-                        let (pick, info) = self.pick(exclude, now).await;
+                        let (pick, info) = self.pick(exclude, now_secs()).await;
                         self.ex.handle_pick(pick, now_ms());
                         self.ex.handle_model_info(info);
                     }
                     Output::GetToken { .. } => {
                         let r = match &self.slot {
-                            Some(slot) => token_result(self.st.pool.token(slot, now).await),
+                            Some(slot) => token_result(self.st.pool.token(slot, now_secs()).await),
                             None => TokenResult::Transient("no account".into()),
                         };
                         self.ex.handle_token(r, now_ms());
@@ -556,7 +571,8 @@ impl Driver {
                     Output::Refresh { stale, .. } => {
                         let r = match &self.slot {
                             Some(slot) => {
-                                let done = self.st.pool.refresh(slot, Some(&stale), now).await;
+                                let done =
+                                    self.st.pool.refresh(slot, Some(&stale), now_secs()).await;
                                 token_result(done.map(|()| slot.with(|a| a.access_token.clone())))
                             }
                             None => TokenResult::Transient("no account".into()),
@@ -570,7 +586,7 @@ impl Driver {
                     }
                     Output::Quota { limits, .. } => {
                         if let Some(slot) = &self.slot {
-                            self.st.pool.record_quota(slot, limits, now);
+                            self.st.pool.record_quota(slot, limits, now_secs());
                         }
                     }
                     Output::Send(req) => {
@@ -619,9 +635,10 @@ impl Driver {
                 biased;
                 ev = next_upstream(&mut self.link) => match ev {
                     Upstream::Head(answer) => {
-                        let (status, headers, body) = answer.into_parts();
+                        let (status, head, body) = answer.into_parts();
+                        let headers = head.pairs();
                         if let (Some((_, etag)), Some(slot)) =
-                            (headers.iter().find(|(k, _)| k == "x-models-etag"), &self.slot)
+                            (headers.iter().find(|(k, _)| *k == "x-models-etag"), &self.slot)
                         {
                             self.st.catalogs.saw_etag(&slot.id(), etag);
                         }
