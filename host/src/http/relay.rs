@@ -832,11 +832,7 @@ async fn post(
             .await
             .map(Answered::Direct);
     }
-    let client = st.upstream();
-    let mut rb = match parsed_url(url) {
-        Some(u) => client.post(u),
-        None => client.post(url),
-    };
+    let mut rb = st.upstream().post(url);
     for (k, v) in headers {
         rb = rb.header(k.as_str(), v.as_str());
     }
@@ -848,28 +844,6 @@ async fn post(
         .await
         .map(Answered::Http)
         .map_err(reqwest_failure)
-}
-
-/// `url` parsed, from the last one this thread parsed when it is the same text (it nearly
-/// always is: one upstream per lane). Parsing runs IDNA over the host on every request, a
-/// few microseconds before the upstream request can go. None if it does not parse (reqwest
-/// then reports it as it would).
-fn parsed_url(url: &str) -> Option<reqwest::Url> {
-    thread_local! {
-        static LAST: std::cell::RefCell<Option<(String, reqwest::Url)>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some((text, parsed)) = last.as_ref()
-            && text == url
-        {
-            return Some(parsed.clone());
-        }
-        let parsed = reqwest::Url::parse(url).ok()?;
-        *last = Some((url.to_owned(), parsed.clone()));
-        Some(parsed)
-    })
 }
 
 /// The 400 for a model no account's catalog offers.
