@@ -230,7 +230,10 @@ async fn tls_garbage_or_hangup_in_the_handshake_is_a_clean_error() {
         let t = Instant::now();
         for r in batch(&p, 3).await {
             let msg = assert_error(r, 500, "api_error").await;
-            assert!(msg.starts_with("upstream unreachable"), "{what}: {msg}");
+            assert!(
+                msg.starts_with("upstream unreachable: error sending request: "),
+                "{what}: {msg}"
+            );
             assert!(msg.contains(cause), "{what}: {msg}");
         }
         assert!(
@@ -261,7 +264,10 @@ async fn connection_refused_is_retried_then_a_clean_error() {
     let t = Instant::now();
     for r in batch(&p, 3).await {
         let msg = assert_error(r, 500, "api_error").await;
-        assert!(msg.starts_with("upstream unreachable"), "{msg}");
+        assert!(
+            msg.starts_with("upstream unreachable: error sending request: "),
+            "{msg}"
+        );
         assert!(msg.contains("Connection refused"), "{msg}");
     }
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());

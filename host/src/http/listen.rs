@@ -107,7 +107,6 @@ impl Conns {
             .serve_connection_with_upgrades(TokioIo::new(tcp), self.service.clone())
             .into_owned();
         let conn = graceful.watch(conn);
-        keep_heartbeat(&open);
         tokio::spawn(async move {
             let _ = conn.await;
             open.fetch_sub(1, Ordering::Relaxed);
@@ -116,29 +115,40 @@ impl Conns {
     }
 }
 
-/// How often a serving thread's heartbeat timer fires while it serves connections.
+/// How often a serving thread's heartbeat timer fires while it serves requests.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 thread_local! {
     /// This thread's heartbeat task runs.
     static BEATING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Requests this thread has begun to serve.
+    static BEGUN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Keeps a timer due within [`HEARTBEAT`] on this thread's runtime while it serves
-/// connections. tokio wakes its driver (a write to an eventfd, then a wasted `epoll_wait`
-/// turn) whenever a timer is set to fire before every other one, even from the driver's own
-/// thread; each request sets two that usually are (hyper's header-read timeout, the
-/// exchange's deadline), both seconds away. With a timer always sooner, neither wakes it: two
-/// syscalls and a turn fewer on every request's path, for one timer a second per busy thread.
-fn keep_heartbeat(open: &Arc<AtomicUsize>) {
+/// A request begins on this (serving) thread: keeps a timer due within [`HEARTBEAT`] on its
+/// runtime until a beat passes with no new request. tokio wakes its driver (a write to an
+/// eventfd, then a wasted `epoll_wait` turn) whenever a timer is set to fire before every
+/// other one, even from the driver's own thread; each request sets two that usually are
+/// (hyper's header-read timeout, the exchange's deadline), both seconds away. With a timer
+/// always sooner, neither wakes it: two syscalls and a turn fewer on a request's path while
+/// requests keep coming, for one timer a second; an idle proxy does not beat.
+pub fn request_begins() {
+    BEGUN.with(|n| n.set(n.get().wrapping_add(1)));
     if BEATING.with(|b| b.replace(true)) {
         return;
     }
-    let open = open.clone();
-    tokio::spawn(async move {
-        // The caller counted its connection already; the last one's end stops the beat.
-        while open.load(Ordering::Relaxed) > 0 {
+    // The flag and the count are this thread's: the task must run here.
+    debug_assert_eq!(
+        tokio::runtime::Handle::current().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::CurrentThread
+    );
+    tokio::spawn(async {
+        loop {
+            let seen = BEGUN.with(std::cell::Cell::get);
             tokio::time::sleep(HEARTBEAT).await;
+            if BEGUN.with(std::cell::Cell::get) == seen {
+                break;
+            }
         }
         BEATING.with(|b| b.set(false));
     });

@@ -101,6 +101,7 @@ async fn serve(
     dialect: Dialect,
 ) -> Response {
     let started = Instant::now();
+    crate::http::listen::request_begins();
     if let Err(e) = authorized(&st.cfg(), &headers) {
         return dialect_error(dialect, e.ty, &e.message, None);
     }
@@ -189,6 +190,7 @@ async fn serve(
         log: log.clone(),
         codex: lane == "codex",
         prefer_ws: false,
+        committed: false,
         timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
         armed: None,
     };
@@ -432,6 +434,8 @@ struct Driver {
     codex: bool,
     /// The picked model's catalog entry prefers the WebSocket transport.
     prefer_ws: bool,
+    /// The response has started: no attempt follows (`Live::coalesce` relies on it).
+    committed: bool,
     /// The machine's timer, and the deadline it is set for (unix ms), if set.
     timer: Pin<Box<tokio::time::Sleep>>,
     armed: Option<u64>,
@@ -464,6 +468,7 @@ impl Driver {
                 reply(r)
             }
             Step::Commit(status, headers) => {
+                self.committed = true;
                 let st = self.st.clone();
                 st.metrics.first_byte(self.started.elapsed().as_secs_f64());
                 let mut resp = if stream {
@@ -472,6 +477,7 @@ impl Driver {
                         drv: self,
                         held: None,
                         started: false,
+                        gather: true,
                         ended: false,
                     };
                     Response::new(Body::from_stream(futures_util::stream::unfold(
@@ -557,11 +563,13 @@ impl Driver {
                 // The clock is read where it is used: most outputs (a stream's) need none.
                 match out {
                     Output::PickAccount { exclude } => {
+                        debug_assert!(!self.committed, "an account picked after the commit");
                         let (pick, info) = self.pick(exclude, now_secs()).await;
                         self.ex.handle_pick(pick, now_ms());
                         self.ex.handle_model_info(info);
                     }
                     Output::GetToken { .. } => {
+                        debug_assert!(!self.committed, "a token asked after the commit");
                         let r = match &self.slot {
                             Some(slot) => token_result(self.st.pool.token(slot, now_secs()).await),
                             None => TokenResult::Transient("no account".into()),
@@ -569,6 +577,7 @@ impl Driver {
                         self.ex.handle_token(r, now_ms());
                     }
                     Output::Refresh { stale, .. } => {
+                        debug_assert!(!self.committed, "a refresh asked after the commit");
                         let r = match &self.slot {
                             Some(slot) => {
                                 let done =
@@ -826,11 +835,13 @@ async fn post(
     body: Bytes,
 ) -> Result<Answered, String> {
     let extra = zstd.then_some(("content-encoding", "zstd"));
-    if let Some(direct) = direct {
-        return direct
-            .post(url, headers, extra, body)
-            .await
-            .map(Answered::Direct);
+    if let Some((direct, uri)) =
+        direct.and_then(|d| Some((d, crate::http::upstream_http::Direct::takes(url)?)))
+    {
+        let answer = direct.post(uri, headers, extra, body.clone()).await?;
+        if !crate::http::upstream_http::is_redirect(&answer) {
+            return Ok(Answered::Direct(answer));
+        }
     }
     let mut rb = st.upstream().post(url);
     for (k, v) in headers {
@@ -947,6 +958,8 @@ struct Live {
     held: Option<Step>,
     /// The first write (the commit's: the response's head and first token) has gone.
     started: bool,
+    /// The next write gathers what is ready (`coalesce`).
+    gather: bool,
     ended: bool,
 }
 
@@ -968,8 +981,14 @@ impl Live {
             self.drv.settle();
             return None;
         };
-        if self.started {
+        if self.started && self.gather {
+            let alone = out.len();
             self.coalesce(&mut out).await;
+            // Events that come one a read (a model's pace) gather nothing: the next write does
+            // not try, the one after does again, so such a stream pays the yields half as often.
+            self.gather = out.len() > alone;
+        } else {
+            self.gather = true;
         }
         self.started = true;
         Some((Ok(Bytes::from(out)), self))
@@ -986,7 +1005,7 @@ impl Live {
     /// Dropping the driver's `next` while it waits is safe here: after a commit the machine
     /// asks for no account, token or send (no attempt follows a commit), so its only wait is
     /// the select on the upstream body, the timer and the drain, each of which keeps its
-    /// state in the driver.
+    /// state in the driver (the driver's asks for those check it in debug builds).
     async fn coalesce(&mut self, out: &mut Vec<u8>) {
         let mut yielded = 0;
         while out.len() < COALESCE_MAX {

@@ -1,16 +1,19 @@
 //! The request path's upstream client: a request's prepared body POSTed to the Codex backend
-//! or a Chat provider over hyper-util's pooled client, with rustls set up as reqwest sets it up
-//! (the process's aws-lc-rs provider, the platform's verifier, ALPN `h2` then `http/1.1`), a
-//! 15 s connect timeout, idle connections kept 90 s, `TCP_NODELAY`.
+//! or a Chat provider over hyper-util's pooled client, set up as reqwest sets up its own:
+//! rustls with the process's aws-lc-rs provider, the platform's verifier and ALPN `h2` then
+//! `http/1.1` (one configuration, which reqwest's client shares); 15 s for a whole connect
+//! (DNS, TCP and TLS); TCP keepalive after 15 s, every 15 s, 3 probes, and on Linux a 30 s
+//! `TCP_USER_TIMEOUT`; idle connections kept 90 s; `TCP_NODELAY`; a request an HTTP/2 server
+//! refused before processing it sent again at once.
 //!
-//! Why not reqwest, which the rest of the host uses: on this path it costs about a tenth of
-//! the proxy's CPU for a small request (docs/PERFORMANCE.md), all of it before the upstream
-//! request goes or before its answer reaches the exchange: every request's URL is parsed
-//! twice by its redirect layer (once on the way out, once more from the answer), through a
-//! retry layer and a proxy matcher, with each header checked again. None of it does anything
-//! for a POST that never follows a redirect. When the environment names a proxy
-//! (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, either case), requests go through reqwest,
-//! which honours it; [`client`] says which.
+//! Why not reqwest, which the rest of the host uses: on this path it cost about a tenth of the
+//! proxy's CPU for a small request (docs/PERFORMANCE.md), all of it before the upstream request
+//! went or before its answer reached the exchange: a redirect layer that parsed every request's
+//! URL twice (on the way out, and again from the answer), a retry layer, a proxy matcher, each
+//! header checked again. The relay sends through reqwest instead when the environment names a
+//! proxy (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`; reqwest honours them), when a URL is not
+//! one this client takes as it is ([`Direct::takes`]: credentials in it, or text `hyper::Uri`
+//! refuses), and to follow an answer that is a redirect ([`is_redirect`]).
 //!
 //! Each serving thread has its own client (listen.rs), so an upstream connection is driven on
 //! the thread whose requests use it.
@@ -23,15 +26,51 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+/// A whole connect's time: DNS, TCP and the TLS handshake (reqwest's `connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An upstream answer: its head, and its body to read.
 pub type Answer = hyper::Response<Incoming>;
 
 /// The pooled client; cloning it shares the pool.
 #[derive(Clone)]
-pub struct Direct(Client<HttpsConnector<HttpConnector>, Full<Bytes>>);
+pub struct Direct(Client<Timed, Full<Bytes>>);
+
+/// The connector with [`CONNECT_TIMEOUT`] over all of it, not only over each TCP `connect`
+/// (which is all `HttpConnector`'s own timeout bounds): a handshake that stalls ends there.
+#[derive(Clone)]
+pub struct Timed(HttpsConnector<HttpConnector>);
+
+impl tower_service::Service<hyper::Uri> for Timed {
+    type Response = <HttpsConnector<HttpConnector> as tower_service::Service<hyper::Uri>>::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
+        let connecting = self.0.call(uri);
+        Box::pin(async move {
+            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out",
+                )) as BoxError),
+            }
+        })
+    }
+}
 
 /// The environment variables that name a proxy for reqwest.
 const PROXY_VARS: [&str; 3] = ["http_proxy", "https_proxy", "all_proxy"];
@@ -57,7 +96,17 @@ pub fn client() -> Option<Direct> {
     if proxy_in_env() {
         return None;
     }
-    OWN.with(|c| c.get_or_init(Direct::new).clone())
+    OWN.with(|c| {
+        c.get_or_init(|| {
+            let direct = Direct::new();
+            match &direct {
+                Some(_) => tracing::debug!("the request path's upstream client here: direct"),
+                None => tracing::debug!("the request path's upstream client here: reqwest"),
+            }
+            direct
+        })
+        .clone()
+    })
 }
 
 /// The TLS configuration, made once for every upstream client, reqwest's too (the verifier
@@ -93,13 +142,21 @@ impl Direct {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(Duration::from_secs(15)));
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        // A pooled connection a NAT dropped without a word is found out in about 30 s,
+        // not at the first-byte deadline.
+        tcp.set_keepalive(Some(Duration::from_secs(15)));
+        tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
+        tcp.set_keepalive_retries(Some(3));
+        #[cfg(target_os = "linux")]
+        tcp.set_tcp_user_timeout(Some(Duration::from_secs(30)));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
             .wrap_connector(tcp);
+        let https = Timed(https);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_timer(TokioTimer::new())
@@ -108,38 +165,81 @@ impl Direct {
         Some(Direct(client))
     }
 
-    /// POST `body` to `url` with `headers` (and `accept: */*` unless they name one, as
+    /// The URL this client sends `url`'s requests to, if it takes it as it is: text that
+    /// `hyper::Uri` accepts, with a scheme and a host and no credentials (reqwest would
+    /// send those as `authorization`; it carries such URLs).
+    pub fn takes(url: &str) -> Option<hyper::Uri> {
+        parsed_uri(url).filter(|u| u.authority().is_some_and(|a| !a.as_str().contains('@')))
+    }
+
+    /// POST `body` to `uri` with `headers` (and `accept: */*` unless they name one, as
     /// reqwest would send). An error is the failure in words, without the URL.
     pub async fn post(
         &self,
-        url: &str,
+        uri: hyper::Uri,
         headers: &[(String, String)],
         extra: Option<(&'static str, &'static str)>,
         body: Bytes,
     ) -> Result<Answer, String> {
-        let uri = parsed_uri(url).ok_or_else(|| format!("invalid upstream URL `{url}`"))?;
-        let mut req = hyper::Request::post(uri)
-            .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
-        let map = req.headers_mut();
-        for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("invalid upstream header name `{k}`"))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| format!("invalid value for upstream header `{k}`"))?;
-            map.append(name, value);
-        }
-        if let Some((k, v)) = extra {
-            map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
-        }
-        if !map.contains_key(ACCEPT) {
-            map.insert(ACCEPT, HeaderValue::from_static("*/*"));
-        }
-        self.0
-            .request(req)
-            .await
-            .map_err(|e| crate::http::relay::failure_text(&e))
+        let request = || -> Result<hyper::Request<Full<Bytes>>, String> {
+            let mut req = hyper::Request::post(uri.clone())
+                .body(Full::new(body.clone()))
+                .map_err(|e| e.to_string())?;
+            let map = req.headers_mut();
+            for (k, v) in headers {
+                let name = HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|_| format!("invalid upstream header name `{k}`"))?;
+                let value = HeaderValue::from_str(v)
+                    .map_err(|_| format!("invalid value for upstream header `{k}`"))?;
+                map.append(name, value);
+            }
+            if let Some((k, v)) = extra {
+                map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+            }
+            if !map.contains_key(ACCEPT) {
+                map.insert(ACCEPT, HeaderValue::from_static("*/*"));
+            }
+            Ok(req)
+        };
+        let answer = match self.0.request(request()?).await {
+            Err(e) if refused_unprocessed(&e) => self.0.request(request()?).await,
+            answer => answer,
+        };
+        answer.map_err(|e| sending_failure(&e))
     }
+}
+
+/// A failure to send in the words reqwest used (the client and the log keep reading the same
+/// thing): "error sending request: " and the innermost cause ("Connection refused",
+/// "received corrupt message", "connect timed out").
+fn sending_failure(e: &hyper_util::client::legacy::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    format!("error sending request: {cause}")
+}
+
+/// An answer that redirects: the relay sends the request again through reqwest, which
+/// follows it (as the request path did before it had its own client).
+pub fn is_redirect(answer: &Answer) -> bool {
+    answer.status().is_redirection() && answer.headers().contains_key(hyper::header::LOCATION)
+}
+
+/// An HTTP/2 request the server did not process, safe to send again at once (as reqwest
+/// does): a graceful GOAWAY of the connection it went on, or REFUSED_STREAM (RFC 9113
+/// §8.7).
+fn refused_unprocessed(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(h2) = c.downcast_ref::<h2::Error>() {
+            return h2.is_remote()
+                && ((h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR))
+                    || (h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM)));
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// `url` parsed, from the last one this thread parsed when it is the same text (it nearly
