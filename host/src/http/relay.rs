@@ -346,7 +346,7 @@ enum Answered {
 }
 
 impl Answered {
-    /// Status, headers (names lowercase) and the body to read, whichever transport.
+    /// The answer's status.
     fn status(&self) -> u16 {
         match self {
             Answered::Direct(resp) => resp.status().as_u16(),
@@ -355,6 +355,7 @@ impl Answered {
         }
     }
 
+    /// Status, headers and the body to read, whichever transport.
     fn into_parts(self) -> (u16, Head, UpstreamBody) {
         match self {
             Answered::Direct(resp) => {
@@ -810,8 +811,7 @@ async fn send(
     let Some(compressed) = compressed else {
         return post(&st, direct.as_ref(), &url, &headers, false, body).await;
     };
-    let zipped = compressed;
-    let resp = post(&st, direct.as_ref(), &url, &headers, true, zipped).await?;
+    let resp = post(&st, direct.as_ref(), &url, &headers, true, compressed).await?;
     let refused = resp.status();
     if refused != 400 && refused != 415 {
         return Ok(resp);
@@ -928,21 +928,27 @@ async fn next_upstream(link: &mut Link) -> Upstream {
     }
 }
 
-/// A transport failure in words. The clients' own text is the same for every failure
-/// (reqwest's "error sending request", hyper-util's "client error (Connect)"); its innermost
-/// cause ("Connection refused", "received corrupt message", "connection reset") is what tells
-/// the client and the log which one it was.
-pub(crate) fn failure_text(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    let (what, why) = (e.to_string(), cause.to_string());
+/// A transport failure in words: the client's own text, and its innermost cause
+/// ("Connection refused", "received corrupt message", "connection reset"), which is what tells
+/// the client and the log which failure it was.
+fn failure_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let (what, why) = (e.to_string(), innermost(e).to_string());
     if why == what {
         what
     } else {
         format!("{what}: {why}")
     }
+}
+
+/// The last error of `e`'s chain of sources.
+pub(crate) fn innermost<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause
 }
 
 /// A reqwest failure in words, without its URL.
@@ -965,6 +971,8 @@ struct Live {
 
 /// The most output one coalesced write gathers.
 const COALESCE_MAX: usize = 64 * 1024;
+/// Yields in a row with nothing gathered before a write goes: measured, a chunk the upstream
+/// connection already holds arrives within two.
 const YIELDS: u32 = 2;
 
 impl Live {
@@ -998,8 +1006,8 @@ impl Live {
     /// body over one chunk at a time, and each chunk would otherwise become a write of its
     /// own to the client: a syscall, and on loopback the reader's wake-up, per event (about
     /// a third of the proxy's CPU for a small answer). So while the next step is not ready,
-    /// the task yields once, letting the connection's task pass on a chunk it already holds;
-    /// if none came, `out` goes as it is. Nothing waits for bytes not yet received, and the
+    /// the task yields (up to [`YIELDS`] times), letting the connection's task pass on a chunk
+    /// it already holds; if none came, `out` goes as it is. Nothing waits for bytes not yet received, and the
     /// commit's write (the first token) is never held.
     ///
     /// Dropping the driver's `next` while it waits is safe here: after a commit the machine

@@ -213,11 +213,10 @@ impl Direct {
 /// thing): "error sending request: " and the innermost cause ("Connection refused",
 /// "received corrupt message", "connect timed out").
 fn sending_failure(e: &hyper_util::client::legacy::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    format!("error sending request: {cause}")
+    format!(
+        "error sending request: {}",
+        crate::http::relay::innermost(e)
+    )
 }
 
 /// An answer that redirects: the relay sends the request again through reqwest, which
