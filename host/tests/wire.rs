@@ -84,6 +84,21 @@ fn answer(n: usize, cut: usize) -> (Vec<u8>, Vec<u8>) {
     (first, second)
 }
 
+/// `answer(n, 0)` in one piece.
+fn whole(n: usize) -> Vec<u8> {
+    let (mut all, rest) = answer(n, 0);
+    all.extend(rest);
+    all
+}
+
+/// Reads the rest of a response, within 20 s.
+async fn read_rest(sock: &mut TcpStream, raw: &mut Vec<u8>) {
+    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(raw))
+        .await
+        .expect("the stream ends")
+        .expect("read");
+}
+
 /// Reads one HTTP/1.1 request (head, then a `content-length` body) off `sock`; its path.
 async fn read_request(sock: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
@@ -211,16 +226,10 @@ fn texts(body: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn what_the_upstream_sent_at_once_reaches_the_client_in_few_writes() {
     let n = 40;
-    let (first, second) = answer(n, 0);
-    let mut all = first;
-    all.extend(second);
-    let base = upstream(all, Vec::new(), None).await;
+    let base = upstream(whole(n), Vec::new(), None).await;
     let (p, _fake) = proxy_on(&base, &[]).await;
     let (mut sock, mut raw) = ask(&p).await;
-    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
-        .await
-        .expect("the stream ends")
-        .expect("read");
+    read_rest(&mut sock, &mut raw).await;
     let chunks = chunks(&raw);
     let body: String = chunks.concat();
     let events = support::sse_events(&body);
@@ -266,17 +275,11 @@ async fn redirecting(to: String) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upstream_that_redirects_is_followed() {
-    let (first, second) = answer(3, 0);
-    let mut all = first;
-    all.extend(second);
-    let base = upstream(all, Vec::new(), None).await;
+    let base = upstream(whole(3), Vec::new(), None).await;
     let moved = redirecting(base).await;
     let (p, _fake) = proxy_on(&moved, &[]).await;
     let (mut sock, mut raw) = ask(&p).await;
-    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
-        .await
-        .expect("the stream ends")
-        .expect("read");
+    read_rest(&mut sock, &mut raw).await;
     let body: String = chunks(&raw).concat();
     assert_eq!(texts(&body), (0..3).map(word).collect::<Vec<_>>());
 }
@@ -302,10 +305,7 @@ async fn nothing_waits_for_what_the_upstream_has_not_sent() {
     .await
     .expect("the first part's deltas arrive before the upstream sends more");
     go.send(()).expect("upstream waits");
-    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
-        .await
-        .expect("the stream ends")
-        .expect("read");
+    read_rest(&mut sock, &mut raw).await;
     let body: String = chunks(&raw).concat();
     assert_eq!(texts(&body), (0..n).map(word).collect::<Vec<_>>());
     assert_eq!(
@@ -316,13 +316,10 @@ async fn nothing_waits_for_what_the_upstream_has_not_sent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_proxy_named_by_the_environment_carries_the_upstream_requests() {
-    let (first, second) = answer(3, 0);
-    let mut all = first;
-    all.extend(second);
     // The "proxy" is the raw upstream: it answers a request whatever its target, and the
     // backend's own address has nothing listening, so only a request sent through the proxy
     // can be answered.
-    let relay = upstream(all, Vec::new(), None).await;
+    let relay = upstream(whole(3), Vec::new(), None).await;
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         format!("http://{}", l.local_addr().expect("addr"))
@@ -330,10 +327,7 @@ async fn a_proxy_named_by_the_environment_carries_the_upstream_requests() {
     for var in ["HTTP_PROXY", "all_proxy"] {
         let (p, _fake) = proxy_on(&closed, &[(var, relay.as_str())]).await;
         let (mut sock, mut raw) = ask(&p).await;
-        tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut raw))
-            .await
-            .expect("the stream ends")
-            .expect("read");
+        read_rest(&mut sock, &mut raw).await;
         let body: String = chunks(&raw).concat();
         assert_eq!(texts(&body), (0..3).map(word).collect::<Vec<_>>(), "{var}");
         assert!(!p.log_text().contains(DIRECT), "{var}: {}", p.log_text());
