@@ -7,6 +7,7 @@
 
 mod support;
 
+use proxy_fakes::http1::{content_length, find};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Proxy, fake, one_account};
@@ -102,30 +103,25 @@ async fn read_rest(sock: &mut TcpStream, raw: &mut Vec<u8>) {
 /// Reads one HTTP/1.1 request (head, then a `content-length` body) off `sock`; its path.
 async fn read_request(sock: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
-    let mut piece = [0u8; 16384];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = sock.read(&mut piece).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&piece[..n]);
-            }
-            return head.split_whitespace().nth(1).map(str::to_owned);
+    let end = loop {
+        match find(&buf, b"\r\n\r\n") {
+            Some(end) => break end + 4,
+            None => read_more(sock, &mut buf).await?,
         }
-        let n = sock.read(&mut piece).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&piece[..n]);
+    };
+    while buf.len() < end + content_length(&buf[..end]) {
+        read_more(sock, &mut buf).await?;
     }
+    let head = String::from_utf8_lossy(&buf[..end]);
+    head.split_whitespace().nth(1).map(str::to_owned)
+}
+
+/// Reads what has come into `buf`; `None` once the connection has ended.
+async fn read_more(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {
+    let mut piece = [0u8; 16384];
+    let n = sock.read(&mut piece).await.ok().filter(|n| *n > 0)?;
+    buf.extend_from_slice(&piece[..n]);
+    Some(())
 }
 
 /// A Codex backend that answers each `/responses` request with `first` in one write, then,
@@ -190,20 +186,14 @@ async fn ask(p: &Proxy) -> (TcpStream, Vec<u8>) {
 
 /// The HTTP chunks of a complete chunked body (the head cut off), without the last, empty one.
 fn chunks(raw: &[u8]) -> Vec<String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
+    let end = find(raw, b"\r\n\r\n").expect("a response head");
     let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     let mut rest = &raw[end + 4..];
     let mut out = Vec::new();
     loop {
-        let line = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("size line");
+        let line = find(rest, b"\r\n").expect("size line");
         let size = usize::from_str_radix(std::str::from_utf8(&rest[..line]).expect("hex"), 16)
             .expect("chunk size");
         if size == 0 {
