@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the two hot paths, each next to its bare baseline on the same
 //! bytes in the same run:
-//! - request: convert a ~400 KB Claude-Code-shaped request vs `serde_json` parse + serialize;
+//! - request: convert a ~400 KB Claude-Code-shaped request, for the Codex backend and for a
+//!   Chat provider, vs `serde_json` parse + serialize;
 //! - stream: translate a 10 000-event Codex stream vs the bare SSE decode of the same bytes,
 //!   and vs SSE decode + `serde_json::Value` parse of every event.
 //!
@@ -9,7 +10,10 @@
 
 use criterion::{BatchSize, Criterion, Throughput};
 use proxy_core::sse::{SseDecoder, SseItem};
-use proxy_core::{RequestOptions, ResponsesTranslator, StreamOptions, ToolNames, convert_request};
+use proxy_core::{
+    ChatOptions, RequestOptions, ResponsesTranslator, StreamOptions, ToolNames,
+    convert_chat_request, convert_chat_request_fast, convert_request, convert_request_fast,
+};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::Path;
@@ -158,6 +162,16 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     let req = big_request();
     let opts = RequestOptions::new("gpt-5.5");
+    let chat = ChatOptions::new("kilo-auto/free");
+    // What is measured is the fast path (`raw_history.rs`), which this request must take.
+    assert!(
+        convert_request_fast(&req, &opts).is_some(),
+        "Codex: Value path"
+    );
+    assert!(
+        convert_chat_request_fast(&req, &chat).is_some(),
+        "Chat: Value path"
+    );
     {
         let mut g = c.benchmark_group("request");
         g.throughput(Throughput::Bytes(req.len() as u64));
@@ -165,6 +179,12 @@ fn main() {
             b.iter(|| {
                 let c = convert_request(black_box(&req), &opts).expect("converts");
                 // Sized as the exchange sizes it: from the client's body.
+                black_box(c.value.to_json_sized(req.len() + 4096).len())
+            })
+        });
+        g.bench_function("convert_chat", |b| {
+            b.iter(|| {
+                let c = convert_chat_request(black_box(&req), &chat).expect("converts");
                 black_box(c.value.to_json_sized(req.len() + 4096).len())
             })
         });
@@ -230,6 +250,15 @@ fn summary(req_bytes: usize, stream_bytes: usize, events: usize) {
         base / 1e6,
         base / conv
     );
+    if let Some(chat) = ns("request", "convert_chat") {
+        println!(
+            "request {} KB: convert for a Chat provider {:.0} MB/s ({:.3} ms), ratio to the roundtrip {:.2}",
+            req_bytes / 1024,
+            mbs(req_bytes, chat),
+            chat / 1e6,
+            base / chat
+        );
+    }
     if let (Some(tr), Some(sse), Some(check), Some(val)) = (
         ns("stream", "translate"),
         ns("stream", "baseline_sse_decode"),

@@ -46,7 +46,8 @@ pub use routing::{
 };
 pub use translate::EventTranslator;
 pub use translate::chat_request::{
-    ChatOptions, ChatRequest, convert_chat_request, convert_chat_request_value,
+    ChatOptions, ChatRequest, convert_chat_request, convert_chat_request_fast,
+    convert_chat_request_value,
 };
 pub use translate::chat_stream::{ChatStreamOptions, ChatTranslator};
 pub use translate::names::{ToolNames, wire_call_id, wire_tool_name};

@@ -1,6 +1,7 @@
-//! The conversion's fast path (`translate/raw_history.rs`: the history copied as raw JSON
-//! text) held to the `Value` path: wherever the fast path answers, the body bytes, the
-//! degradations, the error and the inbound validation verdict are the `Value` path's.
+//! The conversions' fast path (`translate/raw_history.rs`: the history copied as raw JSON
+//! text, for the Codex backend and for a Chat provider) held to the `Value` path: wherever
+//! the fast path answers, the body bytes, the degradations, the error and the inbound
+//! validation verdict are the `Value` path's.
 //!
 //! Two sources of requests: every request vector under several options (and the real Claude
 //! Code requests among them must take the fast path, or it is not worth having), and
@@ -13,7 +14,8 @@ use proptest::strategy::ValueTree;
 use proxy_core::exchange::{Dialect, Inbound, Reply};
 use proxy_core::translate::signature;
 use proxy_core::{
-    CodexRequest, Converted, Profile, RequestError, RequestOptions, convert_request_fast,
+    ChatOptions, ChatRequest, CodexRequest, Converted, Profile, RequestError, RequestOptions,
+    convert_chat_request_fast, convert_chat_request_value, convert_request_fast,
     convert_request_value,
 };
 use serde_json::Value;
@@ -61,6 +63,52 @@ fn same(body: &[u8], opts: &RequestOptions, what: &str) -> bool {
     true
 }
 
+type ChatConversion = Result<Converted<ChatRequest>, RequestError>;
+
+fn chat_outcome(r: ChatConversion) -> String {
+    match r {
+        // (The tool names come from the tool list, which both paths convert alike.)
+        Ok(c) => format!(
+            "{}\n{:?}\n{}",
+            String::from_utf8_lossy(&c.value.to_json()),
+            c.degradations,
+            c.value.thinking,
+        ),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// [`same`] for the Chat conversion.
+fn same_chat(body: &[u8], opts: &ChatOptions, what: &str) -> bool {
+    let Some(fast) = convert_chat_request_fast(body, opts) else {
+        return false;
+    };
+    let slow = serde_json::from_slice::<Value>(body)
+        .map_err(|e| RequestError::Json(e.to_string()))
+        .and_then(|v| convert_chat_request_value(v, opts));
+    assert_eq!(
+        chat_outcome(fast),
+        chat_outcome(slow),
+        "{what} (Chat): {}",
+        String::from_utf8_lossy(body)
+    );
+    true
+}
+
+/// The provider shapes a Chat body can take.
+fn chat_option_sets() -> Vec<(&'static str, ChatOptions)> {
+    let mut openai = ChatOptions::new("gpt-4.1");
+    openai.reasoning_style = "openai".into();
+    openai.max_tokens_field = "max_completion_tokens".into();
+    let mut none = ChatOptions::new("plain");
+    none.reasoning_style = "none".into();
+    vec![
+        ("chat openrouter", ChatOptions::new("kilo-auto/free")),
+        ("chat openai", openai),
+        ("chat none", none),
+    ]
+}
+
 /// The inbound verdict (validation, model, stream) is the Value path's.
 fn same_inbound(body: &[u8], what: &str) {
     let verdict = |r: Result<Inbound, proxy_core::exchange::Failure>| match r {
@@ -82,39 +130,6 @@ fn same_inbound(body: &[u8], what: &str) {
     assert_eq!(fast, whole, "{what}: {}", String::from_utf8_lossy(body));
 }
 
-/// A request whose route does not take a scanned history (a Chat lane) is parsed whole, with
-/// the same verdict; one that names its model after its history is scanned anyway.
-#[test]
-fn a_route_that_converts_the_whole_body_gets_it_parsed() {
-    let first =
-        br#"{"model":"kilo-model","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
-    let last =
-        br#"{"max_tokens":8,"messages":[{"role":"user","content":"hi"}],"model":"kilo-model"}"#;
-    let chat = |m: &str| m != "kilo-model";
-    let whole = Inbound::parse_for(Dialect::Anthropic, first, chat).expect("valid");
-    assert_eq!(whole.value["messages"][0]["content"], "hi");
-    assert_eq!(whole.model, "kilo-model");
-    let scanned = Inbound::parse_for(Dialect::Anthropic, first, |_| true).expect("valid");
-    assert!(
-        scanned.value.get("messages").is_none(),
-        "scanned: history kept as text"
-    );
-    let after = Inbound::parse_for(Dialect::Anthropic, last, chat).expect("valid");
-    assert!(
-        after.value.get("messages").is_none(),
-        "model after messages: scanned"
-    );
-    let bad = br#"{"model":"kilo-model","max_tokens":8,"messages":[{"role":"user","content":[]}]}"#;
-    let verdict = |r: Result<Inbound, proxy_core::exchange::Failure>| match r {
-        Ok(_) => "ok".to_owned(),
-        Err(f) => String::from_utf8_lossy(&Reply::error(Dialect::Anthropic, &f).body).into_owned(),
-    };
-    assert_eq!(
-        verdict(Inbound::parse_for(Dialect::Anthropic, bad, chat)),
-        verdict(Inbound::parse(Dialect::Anthropic, bad))
-    );
-}
-
 /// Fields the scan captures without counting their nesting and parses alone later: at every
 /// depth around `serde_json`'s recursion limit, both paths give the same verdict.
 #[test]
@@ -132,6 +147,9 @@ fn nesting_the_body_parse_refuses_is_refused_on_both_paths() {
             let body = format!("{head}{}]}}", t.replace("DEEP", &deep));
             for (label, opts) in option_sets() {
                 same(body.as_bytes(), &opts, label);
+            }
+            for (label, opts) in chat_option_sets() {
+                same_chat(body.as_bytes(), &opts, label);
             }
             same_inbound(body.as_bytes(), "inbound");
         }
@@ -176,9 +194,15 @@ fn every_request_vector_converts_the_same_and_claude_code_takes_the_fast_path() 
                 answered.push((name.clone(), label));
             }
         }
+        for (label, opts) in chat_option_sets() {
+            total += 1;
+            if same_chat(&body, &opts, &format!("{name} ({label})")) {
+                answered.push((name.clone(), label));
+            }
+        }
         same_inbound(&body, &name);
     }
-    assert!(total > 400, "only {total} conversions");
+    assert!(total > 600, "only {total} conversions");
     for cc in [
         "b_cc_turn1.json",
         "b_cc_turn2_tool_result.json",
@@ -188,7 +212,7 @@ fn every_request_vector_converts_the_same_and_claude_code_takes_the_fast_path() 
         "b_cc_turn2_thinking_foreign_signature.json",
     ] {
         // Claude Code sends its ToolSearch tool: with the model's tool search too.
-        for label in ["default", "tool search"] {
+        for label in ["default", "tool search", "chat openrouter", "chat openai"] {
             assert!(
                 answered.iter().any(|(a, l)| a == cc && *l == label),
                 "{cc} ({label}) took the Value path"
@@ -416,11 +440,16 @@ fn generated_requests_convert_the_same() {
     );
     let strategy = request();
     let (mut answered, mut total) = (0, 0);
+    let (mut chat_answered, mut chat_total) = (0, 0);
     for _ in 0..2_000 {
         let text = strategy.new_tree(&mut runner).expect("a request").current();
         for (label, opts) in option_sets() {
             total += 1;
             answered += usize::from(same(text.as_bytes(), &opts, label));
+        }
+        for (label, opts) in chat_option_sets() {
+            chat_total += 1;
+            chat_answered += usize::from(same_chat(text.as_bytes(), &opts, label));
         }
         same_inbound(text.as_bytes(), "inbound");
     }
@@ -428,18 +457,34 @@ fn generated_requests_convert_the_same() {
         answered * 10 > total,
         "the fast path answered {answered} of {total}"
     );
+    assert!(
+        chat_answered * 10 > chat_total,
+        "the Chat fast path answered {chat_answered} of {chat_total}"
+    );
 }
 
-/// The body an exchange sends for `inbound` (parsed from `body`), on one account.
-fn sent(inbound: Inbound, body: &[u8]) -> Vec<u8> {
-    use proxy_core::exchange::{
-        CodexTarget, Exchange, ExchangeConfig, Output, Pick, Target, TokenResult,
-    };
-    let target = Target::Codex(CodexTarget {
-        url: "http://codex.test/codex/responses".into(),
-        user_agent: "t".into(),
-        version: "1".into(),
-    });
+use proxy_core::exchange::{ChatTarget, CodexTarget, Target};
+
+/// The two lanes' targets.
+fn targets() -> [Target; 2] {
+    [
+        Target::Codex(CodexTarget {
+            url: "http://codex.test/codex/responses".into(),
+            user_agent: "t".into(),
+            version: "1".into(),
+        }),
+        Target::Chat(ChatTarget {
+            url: "http://chat.test/chat/completions".into(),
+            headers: Vec::new(),
+            max_tokens_field: "max_tokens".into(),
+            reasoning_style: "openrouter".into(),
+        }),
+    ]
+}
+
+/// The body an exchange sends for `inbound` (parsed from `body`) to `target`, on one account.
+fn sent(inbound: Inbound, body: &[u8], target: Target) -> Vec<u8> {
+    use proxy_core::exchange::{Exchange, ExchangeConfig, Output, Pick, TokenResult};
     let route = proxy_core::RoutingTable::default().route(&inbound.model);
     let mut ex = Exchange::new(
         ExchangeConfig::default(),
@@ -480,20 +525,27 @@ fn an_exchange_sends_the_same_body_from_a_scanned_history() {
             convert_request_fast(&body, &RequestOptions::new("gpt-5.5")).is_some(),
             "{name} is not taken by the fast path"
         );
-        let whole: Value = serde_json::from_slice(&body).expect("json");
-        let (Ok(a), Ok(b)) = (
-            Inbound::from_value(Dialect::Anthropic, whole),
-            Inbound::parse(Dialect::Anthropic, &body),
-        ) else {
-            panic!("{name} does not parse");
-        };
-        let (a, b) = (sent(a, &body), sent(b, &body));
-        assert!(!a.is_empty(), "{name}: nothing sent");
-        assert_eq!(
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b),
-            "{name}"
+        assert!(
+            convert_chat_request_fast(&body, &ChatOptions::new("kilo-auto/free")).is_some(),
+            "{name} is not taken by the Chat fast path"
         );
+        for target in targets() {
+            let whole: Value = serde_json::from_slice(&body).expect("json");
+            let (Ok(a), Ok(b)) = (
+                Inbound::from_value(Dialect::Anthropic, whole),
+                Inbound::parse(Dialect::Anthropic, &body),
+            ) else {
+                panic!("{name} does not parse");
+            };
+            assert!(b.value.get("messages").is_none(), "{name}: not scanned");
+            let (a, b) = (sent(a, &body, target.clone()), sent(b, &body, target));
+            assert!(!a.is_empty(), "{name}: nothing sent");
+            assert_eq!(
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b),
+                "{name}"
+            );
+        }
         scanned += 1;
     }
     assert_eq!(scanned, 3);

@@ -435,7 +435,12 @@ async fn every_page_works_at_both_widths_in_both_schemes_and_by_keyboard() {
     let shown: Value =
         serde_json::from_str(pg["convert"]["codex_body"].as_str().expect("codex body"))
             .expect("json");
-    assert_eq!(shown, Value::Object(native.value.body));
+    assert_eq!(shown, native.value.to_value());
+    // The whole body: the history the conversion's fast path writes as text is shown too.
+    assert_eq!(
+        shown["input"][0]["content"][0]["text"], "hi from the test",
+        "{shown}"
+    );
     let degradations = pg["convert"]["codex_degradations"]
         .as_array()
         .expect("list");

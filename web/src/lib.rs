@@ -23,7 +23,7 @@ pub fn run_vector(job: &str) -> String {
 #[wasm_bindgen]
 pub fn convert(request: &str, upstream_model: &str) -> String {
     match convert_request(request.as_bytes(), &RequestOptions::new(upstream_model)) {
-        Ok(c) => json!({"body": Value::Object(c.value.body), "degradations": c.degradations}),
+        Ok(c) => json!({"body": c.value.to_value(), "degradations": c.degradations}),
         Err(e) => error_json(&e),
     }
     .to_string()
@@ -34,7 +34,7 @@ pub fn convert(request: &str, upstream_model: &str) -> String {
 #[wasm_bindgen]
 pub fn convert_chat(request: &str, upstream_model: &str) -> String {
     match convert_chat_request(request.as_bytes(), &ChatOptions::new(upstream_model)) {
-        Ok(c) => json!({"body": Value::Object(c.value.body), "degradations": c.degradations}),
+        Ok(c) => json!({"body": c.value.to_value(), "degradations": c.degradations}),
         Err(e) => error_json(&e),
     }
     .to_string()

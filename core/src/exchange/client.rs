@@ -52,21 +52,8 @@ impl Inbound {
     /// scanned and stays text (no `Value` tree of it is built); the verdict is
     /// [`Inbound::from_value`]'s (tests/raw_history.rs).
     pub fn parse(dialect: Dialect, body: &[u8]) -> Result<Self, Failure> {
-        Self::parse_for(dialect, body, |_| true)
-    }
-
-    /// [`Inbound::parse`] where `scanned(model)` says whether the route of a request for
-    /// `model` converts from a scanned history: the Codex lane does; a Chat lane converts the
-    /// whole parsed body, and a history scanned for it would only be read again. (A body
-    /// that names its model after its history is scanned either way.) The verdict is
-    /// `parse`'s.
-    pub fn parse_for(
-        dialect: Dialect,
-        body: &[u8],
-        scanned: impl Fn(&str) -> bool,
-    ) -> Result<Self, Failure> {
         if dialect == Dialect::Anthropic
-            && let Some(scan) = raw_history::scan_for(body, &scanned)
+            && let Some(scan) = raw_history::scan(body)
         {
             let value = Value::Object(scan.rest);
             validate_messages_but_history(&value).map_err(|e| invalid(e.to_string()))?;

@@ -759,11 +759,8 @@ impl Exchange {
     fn take_value(&mut self) -> Result<Parsed, Failure> {
         match self.value.take() {
             Some(p) => Ok(p),
-            // As the host parsed it: the history scanned only for the Codex backend.
-            None => Inbound::parse_for(self.inbound.dialect, &self.source, |_| {
-                matches!(self.target, Target::Codex(_))
-            })
-            .map(|i| Parsed {
+            // As the host parsed it.
+            None => Inbound::parse(self.inbound.dialect, &self.source).map(|i| Parsed {
                 value: i.value,
                 history: i.history,
             }),

@@ -6,7 +6,9 @@ use crate::degrade::Converted;
 use crate::degrade::Degradation;
 use crate::error::RequestError;
 use crate::routing::Route;
-use crate::translate::chat_request::{ChatOptions, convert_chat_request_value};
+use crate::translate::chat_request::{
+    ChatOptions, ChatRequest, convert_chat_request_value, convert_chat_scanned,
+};
 use crate::translate::chat_stream::{ChatStreamOptions, ChatTranslator};
 use crate::translate::raw_history::History;
 use crate::translate::request::{
@@ -17,7 +19,7 @@ use crate::translate::request::{
 pub const LITE_HEADER: &str = "x-openai-internal-codex-responses-lite";
 use crate::translate::stream::{ResponsesTranslator, StreamOptions};
 use crate::wire::anthropic::{ErrorBody, StreamEvent};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The Codex backend, as the host configures it.
 #[derive(Debug, Clone)]
@@ -179,31 +181,52 @@ pub(crate) struct Parsed {
     pub(crate) history: Option<History>,
 }
 
-/// The Codex body of `parsed`, from `source` (the bytes it was parsed from): by the fast path
-/// when its history was scanned, else (or if the history needs the `Value` path after all)
-/// from a whole parsed value.
+/// The converted body of `parsed`, from `source` (the bytes it was parsed from): by the fast
+/// path (`scanned`) when its history was scanned, else (or if the history needs the `Value`
+/// path after all) from a whole parsed value (`whole`).
+fn convert<T>(
+    parsed: Parsed,
+    source: &[u8],
+    scanned: impl FnOnce(Map<String, Value>, &[u8], History) -> Result<Option<T>, RequestError>,
+    whole: impl FnOnce(Value) -> Result<T, RequestError>,
+) -> Result<T, RequestError> {
+    let Some(history) = parsed.history else {
+        return whole(parsed.value);
+    };
+    if let Value::Object(rest) = parsed.value
+        && let Some(c) = scanned(rest, source, history)?
+    {
+        return Ok(c);
+    }
+    whole(parse_json(source)?)
+}
+
+/// The Codex body of `parsed`, from `source`.
 pub(crate) fn codex_request(
     parsed: Parsed,
     source: &[u8],
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
-    let Some(history) = parsed.history else {
-        return convert_request_value(parsed.value, opts);
-    };
-    if let Value::Object(rest) = parsed.value
-        && let Some(c) = convert_scanned(rest, source, history, opts)?
-    {
-        return Ok(c);
-    }
-    convert_request_value(parse_json(source)?, opts)
+    convert(
+        parsed,
+        source,
+        |rest, source, history| convert_scanned(rest, source, history, opts),
+        |value| convert_request_value(value, opts),
+    )
 }
 
-/// The whole parsed body of `parsed`, `messages` included.
-fn whole_value(parsed: Parsed, source: &[u8]) -> Result<Value, RequestError> {
-    match parsed.history {
-        None => Ok(parsed.value),
-        Some(_) => parse_json(source),
-    }
+/// The Chat body of `parsed`, from `source`.
+fn chat_request(
+    parsed: Parsed,
+    source: &[u8],
+    opts: &ChatOptions,
+) -> Result<Converted<ChatRequest>, RequestError> {
+    convert(
+        parsed,
+        source,
+        |rest, source, history| convert_chat_scanned(rest, source, history, opts),
+        |value| convert_chat_request_value(value, opts),
+    )
 }
 
 /// Convert `parsed` (from `source`) for `target` and build the request.
@@ -279,8 +302,7 @@ pub(crate) fn prepare(
             let mut opts = ChatOptions::new(a.route.model.clone());
             opts.max_tokens_field = t.max_tokens_field.clone();
             opts.reasoning_style = t.reasoning_style.clone();
-            let value = whole_value(parsed, source).map_err(bad)?;
-            let converted = convert_chat_request_value(value, &opts).map_err(bad)?;
+            let converted = chat_request(parsed, source, &opts).map_err(bad)?;
             let req = converted.value;
             let mut headers: Vec<(String, String)> = vec![
                 ("accept".into(), "text/event-stream".into()),

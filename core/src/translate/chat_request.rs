@@ -4,9 +4,10 @@
 //! images, documents, tool schemas and names, tool results; only the message shapes differ.
 
 use super::names::wire_tool_name;
+use super::raw_history::{self, chat::RawMessages};
 use super::request::{
-    Content, ToolResult, ToolShape, as_block, bad_role, block_type, document_parts, image_part,
-    instructions, join_texts, message_effort, nothing_sent, parse_json, role_ok,
+    Content, Messages, ToolResult, ToolShape, as_block, bad_role, block_type, document_parts,
+    image_part, instructions, join_texts, message_effort, nothing_sent, parse_json, role_ok,
     search_result_text, split_request, take_content, take_str, text_of, tool_result_parts,
     with_message_effort,
 };
@@ -41,12 +42,17 @@ impl ChatOptions {
 /// A converted Chat request.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
-    /// The JSON body for `POST {base}/chat/completions`.
+    /// The JSON body for `POST {base}/chat/completions`, but for the history's messages the
+    /// fast path wrote (`raw_messages`): [`Self::to_json`] and [`Self::to_value`] give the
+    /// whole body.
     pub body: Map<String, Value>,
     /// Wire tool names back to the client's.
     pub tool_names: ToolNames,
     /// Whether the client gets thinking blocks.
     pub thinking: bool,
+    /// The history's messages as the fast path wrote them (`raw_history/chat.rs`): they
+    /// follow `body["messages"]` (then only the system message) on the wire.
+    pub(crate) raw_messages: Option<RawMessages>,
 }
 
 impl ChatRequest {
@@ -55,18 +61,43 @@ impl ChatRequest {
         self.to_json_sized(0)
     }
 
+    /// The whole body as a `Value` (to show it; the exchange sends [`Self::to_json`]).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.to_json()).unwrap_or(Value::Null)
+    }
+
     /// The body as bytes, in one buffer of `hint` bytes ([`super::body_bytes`]).
     pub fn to_json_sized(&self, hint: usize) -> Vec<u8> {
-        super::body_bytes(&self.body, hint)
+        match &self.raw_messages {
+            None => super::body_bytes(&self.body, hint),
+            Some(raw) => {
+                super::body_bytes_with(&self.body, "messages", |out| raw.write_items(out), hint)
+            }
+        }
     }
 }
 
-/// Convert request bytes for a Chat Completions provider.
+/// Convert request bytes for a Chat Completions provider: the history by the fast path where
+/// it applies (`raw_history/chat.rs`), else as a parsed `Value`; the same bytes either way.
 pub fn convert_chat_request(
     body: &[u8],
     opts: &ChatOptions,
 ) -> Result<Converted<ChatRequest>, RequestError> {
-    convert_chat_request_value(parse_json(body)?, opts)
+    match convert_chat_request_fast(body, opts) {
+        Some(converted) => converted,
+        None => convert_chat_request_value(parse_json(body)?, opts),
+    }
+}
+
+/// The fast path alone: `None` where it leaves the request to the `Value` path. For the tests
+/// that hold the two paths to the same output.
+#[doc(hidden)]
+pub fn convert_chat_request_fast(
+    body: &[u8],
+    opts: &ChatOptions,
+) -> Option<Result<Converted<ChatRequest>, RequestError>> {
+    let scan = raw_history::scan(body)?;
+    convert_chat_scanned(scan.rest, body, scan.history, opts).transpose()
 }
 
 /// Convert an already parsed request for a Chat Completions provider.
@@ -74,13 +105,37 @@ pub fn convert_chat_request_value(
     value: Value,
     opts: &ChatOptions,
 ) -> Result<Converted<ChatRequest>, RequestError> {
-    let (mut req, messages) = split_request(value)?;
+    let (req, messages) = split_request(value)?;
+    convert_parts(req, Messages::Values(messages), opts)?
+        .ok_or_else(|| RequestError::invalid("messages", "could not be converted"))
+}
+
+/// Convert a request scanned by `raw_history::scan` (`rest`, and the `history` of `source`,
+/// the body it was scanned from); `None` if its history needs the `Value` path after all.
+pub(crate) fn convert_chat_scanned(
+    rest: Map<String, Value>,
+    source: &[u8],
+    history: raw_history::History,
+    opts: &ChatOptions,
+) -> Result<Option<Converted<ChatRequest>>, RequestError> {
+    convert_parts(rest, Messages::Raw(source, history), opts)
+}
+
+fn convert_parts(
+    mut req: Map<String, Value>,
+    history: Messages<'_>,
+    opts: &ChatOptions,
+) -> Result<Option<Converted<ChatRequest>>, RequestError> {
     let mut deg = Degradations::default();
-    let message_effort = message_effort(&messages);
+    // The fast path takes no tool changes (`tool_changes.rs` reads them from the messages).
+    let (messages, message_effort): (&[Value], _) = match &history {
+        Messages::Values(m) => (m, message_effort(m)),
+        Messages::Raw(_, h) => (&[], h.message_effort()),
+    };
     let system = instructions(req.shift_remove("system"), &mut deg)?;
     let (tool_list, tool_names) = crate::translate::tool_changes::convert_tools(
         req.shift_remove("tools"),
-        &messages,
+        messages,
         ToolShape::Chat,
         &mut deg,
     )?;
@@ -89,16 +144,23 @@ pub fn convert_chat_request_value(
     if !system.is_empty() {
         out.push(json!({"role": "system", "content": system}));
     }
-    let mut w = ChatWalker {
-        out: &mut out,
-        origins: Vec::new(),
-        deg: &mut deg,
+    let raw_messages = match history {
+        Messages::Values(messages) => {
+            let mut w = ChatWalker::new(&mut out, &mut deg);
+            for (i, m) in messages.into_iter().enumerate() {
+                w.message(i, m)?;
+            }
+            let origins = std::mem::take(&mut w.origins);
+            repair_pairs(&mut out, &origins, &mut deg);
+            None
+        }
+        Messages::Raw(source, h) => {
+            match raw_history::chat::walk(source, h, out.len(), &mut deg)? {
+                Some(raw) => Some(raw),
+                None => return Ok(None),
+            }
+        }
     };
-    for (i, m) in messages.into_iter().enumerate() {
-        w.message(i, m)?;
-    }
-    let origins = std::mem::take(&mut w.origins);
-    repair_pairs(&mut out, &origins, &mut deg);
 
     let mut body = Map::new();
     body.insert("model".into(), Value::String(opts.upstream_model.clone()));
@@ -148,14 +210,15 @@ pub fn convert_chat_request_value(
     }
     body.insert("stream".into(), Value::Bool(true));
     body.insert("stream_options".into(), json!({"include_usage": true}));
-    Ok(Converted {
+    Ok(Some(Converted {
         value: ChatRequest {
             body,
             tool_names,
             thinking: thinking_on,
+            raw_messages,
         },
         degradations: deg.0,
-    })
+    }))
 }
 
 fn tool_choice(choice: Option<Value>, deg: &mut Degradations) -> (Value, Option<bool>) {
@@ -303,7 +366,13 @@ fn reasoning(
     thinking_on
 }
 
-struct ChatWalker<'a> {
+/// The degradation of a tool result's `is_error`.
+pub(crate) const ERROR_FLAG: &str =
+    "Chat Completions has no error flag; the output is prefixed with `Error`";
+
+/// Walks parsed messages into Chat messages (the fast path's `raw_history/chat.rs` gives it
+/// the messages the scan parsed).
+pub(crate) struct ChatWalker<'a> {
     out: &'a mut Vec<Value>,
     /// (index in out, source path) of tool calls and tool messages, for pairing repair.
     origins: Vec<(usize, String, String)>,
@@ -341,8 +410,23 @@ fn chat_part(p: Value) -> Value {
     }
 }
 
-impl ChatWalker<'_> {
-    fn message(&mut self, i: usize, m: Value) -> Result<(), RequestError> {
+impl<'a> ChatWalker<'a> {
+    /// A walker that appends to `out`.
+    pub(crate) fn new(out: &'a mut Vec<Value>, deg: &'a mut Degradations) -> Self {
+        Self {
+            out,
+            origins: Vec::new(),
+            deg,
+        }
+    }
+
+    /// The (index in `out`, path, id) of the tool calls and tool messages appended.
+    pub(crate) fn into_origins(self) -> Vec<(usize, String, String)> {
+        self.origins
+    }
+
+    /// Append message `i`'s Chat messages.
+    pub(crate) fn message(&mut self, i: usize, m: Value) -> Result<(), RequestError> {
         let Value::Object(mut m) = m else {
             return Err(RequestError::invalid(
                 format!("messages.{i}"),
@@ -458,11 +542,8 @@ impl ChatWalker<'_> {
                         moved_images.push(chat_part(img));
                     }
                     if is_error {
-                        self.deg.push(
-                            format!("{path}.is_error"),
-                            K::Approximated,
-                            "Chat Completions has no error flag; the output is prefixed with `Error`",
-                        );
+                        self.deg
+                            .push(format!("{path}.is_error"), K::Approximated, ERROR_FLAG);
                         text = if text.is_empty() {
                             "Error".into()
                         } else {
@@ -592,89 +673,138 @@ fn role_of(v: &Value) -> &str {
     v.get("role").and_then(Value::as_str).unwrap_or("")
 }
 
-/// Every assistant tool call needs a tool message and every tool message its call.
-fn repair_pairs(out: &mut Vec<Value>, origins: &[(usize, String, String)], deg: &mut Degradations) {
-    let call_ids: HashSet<String> = out
+/// What the pairing repair needs to know of one Chat message.
+pub(crate) struct Pairs<'a> {
+    /// A tool message's `tool_call_id`.
+    pub(crate) answers: Option<&'a str>,
+    /// An assistant message's tool call ids.
+    pub(crate) calls: Vec<&'a str>,
+}
+
+/// A step of the repaired message list.
+pub(crate) enum Step {
+    /// Message `k` as it is.
+    Keep(usize),
+    /// Tool message `k`, whose call is not there: as a user message ([`orphan_message`]).
+    Orphan(usize),
+    /// A tool message for a call with no result ([`placeholder`]).
+    Placeholder(String),
+}
+
+/// Every assistant tool call needs a tool message and every tool message its call: `None` if
+/// they pair up; else the messages in their new order, with a degradation (at `path_of(message,
+/// id)`) for each result sent as a user message and each call given a placeholder result,
+/// which goes before the first message after the call's that is not a tool message.
+pub(crate) fn repair_plan(
+    messages: &[Pairs<'_>],
+    path_of: impl Fn(usize, &str) -> String,
+    deg: &mut Degradations,
+) -> Option<Vec<Step>> {
+    let call_ids: HashSet<&str> = messages
         .iter()
-        .filter(|m| role_of(m) == "assistant")
-        .flat_map(|m| {
-            m.get("tool_calls")
+        .flat_map(|m| m.calls.iter().copied())
+        .collect();
+    let answered: HashSet<&str> = messages.iter().filter_map(|m| m.answers).collect();
+    if call_ids == answered {
+        return None;
+    }
+    let mut plan = Vec::with_capacity(messages.len() + 4);
+    let mut pending: Vec<String> = Vec::new();
+    for (k, m) in messages.iter().enumerate() {
+        if let Some(id) = m.answers {
+            if call_ids.contains(id) {
+                plan.push(Step::Keep(k));
+            } else {
+                deg.push(
+                    path_of(k, id),
+                    K::Approximated,
+                    "tool result without its call; sent as a user message",
+                );
+                plan.push(Step::Orphan(k));
+            }
+            continue;
+        }
+        plan.extend(pending.drain(..).map(Step::Placeholder));
+        for id in &m.calls {
+            if !answered.contains(id) {
+                deg.push(
+                    path_of(k, id),
+                    K::Defaulted,
+                    "tool call without a result; a placeholder result was sent",
+                );
+                pending.push((*id).to_owned());
+            }
+        }
+        plan.push(Step::Keep(k));
+    }
+    plan.extend(pending.drain(..).map(Step::Placeholder));
+    Some(plan)
+}
+
+/// The pairing facts of a message [`ChatWalker`] made.
+pub(crate) fn pairs_of(m: &Value) -> Pairs<'_> {
+    match role_of(m) {
+        "tool" => Pairs {
+            answers: Some(m.get("tool_call_id").and_then(Value::as_str).unwrap_or("")),
+            calls: Vec::new(),
+        },
+        "assistant" => Pairs {
+            answers: None,
+            calls: m
+                .get("tool_calls")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-        })
-        .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_owned))
-        .collect();
-    let answered: HashSet<String> = out
+                .filter_map(|c| c.get("id").and_then(Value::as_str))
+                .collect(),
+        },
+        _ => Pairs {
+            answers: None,
+            calls: Vec::new(),
+        },
+    }
+}
+
+/// A tool message whose call is not in the history, as a user message.
+pub(crate) fn orphan_message(m: &Value) -> Value {
+    let id = m.get("tool_call_id").and_then(Value::as_str).unwrap_or("");
+    let text = m.get("content").and_then(Value::as_str).unwrap_or("");
+    json!({"role": "user", "content": format!("Result of tool call {id}:\n{text}")})
+}
+
+/// The tool message sent for a call that has no result.
+pub(crate) fn placeholder(id: &str) -> Value {
+    json!({"role": "tool", "tool_call_id": id,
+           "content": "No result: the tool call was interrupted."})
+}
+
+/// The path of the block a call or result at message `k` came from, from a walker's origins.
+pub(crate) fn origin_path(origins: &[(usize, String, String)], k: usize, id: &str) -> String {
+    origins
         .iter()
-        .filter(|m| role_of(m) == "tool")
-        .filter_map(|m| {
-            m.get("tool_call_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
-    if call_ids.is_subset(&answered) && answered.is_subset(&call_ids) {
+        .find(|(i, _, oid)| *i == k && oid == id)
+        .map(|(_, p, _)| p.clone())
+        .unwrap_or_default()
+}
+
+/// Every assistant tool call needs a tool message and every tool message its call
+/// ([`repair_plan`]), on parsed messages.
+pub(crate) fn repair_pairs(
+    out: &mut Vec<Value>,
+    origins: &[(usize, String, String)],
+    deg: &mut Degradations,
+) {
+    let facts: Vec<Pairs<'_>> = out.iter().map(pairs_of).collect();
+    let Some(plan) = repair_plan(&facts, |k, id| origin_path(origins, k, id), deg) else {
         return;
-    }
-    let path_of = |idx: usize, id: &str| {
-        origins
-            .iter()
-            .find(|(i, _, oid)| *i == idx && oid == id)
-            .map(|(_, p, _)| p.clone())
-            .unwrap_or_default()
     };
-    let old = std::mem::take(out);
-    let mut pending: Vec<String> = Vec::new();
-    let flush = |pending: &mut Vec<String>, out: &mut Vec<Value>| {
-        for id in pending.drain(..) {
-            out.push(json!({"role": "tool", "tool_call_id": id,
-                            "content": "No result: the tool call was interrupted."}));
-        }
-    };
-    for (idx, m) in old.into_iter().enumerate() {
-        match role_of(&m) {
-            "tool" => {
-                let id = m
-                    .get("tool_call_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
-                if call_ids.contains(&id) {
-                    out.push(m);
-                } else {
-                    deg.push(
-                        path_of(idx, &id),
-                        K::Approximated,
-                        "tool result without its call; sent as a user message",
-                    );
-                    let text = m.get("content").and_then(Value::as_str).unwrap_or("");
-                    out.push(json!({"role": "user", "content": format!("Result of tool call {id}:\n{text}")}));
-                }
-            }
-            role => {
-                flush(&mut pending, out);
-                if role == "assistant" {
-                    for c in m
-                        .get("tool_calls")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let id = c.get("id").and_then(Value::as_str).unwrap_or("");
-                        if !answered.contains(id) {
-                            deg.push(
-                                path_of(idx, id),
-                                K::Defaulted,
-                                "tool call without a result; a placeholder result was sent",
-                            );
-                            pending.push(id.to_owned());
-                        }
-                    }
-                }
-                out.push(m);
-            }
+    drop(facts);
+    let mut old: Vec<Option<Value>> = std::mem::take(out).into_iter().map(Some).collect();
+    for step in plan {
+        match step {
+            Step::Keep(k) => out.extend(old[k].take()),
+            Step::Orphan(k) => out.extend(old[k].take().map(|m| orphan_message(&m))),
+            Step::Placeholder(id) => out.push(placeholder(&id)),
         }
     }
-    flush(&mut pending, out);
 }

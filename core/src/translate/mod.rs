@@ -29,6 +29,48 @@ pub(crate) fn body_bytes(body: &Map<String, Value>, hint: usize) -> Vec<u8> {
     }
 }
 
+/// The body as `serde_json` writes it, with the items `raw` writes appended to the array at
+/// `key`: the same bytes as if they were `Value`s at the end of that array. `raw` writes its
+/// items comma-separated, and nothing if it has none.
+pub(crate) fn body_bytes_with(
+    body: &Map<String, Value>,
+    key: &str,
+    raw: impl Fn(&mut Vec<u8>),
+    hint: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hint);
+    out.push(b'{');
+    for (n, (k, v)) in body.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        match v {
+            Value::Array(items) if k == key => {
+                out.push(b'[');
+                for item in items {
+                    let _ = serde_json::to_writer(&mut out, item);
+                    out.push(b',');
+                }
+                let before = out.len();
+                raw(&mut out);
+                // The separator after the last `Value` item, when `raw` wrote nothing.
+                if out.len() == before && !items.is_empty() {
+                    out.pop();
+                }
+                out.push(b']');
+            }
+            _ => {
+                let _ = serde_json::to_writer(&mut out, v);
+            }
+        }
+    }
+    out.push(b'}');
+    out
+}
+
 /// A JSON object of `fields` in their order, the values moved in. `json!` would instead
 /// serialize every non-literal value into a fresh copy (a whole schema, a tool list, a
 /// document's base64), which for a large request is a measurable share of the conversion.

@@ -1,10 +1,12 @@
-//! The fast path of the Anthropic → Codex conversion: a request's history (`messages`) read
-//! and written as raw JSON text, without building a `serde_json::Value` tree of it.
+//! The fast path of the Anthropic → Codex and → Chat conversions: a request's history
+//! (`messages`) read and written as raw JSON text, without building a `serde_json::Value`
+//! tree of it.
 //!
 //! Nearly all of a long Claude Code request is history that passes through unchanged: text,
 //! tool inputs, tool results. Parsing it into a tree and writing the tree back costs more
 //! than the conversion proper, so here the history is scanned once into [`Span`]s of the
-//! client's text (`scan`), and [`walk`] writes the Codex input items by copying those spans.
+//! client's text (`scan`), and [`walk`] writes the Codex input items by copying those spans
+//! ([`chat::walk`] the Chat messages).
 //!
 //! **Invariant:** this path answers only where the `Value` path (`validate_messages`, then
 //! `request.rs`'s walker) would accept the request and write the same bytes with the same
@@ -28,6 +30,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::fmt;
+
+pub(crate) mod chat;
 
 /// Where a piece of the client's body is: byte offsets into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,19 +165,12 @@ const MAX_MESSAGES: usize = 100_000;
 /// history has anything the fast path leaves to the `Value` path. A `Some` history is valid
 /// (docs/CONVERSION.md §11); the other fields are not checked here.
 pub(crate) fn scan(body: &[u8]) -> Option<Scan> {
-    scan_for(body, &|_| true)
-}
-
-/// [`scan`], for a request whose route takes a scanned history only for some models:
-/// `None`, and the history left unread, when `model` precedes `messages` in the body and
-/// `wanted(model)` says no.
-pub(crate) fn scan_for(body: &[u8], wanted: &dyn Fn(&str) -> bool) -> Option<Scan> {
     let text = std::str::from_utf8(body).ok()?;
     let ctx = Ctx {
         base: text.as_ptr() as usize,
     };
     let mut de = serde_json::Deserializer::from_str(text);
-    let (rest, messages) = de.deserialize_map(TopVisitor(ctx, wanted)).ok()?;
+    let (rest, messages) = de.deserialize_map(TopVisitor(ctx)).ok()?;
     de.end().ok()?;
     Some(Scan {
         rest,
@@ -216,9 +213,9 @@ fn outside<E: de::Error>() -> E {
     E::custom("left to the Value path")
 }
 
-struct TopVisitor<'w>(Ctx, &'w dyn Fn(&str) -> bool);
+struct TopVisitor(Ctx);
 
-impl<'de> Visitor<'de> for TopVisitor<'_> {
+impl<'de> Visitor<'de> for TopVisitor {
     type Value = (Map<String, Value>, Option<Vec<Message>>);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -230,11 +227,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
         let mut messages = None;
         while let Some(key) = map.next_key::<&'de str>()? {
             if key == "messages" {
-                let unwanted = rest
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .is_some_and(|m| !(self.1)(m));
-                if messages.is_some() || unwanted {
+                if messages.is_some() {
                     return Err(outside());
                 }
                 messages = Some(map.next_value_seed(MessagesSeed(self.0))?);
@@ -841,11 +834,6 @@ impl RawInput {
         before - self.items.len()
     }
 
-    /// Whether there are no items.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Append the items, comma-separated (no brackets).
     pub(crate) fn write_items(&self, out: &mut Vec<u8>) {
         for (n, i) in self.items.iter().enumerate() {
@@ -1019,32 +1007,38 @@ impl Writer<'_> {
             .extend_from_slice(b"{\"type\":\"function_call_output\",\"call_id\":");
         self.string(&call_id);
         self.key("output");
-        let buf = &mut self.out.buf;
-        buf.push(b'"');
-        if is_error {
-            // The joined text is empty only when no text, or one empty text, is joined.
-            let empty = match output {
-                Output::Empty => true,
-                Output::Text(s) => s.is_empty(),
-                Output::Texts(list) => list.len() < 2 && list.iter().all(|s| s.is_empty()),
-            };
-            buf.extend_from_slice(if empty { b"Error" } else { b"Error: " });
-        }
-        match output {
-            Output::Empty => {}
-            Output::Text(s) => buf.extend_from_slice(s.bytes(src)),
-            Output::Texts(list) => {
-                for (k, s) in list.iter().enumerate() {
-                    if k > 0 {
-                        buf.extend_from_slice(b"\\n");
-                    }
-                    buf.extend_from_slice(s.bytes(src));
-                }
-            }
-        }
-        buf.extend_from_slice(b"\"}");
+        push_output(&mut self.out.buf, src, output, is_error);
+        self.out.buf.push(b'}');
         self.end(Kind::Output, &call_id, origin);
     }
+}
+
+/// A tool result's output as the one JSON string both lanes send: its texts joined with `\n`,
+/// after `Error` (or `Error: ` before a text) when the result is an error.
+fn push_output(buf: &mut Vec<u8>, src: &[u8], output: &Output, is_error: bool) {
+    buf.push(b'"');
+    if is_error {
+        // The joined text is empty only when no text, or one empty text, is joined.
+        let empty = match output {
+            Output::Empty => true,
+            Output::Text(s) => s.is_empty(),
+            Output::Texts(list) => list.len() < 2 && list.iter().all(|s| s.is_empty()),
+        };
+        buf.extend_from_slice(if empty { b"Error" } else { b"Error: " });
+    }
+    match output {
+        Output::Empty => {}
+        Output::Text(s) => buf.extend_from_slice(s.bytes(src)),
+        Output::Texts(list) => {
+            for (k, s) in list.iter().enumerate() {
+                if k > 0 {
+                    buf.extend_from_slice(b"\\n");
+                }
+                buf.extend_from_slice(s.bytes(src));
+            }
+        }
+    }
+    buf.push(b'"');
 }
 
 /// Write `history`'s input items (`src` being the body it was scanned from), repaired as the

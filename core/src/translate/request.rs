@@ -80,7 +80,8 @@ impl RequestOptions {
 /// A converted request: the body and what the rest of the exchange needs to know about it.
 #[derive(Debug, Clone)]
 pub struct CodexRequest {
-    /// The JSON body for `POST …/codex/responses`.
+    /// The JSON body for `POST …/codex/responses`, but for the history items the fast path
+    /// wrote (`raw_input`): [`Self::to_json`] and [`Self::to_value`] give the whole body.
     pub body: Map<String, Value>,
     /// The prompt cache key; the host sends it as the `session_id` header too.
     pub prompt_cache_key: Option<String>,
@@ -101,11 +102,18 @@ impl CodexRequest {
         self.to_json_sized(0)
     }
 
+    /// The whole body as a `Value` (to show it; the exchange sends [`Self::to_json`]).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.to_json()).unwrap_or(Value::Null)
+    }
+
     /// The body as bytes, in one buffer of `hint` bytes ([`super::body_bytes`]).
     pub fn to_json_sized(&self, hint: usize) -> Vec<u8> {
         match &self.raw_input {
             None => super::body_bytes(&self.body, hint),
-            Some(raw) => body_bytes_with(&self.body, raw, hint),
+            Some(raw) => {
+                super::body_bytes_with(&self.body, "input", |out| raw.write_items(out), hint)
+            }
         }
     }
 
@@ -120,42 +128,6 @@ impl CodexRequest {
         input.retain(|item| item.get("type").and_then(Value::as_str) != Some("reasoning"));
         raw + before - input.len()
     }
-}
-
-/// The body as `serde_json` writes it, with `raw`'s items after `input`'s: the same bytes as
-/// if they were `Value`s in that array.
-fn body_bytes_with(body: &Map<String, Value>, raw: &RawInput, hint: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(hint);
-    out.push(b'{');
-    for (n, (k, v)) in body.iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, k);
-        out.push(b':');
-        match v {
-            Value::Array(items) if k == "input" => {
-                out.push(b'[');
-                for (m, item) in items.iter().enumerate() {
-                    if m > 0 {
-                        out.push(b',');
-                    }
-                    let _ = serde_json::to_writer(&mut out, item);
-                }
-                if !items.is_empty() && !raw.is_empty() {
-                    out.push(b',');
-                }
-                raw.write_items(&mut out);
-                out.push(b']');
-            }
-            _ => {
-                let _ = serde_json::to_writer(&mut out, v);
-            }
-        }
-    }
-    out.push(b'}');
-    out
 }
 
 /// Parse request bytes as JSON.
@@ -206,7 +178,7 @@ pub fn convert_request_value(
     opts: &RequestOptions,
 ) -> Result<Converted<CodexRequest>, RequestError> {
     let (req, messages) = split_request(value)?;
-    convert_parts(req, History::Values(messages), opts)?
+    convert_parts(req, Messages::Values(messages), opts)?
         .ok_or_else(|| RequestError::invalid("messages", "could not be converted"))
 }
 
@@ -218,18 +190,18 @@ pub(crate) fn convert_scanned(
     history: raw_history::History,
     opts: &RequestOptions,
 ) -> Result<Option<Converted<CodexRequest>>, RequestError> {
-    convert_parts(rest, History::Raw(source, history), opts)
+    convert_parts(rest, Messages::Raw(source, history), opts)
 }
 
 /// A request's `messages`: parsed, or scanned spans of its body.
-enum History<'a> {
+pub(crate) enum Messages<'a> {
     Values(Vec<Value>),
     Raw(&'a [u8], raw_history::History),
 }
 
 fn convert_parts(
     mut req: Map<String, Value>,
-    history: History<'_>,
+    history: Messages<'_>,
     opts: &RequestOptions,
 ) -> Result<Option<Converted<CodexRequest>>, RequestError> {
     let mut deg = Degradations::default();
@@ -242,8 +214,8 @@ fn convert_parts(
     };
     // The fast path takes no tool changes (`tool_changes.rs` reads them from the messages).
     let (messages, message_effort): (&[Value], _) = match &history {
-        History::Values(m) => (m, message_effort(m)),
-        History::Raw(_, h) => (&[], h.message_effort()),
+        Messages::Values(m) => (m, message_effort(m)),
+        Messages::Raw(_, h) => (&[], h.message_effort()),
     };
     let raw_tools = req.shift_remove("tools");
     let search_plan = tool_search::plan(opts.tool_search, raw_tools.as_ref());
@@ -254,7 +226,7 @@ fn convert_parts(
         .map(|name| tool_search::Search::new(name, &tools));
     // The history's items: as `Value`s, or (the fast path) already written.
     let (mut input, raw_input, search) = match history {
-        History::Values(messages) => {
+        Messages::Values(messages) => {
             let mut input = Vec::with_capacity(messages.len() * 2 + 2);
             let mut origins = Vec::with_capacity(messages.len() * 2);
             let search = {
@@ -273,7 +245,7 @@ fn convert_parts(
             repair_pairs(&mut input, &origins, &mut deg);
             (input, None, search)
         }
-        History::Raw(source, h) => {
+        Messages::Raw(source, h) => {
             let mut search = search;
             match raw_history::walk(source, h, opts, &mut deg, &mut search)? {
                 Some(raw) => (Vec::new(), Some(raw), search),

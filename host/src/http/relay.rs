@@ -123,9 +123,7 @@ async fn serve(
             );
         }
     };
-    // The history is scanned for the Codex lane's conversion, parsed whole for a Chat one.
-    let codex_lane = |model: &str| st.lane(model) == Lane::Codex;
-    let inbound = match Inbound::parse_for(dialect, &body, codex_lane) {
+    let inbound = match Inbound::parse(dialect, &body) {
         Ok(i) => i,
         Err(f) => return reply(Reply::error(dialect, &f)),
     };

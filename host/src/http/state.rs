@@ -170,16 +170,6 @@ impl AppState {
         *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = Current::new(cfg);
     }
 
-    /// The lane `model` goes to, as [`Self::route_request`] says, without its catalog lookup
-    /// where that cannot change the lane: for any model but haiku the catalog picks only the
-    /// model on the route the table gives.
-    pub fn lane(&self, model: &str) -> proxy_core::Lane {
-        if model.to_ascii_lowercase().contains("haiku") {
-            return self.route_request(model, false).lane;
-        }
-        self.cfg().routing.route(model).lane
-    }
-
     /// Where a requested model goes (a request without hosted tools): see [`Self::route_request`].
     pub fn route(&self, model: &str) -> proxy_core::Route {
         self.route_request(model, false)
@@ -409,61 +399,5 @@ pub fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
             ErrorType::InvalidRequestError,
             format!("request body is not valid JSON: {e}"),
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `lane` (asked before the body is parsed) agrees with the route the request then takes,
-    /// with and without an account, for every family and for models of each lane.
-    #[test]
-    fn the_lane_asked_first_is_the_routes_lane() {
-        let dir = std::env::temp_dir().join(format!("ccp-lane-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("accounts")).expect("dir");
-        let models = [
-            "claude-opus-4-5",
-            "claude-sonnet-4-5",
-            "claude-haiku-4-5",
-            "claude-3-5-haiku-latest",
-            "gpt-5.5",
-            "kilo-auto/free",
-            "some-other-model",
-        ];
-        let (mut codex, mut chat) = (0, 0);
-        let mut haiku = Vec::new();
-        for with_account in [false, true] {
-            if with_account {
-                let account = serde_json::json!({"account_id": "acct-1", "access_token": "t"});
-                std::fs::write(dir.join("accounts/acct-1.json"), account.to_string())
-                    .expect("account");
-            }
-            let cfg = Config {
-                data_dir: dir.clone(),
-                ..Config::default()
-            };
-            let st = AppState::new(cfg);
-            assert_eq!(st.pool.is_empty(), !with_account);
-            haiku.push(st.lane("claude-haiku-4-5"));
-            for m in models {
-                let lane = st.lane(m);
-                assert_eq!(lane, st.route_request(m, false).lane, "{m}");
-                match lane {
-                    proxy_core::Lane::Codex => codex += 1,
-                    proxy_core::Lane::Chat => chat += 1,
-                }
-            }
-        }
-        // Both lanes were asked about, and haiku changed lanes with the account (the case
-        // `lane` leaves to the catalog lookup).
-        assert!(codex > 0 && chat > 0, "{codex} / {chat}");
-        assert_eq!(
-            haiku,
-            [proxy_core::Lane::Chat, proxy_core::Lane::Codex],
-            "haiku"
-        );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

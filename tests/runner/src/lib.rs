@@ -65,7 +65,7 @@ fn run_request(case: &Value) -> Value {
     let result = |r: Conversion| match r {
         Ok(c) => json!({
             // The bytes the host sends, read back.
-            "body": serde_json::from_slice::<Value>(&c.value.to_json()).unwrap_or(Value::Null),
+            "body": c.value.to_value(),
             "error": null,
             "degradations": degradations(&c.degradations),
         }),
@@ -188,7 +188,7 @@ fn run_chat_request(case: &Value) -> Value {
     let body = request_bytes(case);
     match convert_chat_request(&body, &opts) {
         Ok(c) => json!({
-            "body": Value::Object(c.value.body),
+            "body": c.value.to_value(),
             "error": null,
             "degradations": degradations(&c.degradations),
         }),
