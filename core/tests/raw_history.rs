@@ -25,9 +25,17 @@ const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/req
 type Conversion = Result<Converted<CodexRequest>, RequestError>;
 
 fn slow(body: &[u8], opts: &RequestOptions) -> Conversion {
-    serde_json::from_slice::<Value>(body)
+    let c = serde_json::from_slice::<Value>(body)
         .map_err(|e| RequestError::Json(e.to_string()))
-        .and_then(|v| convert_request_value(v, opts))
+        .and_then(|v| convert_request_value(v, opts));
+    // The body's own writer (`raw_json::write_value`) writes what serde_json writes.
+    if let Ok(c) = &c {
+        assert_eq!(
+            c.value.to_json(),
+            serde_json::to_vec(&c.value.body).expect("json")
+        );
+    }
+    c
 }
 
 /// Everything a conversion gives the exchange, as comparable text.
@@ -86,6 +94,12 @@ fn same_chat(body: &[u8], opts: &ChatOptions, what: &str) -> bool {
     let slow = serde_json::from_slice::<Value>(body)
         .map_err(|e| RequestError::Json(e.to_string()))
         .and_then(|v| convert_chat_request_value(v, opts));
+    if let Ok(c) = &slow {
+        assert_eq!(
+            c.value.to_json(),
+            serde_json::to_vec(&c.value.body).expect("json")
+        );
+    }
     assert_eq!(
         chat_outcome(fast),
         chat_outcome(slow),

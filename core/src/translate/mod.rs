@@ -22,11 +22,7 @@ use serde_json::{Map, Value};
 /// is a good guess: the output is about as large) instead of one grown by doubling, which for
 /// a 400 KB body is a dozen reallocations and copies.
 pub(crate) fn body_bytes(body: &Map<String, Value>, hint: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(hint);
-    match serde_json::to_writer(&mut out, body) {
-        Ok(()) => out,
-        Err(_) => Vec::new(),
-    }
+    body_bytes_with(body, "", |_| {}, hint)
 }
 
 /// The body as `serde_json` writes it, with the items `raw` writes appended to the array at
@@ -44,14 +40,13 @@ pub(crate) fn body_bytes_with(
         if n > 0 {
             out.push(b',');
         }
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, k);
+        raw_json::push_string(&mut out, k);
         out.push(b':');
         match v {
             Value::Array(items) if k == key => {
                 out.push(b'[');
                 for item in items {
-                    let _ = serde_json::to_writer(&mut out, item);
+                    raw_json::write_value(&mut out, item);
                     out.push(b',');
                 }
                 let before = out.len();
@@ -62,9 +57,7 @@ pub(crate) fn body_bytes_with(
                 }
                 out.push(b']');
             }
-            _ => {
-                let _ = serde_json::to_writer(&mut out, v);
-            }
+            _ => raw_json::write_value(&mut out, v),
         }
     }
     out.push(b'}');

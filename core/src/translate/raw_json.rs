@@ -1,5 +1,6 @@
 //! Byte-level facts about JSON text that is already known to be valid, for copying it to the
-//! output instead of parsing and re-serializing it (`raw_history.rs`).
+//! output instead of parsing and re-serializing it (`raw_history.rs`); and the writer of the
+//! parsed values that are not copied ([`write_value`]).
 //!
 //! The output must be the bytes `serde_json` would write for the parsed value, so a piece of
 //! the client's text may be copied only when it is already in that form: "canonical" here
@@ -21,9 +22,10 @@ pub(crate) fn canonical_string_body(body: &[u8]) -> bool {
     // backslashes `escapes` counts are whole.
     let rest = &body[first..];
     let escapes = |i: usize| rest[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0;
-    if UNICODE_ESCAPE.find_iter(rest).any(|i| {
-        escapes(i) && !rest.get(i + 2..i + 6).is_some_and(canonical_control_escape)
-    }) {
+    if UNICODE_ESCAPE
+        .find_iter(rest)
+        .any(|i| escapes(i) && !rest.get(i + 2..i + 6).is_some_and(canonical_control_escape))
+    {
         return false;
     }
     !SLASH_ESCAPE.find_iter(rest).any(escapes)
@@ -188,6 +190,103 @@ pub(crate) fn push_as_string_body(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(&text[at..]);
 }
 
+/// Append `v` as `serde_json::to_writer` writes it, byte for byte, with a faster string
+/// escaper: `serde_json` looks up every byte of a string in a table, which for a request's
+/// long texts (the system prompt, the tools' descriptions) is most of writing them.
+pub(crate) fn write_value(out: &mut Vec<u8>, v: &serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Writing into a Vec cannot fail.
+        Value::Number(n) => drop(serde_json::to_writer(&mut *out, n)),
+        Value::String(s) => push_string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (k, item) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (k, (key, item)) in map.iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                push_string(out, key);
+                out.push(b':');
+                write_value(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Append `s` as a JSON string, quotes included, as `serde_json` writes it: `"` and `\`
+/// escaped, the control characters as `\b`, `\f`, `\n`, `\r`, `\t` or `\u00xx`, all else
+/// as it is. Eight bytes are checked at a time; only a word with a byte to escape is walked.
+pub(crate) fn push_string(out: &mut Vec<u8>, s: &str) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte of `w` is below 0x20, or is `"` or `\` (exact for any bytes).
+    let needs_escape = |w: u64| {
+        let below = w.wrapping_sub(ONES * 0x20) & !w;
+        let quote = (w ^ (ONES * 0x22)).wrapping_sub(ONES) & !(w ^ (ONES * 0x22));
+        let slash = (w ^ (ONES * 0x5c)).wrapping_sub(ONES) & !(w ^ (ONES * 0x5c));
+        (below | quote | slash) & HIGH != 0
+    };
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        while let Some(word) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if needs_escape(u64::from_le_bytes(w)) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&c) = b.get(i) else { break };
+        let short = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x0c => b'f',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0..0x20 => b'u',
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.push(b'\\');
+        out.push(short);
+        if short == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]);
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +363,35 @@ mod tests {
         assert!(!canonical_compact(deep.as_bytes()));
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(canonical_compact(ok.as_bytes()));
+    }
+
+    proptest::proptest! {
+        /// Strings of every escape class, and any text, written as serde_json writes them
+        /// (whatever their alignment to the eight-byte words).
+        #[test]
+        fn strings_are_written_as_serde_writes_them(
+            s in proptest::string::string_regex("[\\x00-\\x7f\"\\\\é😀]{0,40}").expect("regex"),
+            pad in 0usize..8,
+            any in ".{0,40}",
+        ) {
+            for text in [format!("{}{s}", "a".repeat(pad)), any] {
+                let mut out = Vec::new();
+                push_string(&mut out, &text);
+                proptest::prop_assert_eq!(String::from_utf8(out).ok(), serde_json::to_string(&text).ok());
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_serde_writes_them() {
+        let v: Value = serde_json::json!({
+            "a": [1, -2, 3.5, 1e300, null, true, false, "x\u{1}\u{1f}\u{7f}\"\\/é"],
+            "nested": {"deep": [[{"k": "v"}], []], "": {}},
+            "big": u64::MAX, "neg": i64::MIN,
+        });
+        let mut out = Vec::new();
+        write_value(&mut out, &v);
+        assert_eq!(String::from_utf8(out).ok(), serde_json::to_string(&v).ok());
     }
 
     #[test]
