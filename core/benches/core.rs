@@ -12,7 +12,8 @@ use criterion::{BatchSize, Criterion, Throughput};
 use proxy_core::sse::{SseDecoder, SseItem};
 use proxy_core::{
     ChatOptions, RequestOptions, ResponsesTranslator, StreamOptions, ToolNames,
-    convert_chat_request, convert_chat_request_fast, convert_request, convert_request_fast,
+    convert_chat_request, convert_chat_request_fast, convert_chat_request_value, convert_request,
+    convert_request_fast,
 };
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -188,6 +189,14 @@ fn main() {
                 black_box(c.value.to_json_sized(req.len() + 4096).len())
             })
         });
+        // The same through the `Value` path, which the fast path replaces.
+        g.bench_function("convert_chat_value", |b| {
+            b.iter(|| {
+                let v: Value = serde_json::from_slice(black_box(&req)).expect("json");
+                let c = convert_chat_request_value(v, &chat).expect("converts");
+                black_box(c.value.to_json_sized(req.len() + 4096).len())
+            })
+        });
         g.bench_function("baseline_serde_value_roundtrip", |b| {
             b.iter(|| {
                 let v: Value = serde_json::from_slice(black_box(&req)).expect("json");
@@ -250,13 +259,17 @@ fn summary(req_bytes: usize, stream_bytes: usize, events: usize) {
         base / 1e6,
         base / conv
     );
-    if let Some(chat) = ns("request", "convert_chat") {
+    if let (Some(chat), Some(value)) = (
+        ns("request", "convert_chat"),
+        ns("request", "convert_chat_value"),
+    ) {
         println!(
-            "request {} KB: convert for a Chat provider {:.0} MB/s ({:.3} ms), ratio to the roundtrip {:.2}",
+            "request {} KB: convert for a Chat provider {:.0} MB/s ({:.3} ms), ratio to the roundtrip {:.2}; by the Value path {:.3} ms",
             req_bytes / 1024,
             mbs(req_bytes, chat),
             chat / 1e6,
-            base / chat
+            base / chat,
+            value / 1e6
         );
     }
     if let (Some(tr), Some(sse), Some(check), Some(val)) = (
