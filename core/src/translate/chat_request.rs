@@ -150,7 +150,7 @@ fn convert_parts(
             for (i, m) in messages.into_iter().enumerate() {
                 w.message(i, m)?;
             }
-            let origins = std::mem::take(&mut w.origins);
+            let origins = w.into_origins();
             repair_pairs(&mut out, &origins, &mut deg);
             None
         }

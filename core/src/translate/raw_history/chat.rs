@@ -33,7 +33,7 @@ impl RawMessages {
 }
 
 /// Where a tool call or result came from, for a repair's degradation.
-enum From {
+enum Source {
     Block(usize, usize),
     Path(String),
 }
@@ -41,7 +41,7 @@ enum From {
 /// A tool call or a tool message: which message of the body's `messages` it is in.
 struct Pairing {
     message: usize,
-    from: From,
+    from: Source,
     id: String,
     call: bool,
 }
@@ -81,7 +81,7 @@ impl Writer<'_> {
         self.lead + self.messages.len()
     }
 
-    fn pairing(&mut self, message: usize, from: From, id: String, call: bool) {
+    fn pairing(&mut self, message: usize, from: Source, id: String, call: bool) {
         self.pairings.push(Pairing {
             message,
             from,
@@ -104,7 +104,9 @@ impl Writer<'_> {
                 self.buf.push(b'"');
             }
             // Writing into a Vec cannot fail.
-            Text::Owned(s) => drop(serde_json::to_writer(&mut self.buf, s)),
+            Text::Owned(s) => {
+                let _ = serde_json::to_writer(&mut self.buf, s);
+            }
         }
     }
 
@@ -132,7 +134,7 @@ impl Writer<'_> {
                 == Some("assistant");
             self.pairings.push(Pairing {
                 message: base + k,
-                from: From::Path(path),
+                from: Source::Path(path),
                 id,
                 call,
             });
@@ -143,12 +145,12 @@ impl Writer<'_> {
             }
             let start = self.buf.len();
             // Writing into a Vec cannot fail.
-            drop(serde_json::to_writer(&mut self.buf, &m));
+            let _ = serde_json::to_writer(&mut self.buf, &m);
             self.messages.push((start, self.buf.len()));
         }
     }
 
-    fn tool_message(&mut self, from: From, id: Span, output: &Output, is_error: bool) {
+    fn tool_message(&mut self, from: Source, id: Span, output: &Output, is_error: bool) {
         self.pairing(self.index(), from, id.of(self.src).to_owned(), false);
         self.begin("tool");
         self.key("tool_call_id");
@@ -172,7 +174,7 @@ impl Writer<'_> {
                         let path = Origin::Block(i, j).path();
                         deg.push(format!("{path}.is_error"), K::Approximated, ERROR_FLAG);
                     }
-                    self.tool_message(From::Block(i, j), *id, output, *is_error);
+                    self.tool_message(Source::Block(i, j), *id, output, *is_error);
                 }
                 // The scan places calls and thinking in assistant messages only.
                 Block::ToolUse { .. } | Block::Thinking { .. } => {}
@@ -250,15 +252,12 @@ impl Writer<'_> {
                 if !std::mem::take(&mut first) {
                     self.buf.push(b',');
                 }
-                self.pairing(at, From::Block(i, j), id.of(src).to_owned(), true);
+                self.pairing(at, Source::Block(i, j), id.of(src).to_owned(), true);
                 self.buf.extend_from_slice(b"{\"id\":");
                 self.string(&Text::Raw(*id));
                 self.buf
                     .extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
-                drop(serde_json::to_writer(
-                    &mut self.buf,
-                    wire_tool_name(name.of(src)).as_ref(),
-                ));
+                let _ = serde_json::to_writer(&mut self.buf, wire_tool_name(name.of(src)).as_ref());
                 // `arguments` is the input's JSON text, which is already compact.
                 self.buf.extend_from_slice(b",\"arguments\":\"");
                 push_as_string_body(&mut self.buf, input.bytes(src));
@@ -274,7 +273,7 @@ impl Writer<'_> {
                     self.buf.extend_from_slice(b"\\n\\n");
                 }
                 let whole = t.bytes(src);
-                let body = &whole[1..whole.len() - 1];
+                let body = whole.get(1..whole.len().saturating_sub(1))?;
                 if canonical_string_body(body) {
                     self.buf.extend_from_slice(body);
                 } else {
@@ -282,7 +281,7 @@ impl Writer<'_> {
                     let text: String = serde_json::from_slice(whole).ok()?;
                     let quoted = serde_json::to_string(&text).ok()?;
                     self.buf
-                        .extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
+                        .extend_from_slice(quoted.get(1..quoted.len() - 1)?.as_bytes());
                 }
             }
             self.buf.push(b'"');
@@ -313,8 +312,8 @@ impl Writer<'_> {
                 .iter()
                 .find(|p| p.message == k && p.id == id)
                 .map(|p| match &p.from {
-                    From::Block(i, j) => Origin::Block(*i, *j).path(),
-                    From::Path(path) => path.clone(),
+                    Source::Block(i, j) => Origin::Block(*i, *j).path(),
+                    Source::Path(path) => path.clone(),
                 })
                 .unwrap_or_default()
         };
