@@ -24,18 +24,29 @@ const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/req
 
 type Conversion = Result<Converted<CodexRequest>, RequestError>;
 
-fn slow(body: &[u8], opts: &RequestOptions) -> Conversion {
+/// The `Value` path's conversion of `body` by `convert`, whose body (all in `body` there) the
+/// proxy's own writer (`raw_json::write_value`, in `to_json`) must write as serde_json does.
+fn by_value<T>(
+    body: &[u8],
+    convert: impl FnOnce(Value) -> Result<Converted<T>, RequestError>,
+    written: impl Fn(&T) -> (Vec<u8>, Vec<u8>),
+) -> Result<Converted<T>, RequestError> {
     let c = serde_json::from_slice::<Value>(body)
         .map_err(|e| RequestError::Json(e.to_string()))
-        .and_then(|v| convert_request_value(v, opts));
-    // The body's own writer (`raw_json::write_value`) writes what serde_json writes.
+        .and_then(convert);
     if let Ok(c) = &c {
-        assert_eq!(
-            c.value.to_json(),
-            serde_json::to_vec(&c.value.body).expect("json")
-        );
+        let (ours, serde) = written(&c.value);
+        assert_eq!(ours, serde, "the body writer differs from serde_json");
     }
     c
+}
+
+fn slow(body: &[u8], opts: &RequestOptions) -> Conversion {
+    by_value(
+        body,
+        |v| convert_request_value(v, opts),
+        |c: &CodexRequest| (c.to_json(), serde_json::to_vec(&c.body).expect("json")),
+    )
 }
 
 /// Everything a conversion gives the exchange, as comparable text.
@@ -91,15 +102,11 @@ fn same_chat(body: &[u8], opts: &ChatOptions, what: &str) -> bool {
     let Some(fast) = convert_chat_request_fast(body, opts) else {
         return false;
     };
-    let slow = serde_json::from_slice::<Value>(body)
-        .map_err(|e| RequestError::Json(e.to_string()))
-        .and_then(|v| convert_chat_request_value(v, opts));
-    if let Ok(c) = &slow {
-        assert_eq!(
-            c.value.to_json(),
-            serde_json::to_vec(&c.value.body).expect("json")
-        );
-    }
+    let slow = by_value(
+        body,
+        |v| convert_chat_request_value(v, opts),
+        |c: &ChatRequest| (c.to_json(), serde_json::to_vec(&c.body).expect("json")),
+    );
     assert_eq!(
         chat_outcome(fast),
         chat_outcome(slow),

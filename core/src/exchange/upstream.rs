@@ -7,7 +7,7 @@ use crate::degrade::Degradation;
 use crate::error::RequestError;
 use crate::routing::Route;
 use crate::translate::chat_request::{
-    ChatOptions, ChatRequest, convert_chat_request_value, convert_chat_scanned,
+    ChatOptions, convert_chat_request_value, convert_chat_scanned,
 };
 use crate::translate::chat_stream::{ChatStreamOptions, ChatTranslator};
 use crate::translate::raw_history::History;
@@ -215,20 +215,6 @@ pub(crate) fn codex_request(
     )
 }
 
-/// The Chat body of `parsed`, from `source`.
-fn chat_request(
-    parsed: Parsed,
-    source: &[u8],
-    opts: &ChatOptions,
-) -> Result<Converted<ChatRequest>, RequestError> {
-    convert(
-        parsed,
-        source,
-        |rest, source, history| convert_chat_scanned(rest, source, history, opts),
-        |value| convert_chat_request_value(value, opts),
-    )
-}
-
 /// Convert `parsed` (from `source`) for `target` and build the request.
 pub(crate) fn prepare(
     target: &Target,
@@ -302,7 +288,13 @@ pub(crate) fn prepare(
             let mut opts = ChatOptions::new(a.route.model.clone());
             opts.max_tokens_field = t.max_tokens_field.clone();
             opts.reasoning_style = t.reasoning_style.clone();
-            let converted = chat_request(parsed, source, &opts).map_err(bad)?;
+            let converted = convert(
+                parsed,
+                source,
+                |rest, source, history| convert_chat_scanned(rest, source, history, &opts),
+                |value| convert_chat_request_value(value, &opts),
+            )
+            .map_err(bad)?;
             let req = converted.value;
             let mut headers: Vec<(String, String)> = vec![
                 ("accept".into(), "text/event-stream".into()),
