@@ -70,9 +70,12 @@ impl ChatRequest {
     pub fn to_json_sized(&self, hint: usize) -> Vec<u8> {
         match &self.raw_messages {
             None => super::body_bytes(&self.body, hint),
-            Some(raw) => {
-                super::body_bytes_with(&self.body, "messages", |out| raw.write_items(out), hint)
-            }
+            Some(raw) => super::body_bytes_with(
+                &self.body,
+                Some("messages"),
+                |out| raw.write_items(out),
+                hint,
+            ),
         }
     }
 }

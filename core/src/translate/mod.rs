@@ -22,15 +22,15 @@ use serde_json::{Map, Value};
 /// is a good guess: the output is about as large) instead of one grown by doubling, which for
 /// a 400 KB body is a dozen reallocations and copies.
 pub(crate) fn body_bytes(body: &Map<String, Value>, hint: usize) -> Vec<u8> {
-    body_bytes_with(body, "", |_| {}, hint)
+    body_bytes_with(body, None, |_| {}, hint)
 }
 
 /// The body as `serde_json` writes it, with the items `raw` writes appended to the array at
-/// `key`: the same bytes as if they were `Value`s at the end of that array. `raw` writes its
-/// items comma-separated, and nothing if it has none.
+/// `key` (if any): the same bytes as if they were `Value`s at the end of that array. `raw`
+/// writes its items comma-separated, and nothing if it has none.
 pub(crate) fn body_bytes_with(
     body: &Map<String, Value>,
-    key: &str,
+    key: Option<&str>,
     raw: impl Fn(&mut Vec<u8>),
     hint: usize,
 ) -> Vec<u8> {
@@ -43,7 +43,7 @@ pub(crate) fn body_bytes_with(
         raw_json::push_string(&mut out, k);
         out.push(b':');
         match v {
-            Value::Array(items) if k == key => {
+            Value::Array(items) if key == Some(k.as_str()) => {
                 out.push(b'[');
                 for item in items {
                     raw_json::write_value(&mut out, item);

@@ -112,7 +112,7 @@ impl CodexRequest {
         match &self.raw_input {
             None => super::body_bytes(&self.body, hint),
             Some(raw) => {
-                super::body_bytes_with(&self.body, "input", |out| raw.write_items(out), hint)
+                super::body_bytes_with(&self.body, Some("input"), |out| raw.write_items(out), hint)
             }
         }
     }
