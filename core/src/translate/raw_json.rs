@@ -199,8 +199,10 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &serde_json::Value) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        // Writing into a Vec cannot fail.
-        Value::Number(n) => drop(serde_json::to_writer(&mut *out, n)),
+        Value::Number(n) => {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, n);
+        }
         Value::String(s) => push_string(out, s),
         Value::Array(items) => {
             out.push(b'[');
