@@ -71,13 +71,7 @@ pub enum Decision {
 /// reasoning blobs to the account that made them without revealing the id.
 pub fn account_tag(account_id: &str) -> String {
     use sha2::{Digest, Sha256};
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut tag = String::with_capacity(8);
-    for b in &Sha256::digest(account_id.as_bytes())[..4] {
-        tag.push(char::from(HEX[usize::from(b >> 4)]));
-        tag.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    tag
+    crate::hex::encode(&Sha256::digest(account_id.as_bytes())[..4])
 }
 
 /// 64-bit FNV-1a: a stable session → account mapping on every target.

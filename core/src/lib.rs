@@ -25,6 +25,7 @@ pub mod continuation;
 mod degrade;
 mod error;
 pub mod exchange;
+pub mod hex;
 pub mod import;
 pub mod oauth;
 pub mod providers;

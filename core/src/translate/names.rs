@@ -25,9 +25,7 @@ fn hashed(sanitized: impl Iterator<Item = char>, original: &str) -> String {
     let digest = Sha256::digest(original.as_bytes());
     let mut out: String = sanitized.take(KEEP).collect();
     out.push('_');
-    for b in &digest[..4] {
-        out.push_str(&format!("{b:02x}"));
-    }
+    crate::hex::push(&mut out, &digest[..4]);
     out
 }
 

@@ -274,13 +274,8 @@ pub(crate) fn push_string(out: &mut Vec<u8>, s: &str) {
         out.push(b'\\');
         out.push(short);
         if short == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'0',
-                b'0',
-                HEX[usize::from(c >> 4)],
-                HEX[usize::from(c & 15)],
-            ]);
+            out.extend_from_slice(b"00");
+            out.extend_from_slice(&crate::hex::byte(c));
         }
         i += 1;
         start = i;

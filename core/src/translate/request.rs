@@ -986,7 +986,7 @@ pub fn agent_session_key(session: &str, agent: &str) -> String {
     // RFC 9562 version 8 (custom) and variant bits.
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = crate::hex::encode(&b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],

@@ -704,7 +704,7 @@ pub async fn add_device(
         Arc::new(std::sync::Mutex::new(("pending".to_owned(), String::new())));
     let mut id = [0u8; 16];
     let _ = getrandom::fill(&mut id);
-    let state: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let state = proxy_core::hex::encode(&id);
     let st2 = st.clone();
     let status2 = status.clone();
     tokio::spawn(async move {

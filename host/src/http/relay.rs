@@ -363,18 +363,15 @@ impl Answered {
                     .boxed();
                 (head.status.as_u16(), Head::Map(head.headers), body)
             }
-            Answered::Http(resp) => {
-                let headers = resp
-                    .headers()
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                    .collect();
+            Answered::Http(mut resp) => {
+                // The map itself, as the direct client's: no text copy of every header.
+                let headers = std::mem::take(resp.headers_mut());
                 let status = resp.status().as_u16();
                 let body = resp
                     .bytes_stream()
                     .map(|r| r.map_err(reqwest_failure))
                     .boxed();
-                (status, Head::List(headers), body)
+                (status, Head::Map(headers), body)
             }
             Answered::Ws(a) => (a.status, Head::List(a.headers), a.body),
         }
@@ -383,8 +380,9 @@ impl Answered {
 
 /// An answer's headers, as its transport gave them.
 enum Head {
+    /// Both HTTP clients'.
     Map(axum::http::HeaderMap),
-    /// Names lowercase.
+    /// The WebSocket transport's; names lowercase.
     List(Vec<(String, String)>),
 }
 
@@ -1039,7 +1037,9 @@ impl Live {
 }
 
 /// Pending once, with the task woken at once: it runs again after the tasks already woken
-/// (on a serving thread's runtime, the upstream connection's), without a syscall.
+/// (on a serving thread's runtime, the upstream connection's), without a syscall. (tokio's
+/// `yield_now` defers the wake until the runtime has polled its driver: an `epoll_wait` per
+/// yield.)
 struct YieldOnce(bool);
 
 impl Future for YieldOnce {

@@ -312,7 +312,7 @@ fn machine_id(data_dir: &std::path::Path) -> String {
     }
     let mut b = [0u8; 16];
     let _ = getrandom::fill(&mut b);
-    let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let id = proxy_core::hex::encode(&b);
     let _ = std::fs::create_dir_all(data_dir);
     let _ = std::fs::write(&path, &id);
     id
